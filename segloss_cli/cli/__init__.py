@@ -1,0 +1,56 @@
+"""The `segloss` command line. Nothing imports cli/; it imports everything else lazily.
+
+Only typer is imported at start-up so `segloss --help` stays fast and never loads numba.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .. import __version__
+from ._common import STATE
+
+app = typer.Typer(
+    name="segloss",
+    help=(
+        "Evaluate image segmentations: every overlap metric, surface distance and loss, per class.\n\n"
+        "Examples:\n\n"
+        "  segloss eval pred.nii.gz gt.nii.gz              one case: a table per class\n\n"
+        "  segloss eval pred.nii.gz gt.nii.gz --format json > scores.json\n\n"
+        "  segloss metrics                                 what each metric means\n\n"
+        "Exit codes: 0 ok, 1 a --require failed, 2 usage or input error, 3 internal error, "
+        "130 interrupted, 143 terminated."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"segloss {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors (for bug reports)."),
+) -> None:
+    STATE.debug = debug
+
+
+from . import eval as _eval  # noqa: E402,F401  (registers the command)
+from . import listing as _listing  # noqa: E402,F401
+
+
+def main() -> None:
+    from ._common import install_sigterm
+
+    install_sigterm()
+    app()

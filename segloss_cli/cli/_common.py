@@ -1,0 +1,83 @@
+"""Shared CLI plumbing: error handling, exit codes, stderr console."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+import typer
+
+from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, SeglossError
+
+
+@dataclass
+class _State:
+    debug: bool = bool(os.environ.get("SEGLOSS_DEBUG"))
+
+
+STATE = _State()
+
+
+class Terminated(BaseException):
+    """Raised from the SIGTERM handler so cleanup (temporary files) runs like on Ctrl-C."""
+
+
+def install_sigterm() -> None:
+    def _handler(signum, frame):
+        raise Terminated()
+
+    try:
+        signal.signal(signal.SIGTERM, _handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner thread)
+        pass
+
+
+def err(message: str) -> None:
+    """One line on stderr."""
+    typer.echo(message, err=True)
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def handle_errors(func):
+    """Turn every failure into one stderr line and a documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except SeglossError as exc:
+            if STATE.debug:
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+            err(f"segloss: error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err("segloss: interrupted; nothing written")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Terminated:
+            err("segloss: terminated; nothing written")
+            raise typer.Exit(EXIT_TERMINATED) from None
+        except MemoryError:
+            err("segloss: error: out of memory; score fewer cases at once (--jobs 1) or crop the volumes")
+            raise typer.Exit(EXIT_INTERNAL) from None
+        except Exception as exc:  # a bug in segloss: short message, non-zero exit
+            if STATE.debug:
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+            first = (str(exc).splitlines() or [""])[0][:300]
+            err(f"segloss: internal error: {type(exc).__name__}: {first} (rerun with --debug and report it)")
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper

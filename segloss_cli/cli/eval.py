@@ -1,0 +1,158 @@
+"""`segloss eval PRED GT`: score a prediction against its ground truth."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typing import Annotated
+
+from . import app
+from ._common import handle_errors, stderr_console
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class PredType(str, Enum):
+    auto = "auto"
+    labels = "labels"
+    probs = "probs"
+    logits = "logits"
+
+
+class EmptyPolicy(str, Enum):
+    worst = "worst"
+    nan = "nan"
+
+
+INPUT = "Input"
+CLASSES = "Classes"
+METRICS = "Metrics"
+OUTPUT = "Output"
+
+
+@app.command("eval", no_args_is_help=True)
+@handle_errors
+def eval_command(
+    pred: Annotated[Path, typer.Argument(help="Prediction: label map (.nii/.nii.gz/.npy/.npz) or probability/logit map with a class axis.", show_default=False)],
+    gt: Annotated[Path, typer.Argument(help="Ground-truth label map on the same grid.", show_default=False)],
+    metrics: Annotated[Optional[str], typer.Option("--metrics", "-m", help="Comma-separated metric names, aliases or groups (all, overlap, distance, none). Default: all. See `segloss metrics`.", rich_help_panel=METRICS)] = None,
+    empty_policy: Annotated[EmptyPolicy, typer.Option("--empty-policy", help="Empty masks: worst (missed/hallucinated class scores worst: dice 0, distance = image diagonal) or nan (undefined, null).", rich_help_panel=METRICS)] = EmptyPolicy.worst,
+    labels: Annotated[Optional[str], typer.Option("--labels", "-l", help="Classes to report, e.g. 1,2,5 or 1-3. Default: every label in PRED or GT (0..K-1 for score maps).", rich_help_panel=CLASSES)] = None,
+    include_background: Annotated[bool, typer.Option("--include-background", help="Also report label 0 (excluded by default).", rich_help_panel=CLASSES)] = False,
+    ignore_label: Annotated[Optional[int], typer.Option("--ignore-label", help="GT label whose voxels are excluded from every count and loss (e.g. 255).", rich_help_panel=CLASSES)] = None,
+    label_names: Annotated[Optional[Path], typer.Option("--label-names", help='JSON {"1": "liver"} or an nnU-Net/MSD dataset.json, to name classes.', rich_help_panel=CLASSES)] = None,
+    pred_type: Annotated[PredType, typer.Option("--pred-type", help="What PRED holds. auto: integer -> labels; float with one extra axis -> probs; float without -> labels.", rich_help_panel=INPUT)] = PredType.auto,
+    channel_axis: Annotated[Optional[int], typer.Option("--channel-axis", help="Class axis of a probs/logits PRED (default: whichever of first/last leaves the GT shape).", rich_help_panel=INPUT)] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="Single-channel (sigmoid) PRED: foreground where p >= threshold.", rich_help_panel=INPUT)] = 0.5,
+    spacing: Annotated[Optional[str], typer.Option("--spacing", help="Voxel spacing in mm for .npy/.npz inputs, e.g. 0.8,0.8,2.5 or 1 (NIfTI spacing comes from the header).", rich_help_panel=INPUT)] = None,
+    npz_key: Annotated[Optional[str], typer.Option("--npz-key", help="Array name inside .npz files that hold several.", rich_help_panel=INPUT)] = None,
+    output_format: Annotated[Format, typer.Option("--format", "-f", help="What to print on stdout.", rich_help_panel=OUTPUT)] = Format.table,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the JSON result here (atomically).", rich_help_panel=OUTPUT)] = None,
+    csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write per-case, per-class rows as CSV here (atomically).", rich_help_panel=OUTPUT)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.", rich_help_panel=OUTPUT)] = False,
+) -> None:
+    """Score PRED against GT: per-class metrics as a table, JSON or CSV.
+
+    \b
+    Examples:
+      segloss eval pred.nii.gz gt.nii.gz
+      segloss eval pred.nii.gz gt.nii.gz --metrics dice,hd95 --labels 1,2
+      segloss eval probs.npy gt.npy --spacing 0.8,0.8,2.5 --format json
+      segloss eval pred.nii.gz gt.nii.gz --json scores.json --csv scores.csv
+    """
+    from ..classes import load_label_names, parse_labels
+    from ..evaluate import EvalOptions, evaluate_pair, run_settings
+    from ..io.atomic import check_writable, write_atomic
+    from ..io.prediction import LoadOptions, parse_spacing
+    from ..metrics.registry import all_metrics, select
+    from ..model import RunResult
+    from ..aggregate import summarize
+
+    inputs = (str(pred), str(gt))
+    outputs = [check_writable(p, inputs) for p in (json_path, csv_path) if p is not None]
+    if len({o.resolve() for o in outputs}) < len(outputs):
+        from ..errors import UsageError
+
+        raise UsageError("--json and --csv point to the same file; give two paths")
+
+    metric_names = select(metrics)
+    specs = all_metrics()
+    load = LoadOptions(
+        pred_type=pred_type.value,
+        channel_axis=channel_axis,
+        threshold=threshold,
+        npz_key=npz_key,
+        spacing_mm=parse_spacing(_floats(spacing, "--spacing")),
+        ignore_label=ignore_label,
+    )
+    opts = EvalOptions(
+        metrics=metric_names,
+        load=load,
+        labels=parse_labels(labels),
+        include_background=include_background,
+        label_names=load_label_names(str(label_names) if label_names else None),
+        empty_policy=empty_policy.value,
+    )
+    case = evaluate_pair(str(pred), str(gt), opts)
+    cases = (case,)
+    run = RunResult(
+        settings=run_settings(opts),
+        cases=cases,
+        summary=summarize(cases, metric_names, opts.losses),
+        metric_names=metric_names,
+        loss_names=opts.losses,
+        metric_units={m: specs[m].unit for m in metric_names},
+        table_metrics=_table_metrics(metrics, metric_names, specs),
+    )
+    _emit(run, output_format, json_path, csv_path)
+
+
+def _table_metrics(requested: Optional[str], chosen, specs) -> tuple[str, ...]:
+    """All chosen metrics when the user picked them; else the headline subset."""
+    if requested is not None:
+        return tuple(chosen)
+    return tuple(m for m in chosen if specs[m].in_table)
+
+
+def _floats(text: Optional[str], option: str):
+    if text is None:
+        return None
+    from ..errors import UsageError
+
+    try:
+        return [float(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise UsageError(f"{option}: '{text}' is not a list of numbers (example: {option} 0.8,0.8,2.5)") from None
+
+
+def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optional[Path]) -> None:
+    """Serialise everything in memory first, then write files atomically, then print."""
+    from ..io.atomic import write_atomic
+    from ..report.csv_ import render_csv
+    from ..report.json_ import render_json
+
+    json_text = render_json(run) if (json_path or output_format == Format.json) else None
+    csv_text = render_csv(run) if (csv_path or output_format == Format.csv) else None
+    if json_path:
+        write_atomic(json_path, json_text)
+    if csv_path:
+        write_atomic(csv_path, csv_text)
+    if output_format == Format.json:
+        sys.stdout.write(json_text)
+    elif output_format == Format.csv:
+        sys.stdout.write(csv_text)
+    else:
+        from rich.console import Console
+
+        from ..report.table import print_table
+
+        console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 250)
+        print_table(run, console)

@@ -1,0 +1,195 @@
+"""Orchestration: load one pair, check it, compute what was asked, return a CaseResult.
+
+Flow: io (GT first, then PRED against it) -> geometry check -> class set -> one confusion
+pass -> overlap metrics (formulas over counts) -> surface metrics (only if selected) ->
+losses (only if selected) -> empty-mask policy -> CaseResult. Nothing here formats output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from . import __version__
+from .classes import ClassSet, resolve_classes
+from .errors import InputError, UsageError
+from .io.geometry import check_same_grid
+from .io.prediction import LoadOptions, load_gt, load_prediction
+from .io.readers import case_id
+from .metrics.registry import all_metrics
+from .model import CaseResult, ClassResult, Prediction, Volume
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    metrics: tuple[str, ...]
+    load: LoadOptions = field(default_factory=LoadOptions)
+    labels: Optional[tuple[int, ...]] = None
+    include_background: bool = False
+    label_names: dict[int, str] = field(default_factory=dict)
+    empty_policy: str = "worst"  # worst | nan
+    worst_distance_mm: Optional[float] = None
+    # Surface-distance options (used only when a surface metric is selected).
+    hd_percentile: float = 95.0
+    hd_mode: str = "max"  # max | pooled
+    nsd_tolerance_mm: float = 1.0
+    nsd_tolerance_per_label: dict[int, float] = field(default_factory=dict)
+    # Losses: names and their parameters (used only when a loss is selected).
+    losses: tuple[str, ...] = ()
+    loss_params: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self) -> dict[str, Any]:
+        """What the run used, recorded in JSON so a result file explains itself."""
+        specs = all_metrics()
+        out: dict[str, Any] = {
+            "metrics": list(self.metrics),
+            "losses": list(self.losses),
+            "pred_type": self.load.pred_type,
+            "channel_axis": self.load.channel_axis,
+            "threshold": self.load.threshold,
+            "labels": None if self.labels is None else [str(v) for v in self.labels],
+            "include_background": self.include_background,
+            "ignore_label": self.load.ignore_label,
+            "empty_policy": self.empty_policy,
+            "spacing_option_mm": None if self.load.spacing_mm is None else list(self.load.spacing_mm),
+        }
+        if any(specs[m].family == "surface" for m in self.metrics if m in specs):
+            out.update(
+                distance_unit="mm",
+                hd_percentile=self.hd_percentile,
+                hd_mode=self.hd_mode,
+                nsd_tolerance_mm=self.nsd_tolerance_mm,
+                nsd_tolerance_per_label_mm={str(k): v for k, v in sorted(self.nsd_tolerance_per_label.items())},
+                worst_distance_mm=self.worst_distance_mm,
+            )
+        if self.losses:
+            out["loss_params"] = dict(self.loss_params)
+        return out
+
+
+def class_status(n_pred: int, n_gt: int) -> str:
+    if n_pred == 0 and n_gt == 0:
+        return "both_empty"
+    if n_gt == 0:
+        return "gt_empty"
+    if n_pred == 0:
+        return "pred_empty"
+    return "ok"
+
+
+def worst_distance_mm(gt: Volume, spacing_mm, override: Optional[float]) -> float:
+    """Diagonal of the GT field of view in mm: no two voxels of the image are further apart."""
+    if override is not None:
+        return float(override)
+    return float(math.sqrt(sum((n * s) ** 2 for n, s in zip(gt.array.shape, spacing_mm))))
+
+
+def load_pair(pred_path: str, gt_path: str, opts: EvalOptions):
+    """Read and validate both files: (Prediction, GT Volume, ClassSet)."""
+    gt, gt_present = load_gt(gt_path, opts.load)
+    pred, pred_present = load_prediction(pred_path, gt, opts.load)
+    check_same_grid(pred.volume, pred.labels.shape, gt)
+    if pred.scores is not None:
+        k = max(pred.n_channels, 2)
+        bad = [int(v) for v in gt_present if v >= k and v != opts.load.ignore_label]
+        if bad:
+            raise InputError(
+                f"GT has label {bad[0]} but the prediction has {k} classes (0..{k - 1}); "
+                "the class axis must have one channel per label",
+                gt.path,
+            )
+        present = gt_present
+    else:
+        present = np.union1d(gt_present, pred_present)
+    classes = resolve_classes(
+        n_channels=pred.n_channels,
+        present=present,
+        requested=opts.labels,
+        include_background=opts.include_background,
+        ignore_label=opts.load.ignore_label,
+        names=opts.label_names,
+    )
+    return pred, gt, classes
+
+
+def evaluate_pair(pred_path: str, gt_path: str, opts: EvalOptions, *, case: Optional[str] = None) -> CaseResult:
+    pred, gt, classes = load_pair(pred_path, gt_path, opts)
+    return evaluate_loaded(pred, gt, classes, opts, case=case or case_id(gt_path))
+
+
+def _spacing(pred: Prediction, gt: Volume):
+    return gt.spacing_mm if gt.spacing_mm is not None else pred.volume.spacing_mm
+
+
+def evaluate_loaded(pred: Prediction, gt: Volume, classes: ClassSet, opts: EvalOptions, *, case: str) -> CaseResult:
+    from .metrics.overlap import confusion
+
+    specs = all_metrics()
+    spacing = _spacing(pred, gt)
+    labels = np.asarray(classes.reported, dtype=np.int64)
+    counts = confusion(pred.labels, gt.array, labels, ignore_label=opts.load.ignore_label, spacing_mm=spacing)
+    statuses = [class_status(int(p), int(g)) for p, g in zip(counts.n_pred, counts.n_gt)]
+
+    values: dict[str, np.ndarray] = {}
+    surface = [m for m in opts.metrics if specs[m].family == "surface"]
+    for name in opts.metrics:
+        spec = specs[name]
+        if spec.family == "confusion":
+            values[name] = np.asarray(spec.compute(counts))
+    worst = None
+    if surface:
+        if spacing is None:
+            raise UsageError(
+                "distance metrics need voxel spacing and numpy inputs carry none; pass --spacing "
+                "(e.g. --spacing 1 for voxel units) or skip them with --metrics overlap"
+            )
+        from .metrics.distance import surface_metrics
+
+        values.update(surface_metrics(pred.labels, gt.array, labels, spacing_mm=spacing, names=surface, opts=opts,
+                                      ignore_label=opts.load.ignore_label))
+        worst = worst_distance_mm(gt, spacing, opts.worst_distance_mm)
+
+    rows = []
+    for i, label in enumerate(classes.reported):
+        status = statuses[i]
+        metrics: dict[str, Any] = {}
+        for name in opts.metrics:
+            spec = specs[name]
+            metrics[name] = _apply_empty_rule(spec, values[name][i], status, opts.empty_policy, worst)
+        rows.append(ClassResult(int(label), classes.name(int(label)), status, metrics))
+
+    losses = {}
+    if opts.losses:
+        from .losses import compute_losses
+
+        losses = compute_losses(pred, gt, classes, opts)
+    return CaseResult(
+        case=case,
+        pred=pred.volume.path,
+        gt=gt.path,
+        spacing_mm=None if spacing is None else tuple(float(s) for s in spacing),
+        classes=tuple(rows),
+        losses=losses,
+    )
+
+
+def _apply_empty_rule(spec, value, status: str, policy: str, worst: Optional[float]):
+    """The value conventions.md reports for this status; None means undefined (JSON null)."""
+    if spec.empty_rule in ("similarity", "distance") and status != "ok":
+        if policy == "nan":
+            return None
+        if spec.empty_rule == "similarity":
+            return 1.0 if status == "both_empty" else 0.0
+        return 0.0 if status == "both_empty" else worst
+    if spec.integer:
+        return int(value)
+    v = float(value)
+    return None if not math.isfinite(v) else v
+
+
+def run_settings(opts: EvalOptions) -> dict[str, Any]:
+    return {"segloss_version": __version__, **opts.settings()}

@@ -1,0 +1,1 @@
+"""Public metric maths: validates, calls kernels, returns plain numbers per class."""

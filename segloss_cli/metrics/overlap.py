@@ -1,0 +1,168 @@
+"""Overlap metrics: formulas over per-class confusion counts from one pass over the data.
+
+Every formula works on int64 count arrays (one entry per class) and returns float64 with
+NaN where the formula is 0/0; ``empty_rule`` in the registry turns those into the values
+conventions.md asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .registry import MetricSpec, register
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Per-class one-vs-rest confusion counts (int64), TP + FP + FN + TN = n for each class."""
+
+    labels: np.ndarray  # int64 class labels, one per entry below
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+    tn: np.ndarray
+    n: int  # voxels counted (ignored voxels excluded)
+    voxel_ml: Optional[float]  # one voxel's volume in ml, None when spacing is unknown
+
+    @property
+    def n_pred(self) -> np.ndarray:
+        return self.tp + self.fp
+
+    @property
+    def n_gt(self) -> np.ndarray:
+        return self.tp + self.fn
+
+
+def confusion(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    labels,
+    *,
+    ignore_label: Optional[int] = None,
+    spacing_mm=None,
+) -> Counts:
+    """Per-class TP/FP/FN/TN of two label maps of one shape, in one pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = confusion(np.array([[0, 1], [1, 1]]), np.array([[0, 1], [0, 1]]), [1])
+    >>> int(c.tp[0]), int(c.fp[0]), int(c.fn[0]), int(c.tn[0])
+    (2, 1, 0, 1)
+    """
+    from ..kernels import confusion as K
+    from ..kernels._jit import n_chunks
+    from ..kernels.layout import as_kernel_3d, spatial_order
+
+    if pred.shape != gt.shape:
+        raise ValueError(f"shape mismatch {pred.shape} vs {gt.shape}")
+    sorted_labels = np.unique(np.asarray(labels, dtype=np.int64))
+    use_lut = sorted_labels.size == 0 or (sorted_labels.min() >= 0 and sorted_labels.max() < K.LUT_MAX)
+    lut = np.full(int(sorted_labels.max()) + 1 if use_lut and sorted_labels.size else 1, sorted_labels.size, np.int64)
+    if use_lut and sorted_labels.size:
+        lut[sorted_labels] = np.arange(sorted_labels.size)
+    order = spatial_order(gt)
+    g3 = as_kernel_3d(gt, order)
+    p3 = as_kernel_3d(pred, order)
+    counts, ignored = K.confusion_counts(
+        p3, g3, lut, sorted_labels, use_lut,
+        np.int64(ignore_label if ignore_label is not None else 0), ignore_label is not None,
+        n_chunks(g3.shape[0] * g3.shape[1]),
+    )
+    n = int(np.prod(np.asarray(gt.shape, dtype=np.int64))) - int(ignored)
+    k = sorted_labels.size
+    tp = counts[0, :k]
+    fp = counts[1, :k] - tp
+    fn = counts[2, :k] - tp
+    tn = n - tp - fp - fn
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0 if spacing_mm is not None else None
+    # Report in the caller's order of labels.
+    want = np.asarray(labels, dtype=np.int64)
+    idx = np.searchsorted(sorted_labels, want)
+    return Counts(want, tp[idx], fp[idx], fn[idx], tn[idx], n, voxel_ml)
+
+
+def _div(num, den) -> np.ndarray:
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def _f(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _mcc(c: Counts) -> np.ndarray:
+    tp, fp, fn, tn = _f(c.tp), _f(c.fp), _f(c.fn), _f(c.tn)
+    # Product of square roots: the four factors multiplied first can exceed 2**63 as ints.
+    den = np.sqrt(tp + fp) * np.sqrt(tp + fn) * np.sqrt(tn + fp) * np.sqrt(tn + fn)
+    return _div(tp * tn - fp * fn, den)
+
+
+def _kappa(c: Counts) -> np.ndarray:
+    tp, fp, fn, tn = _f(c.tp), _f(c.fp), _f(c.fn), _f(c.tn)
+    n = tp + fp + fn + tn
+    po = _div(tp + tn, n)
+    pe = _div((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn), n * n)
+    return _div(po - pe, 1.0 - pe)
+
+
+def _volume(counts, voxel_ml) -> np.ndarray:
+    if voxel_ml is None:
+        return np.full(np.shape(counts), np.nan)
+    return _f(counts) * voxel_ml
+
+
+def _m(name, formula, empty_rule, lo, hi, better, description, compute, aliases=(), unit=None, integer=False, in_table=False):
+    register(
+        MetricSpec(
+            name=name, formula=formula, family="confusion", empty_rule=empty_rule, lo=lo, hi=hi,
+            higher_is_better=better, description=description, aliases=aliases, unit=unit,
+            integer=integer, compute=compute, in_table=in_table,
+        )
+    )
+
+
+inf = float("inf")
+_m("dice", "2TP/(2TP+FP+FN)", "similarity", 0, 1, True, "Dice similarity coefficient (F1)",
+   lambda c: _div(2 * _f(c.tp), 2 * _f(c.tp) + c.fp + c.fn), aliases=("f1", "dsc"), in_table=True)
+_m("iou", "TP/(TP+FP+FN)", "similarity", 0, 1, True, "Intersection over union (Jaccard index)",
+   lambda c: _div(c.tp, _f(c.tp) + c.fp + c.fn), aliases=("jaccard",), in_table=True)
+_m("precision", "TP/(TP+FP)", "ratio", 0, 1, True, "Positive predictive value",
+   lambda c: _div(c.tp, _f(c.tp) + c.fp), aliases=("ppv",), in_table=True)
+_m("recall", "TP/(TP+FN)", "ratio", 0, 1, True, "Sensitivity, true positive rate",
+   lambda c: _div(c.tp, _f(c.tp) + c.fn), aliases=("sensitivity", "tpr"), in_table=True)
+_m("specificity", "TN/(TN+FP)", "ratio", 0, 1, True, "True negative rate",
+   lambda c: _div(c.tn, _f(c.tn) + c.fp), aliases=("tnr",))
+_m("fpr", "FP/(FP+TN)", "ratio", 0, 1, False, "False positive rate",
+   lambda c: _div(c.fp, _f(c.fp) + c.tn))
+_m("fnr", "FN/(FN+TP)", "ratio", 0, 1, False, "False negative rate (miss rate)",
+   lambda c: _div(c.fn, _f(c.fn) + c.tp))
+_m("npv", "TN/(TN+FN)", "ratio", 0, 1, True, "Negative predictive value",
+   lambda c: _div(c.tn, _f(c.tn) + c.fn))
+_m("fdr", "FP/(FP+TP)", "ratio", 0, 1, False, "False discovery rate",
+   lambda c: _div(c.fp, _f(c.fp) + c.tp))
+_m("accuracy", "(TP+TN)/N", "ratio", 0, 1, True, "Voxel accuracy (one-vs-rest)",
+   lambda c: _div(_f(c.tp) + c.tn, _f(c.tp) + c.fp + c.fn + c.tn))
+_m("balanced_accuracy", "(TPR+TNR)/2", "ratio", 0, 1, True, "Mean of sensitivity and specificity",
+   lambda c: (_div(c.tp, _f(c.tp) + c.fn) + _div(c.tn, _f(c.tn) + c.fp)) / 2)
+_m("mcc", "(TP*TN-FP*FN)/sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))", "ratio", -1, 1, True,
+   "Matthews correlation coefficient (float64, no integer overflow)", _mcc)
+_m("kappa", "(po-pe)/(1-pe) of the 2x2 table", "ratio", -1, 1, True, "Cohen's kappa", _kappa)
+_m("volume_similarity", "1-|FP-FN|/(2TP+FP+FN)", "similarity", 0, 1, True, "Volume similarity",
+   lambda c: 1.0 - _div(np.abs(_f(c.fp) - c.fn), 2 * _f(c.tp) + c.fp + c.fn), aliases=("vs",), in_table=True)
+_m("rvd", "(|P|-|G|)/|G|", "ratio", -1, inf, None, "Signed relative volume difference",
+   lambda c: _div(_f(c.n_pred) - c.n_gt, c.n_gt))
+_m("vol_pred_ml", "|P| x voxel volume / 1000", "always", 0, inf, None, "Predicted volume (ml; null without spacing)",
+   lambda c: _volume(c.n_pred, c.voxel_ml), unit="ml", in_table=True)
+_m("vol_gt_ml", "|G| x voxel volume / 1000", "always", 0, inf, None, "Ground-truth volume (ml; null without spacing)",
+   lambda c: _volume(c.n_gt, c.voxel_ml), unit="ml", in_table=True)
+_m("tp", "TP", "always", 0, inf, None, "True positive voxels", lambda c: c.tp, integer=True)
+_m("fp", "FP", "always", 0, inf, None, "False positive voxels", lambda c: c.fp, integer=True)
+_m("fn", "FN", "always", 0, inf, None, "False negative voxels", lambda c: c.fn, integer=True)
+_m("tn", "TN", "always", 0, inf, None, "True negative voxels", lambda c: c.tn, integer=True)

@@ -1,0 +1,101 @@
+"""Every metric declared once: the CLI choices, report columns, `segloss metrics`, the docs
+and the parametrised tests all read this list.
+
+A metric belongs to a *family* that says what it is computed from: ``confusion`` metrics are
+formulas over per-class TP/FP/FN/TN counts (one pass over the data serves them all);
+``surface`` metrics are reductions of per-class surface distances (computed only when one
+is selected).
+
+Empty-mask rules (conventions.md, "Empty masks"):
+- ``similarity``: both empty -> 1, one empty -> 0 under ``worst``; null under ``nan``.
+- ``distance``: both empty -> 0, one empty -> the worst distance under ``worst``; null under ``nan``.
+- ``ratio``: null exactly when the formula's denominator is 0 (either policy).
+- ``always``: always defined (counts, volumes, accuracy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from ..errors import UsageError
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    formula: str
+    family: str  # confusion | surface
+    empty_rule: str  # similarity | distance | ratio | always
+    lo: float
+    hi: float
+    higher_is_better: Optional[bool]  # None: neither (counts, volumes, signed differences)
+    description: str
+    aliases: tuple[str, ...] = ()
+    unit: Optional[str] = None
+    integer: bool = False  # reported as an integer (counts)
+    compute: Optional[Callable] = None
+    in_table: bool = False  # shown in the terminal table when --metrics is not given
+
+
+METRICS: dict[str, MetricSpec] = {}
+_ALIASES: dict[str, str] = {}
+
+GROUPS = {
+    "all": lambda spec: True,
+    "overlap": lambda spec: spec.family == "confusion",
+    "distance": lambda spec: spec.family == "surface",
+}
+
+
+def register(spec: MetricSpec) -> MetricSpec:
+    for key in (spec.name, *spec.aliases):
+        if key in _ALIASES or key in GROUPS:
+            raise ValueError(f"metric name {key!r} declared twice")
+        _ALIASES[key] = spec.name
+    METRICS[spec.name] = spec
+    return spec
+
+
+def _load_all() -> None:
+    # Import for the side effect of registering; kept lazy so listing names stays cheap.
+    from . import overlap  # noqa: F401
+    try:
+        from . import distance  # noqa: F401
+    except ImportError:  # surface metrics not built yet
+        pass
+
+
+def all_metrics() -> dict[str, MetricSpec]:
+    _load_all()
+    return METRICS
+
+
+def resolve(name: str) -> MetricSpec:
+    _load_all()
+    key = name.strip().lower()
+    if key not in _ALIASES:
+        raise UsageError(f"unknown metric '{name}'; run `segloss metrics` for the list")
+    return METRICS[_ALIASES[key]]
+
+
+def select(names: Optional[str]) -> tuple[str, ...]:
+    """Metric names from a comma-separated ``--metrics`` value (names, aliases or groups).
+
+    ``None`` selects every metric (the default). Order follows the registry, duplicates drop.
+    """
+    specs = all_metrics()
+    if names is None:
+        return tuple(specs)
+    chosen: set[str] = set()
+    for raw in names.split(","):
+        key = raw.strip().lower()
+        if not key:
+            continue
+        if key in ("none", "-"):
+            continue
+        if key in GROUPS:
+            chosen.update(n for n, s in specs.items() if GROUPS[key](s))
+        else:
+            chosen.add(resolve(key).name)
+    return tuple(n for n in specs if n in chosen)

@@ -1,0 +1,1 @@
+"""Renderers: RunResult -> text. They format; they never compute."""

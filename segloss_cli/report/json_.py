@@ -1,0 +1,61 @@
+"""JSON output, schema_version 1 (conventions.md, "Output"). Never NaN or Infinity."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ..model import CaseResult, RunResult
+
+SCHEMA_VERSION = 1
+
+
+def _clean(value: Any) -> Any:
+    """Replace non-finite floats by None (JSON null); recurse into containers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return _clean(value.item())
+    return value
+
+
+def case_dict(case: CaseResult) -> dict[str, Any]:
+    return {
+        "case": case.case,
+        "pred": case.pred,
+        "gt": case.gt,
+        "spacing": None if case.spacing_mm is None else list(case.spacing_mm),
+        "classes": {
+            str(row.label): {"name": row.name, "status": row.status, "metrics": dict(row.metrics)}
+            for row in case.classes
+        },
+        "losses": {
+            name: {
+                "value": res.value,
+                "per_class": {str(k): v for k, v in res.per_class.items()},
+                "params": dict(res.params),
+            }
+            for name, res in case.losses.items()
+        },
+    }
+
+
+def run_dict(run: RunResult) -> dict[str, Any]:
+    return _clean(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "segloss_version": run.settings.get("segloss_version"),
+            "settings": {k: v for k, v in run.settings.items() if k != "segloss_version"},
+            "cases": [case_dict(c) for c in run.cases],
+            "summary": run.summary,
+        }
+    )
+
+
+def render_json(run: RunResult) -> str:
+    return json.dumps(run_dict(run), indent=2, allow_nan=False) + "\n"
