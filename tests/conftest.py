@@ -1,0 +1,25 @@
+"""Shared test helpers. Fixtures here are used by every test module."""
+
+import numpy as np
+import pytest
+
+
+def write_nifti(path, array, spacing=(1.0, 1.0, 1.0), affine=None):
+    """Save ``array`` as NIfTI with ``spacing`` (and a diagonal affine unless given)."""
+    import nibabel as nib
+
+    array = np.asarray(array)
+    if affine is None:
+        affine = np.eye(4)
+        for i, s in enumerate(spacing[:3]):
+            affine[i, i] = s
+    img = nib.Nifti1Image(array, affine)
+    zooms = tuple(spacing[: min(3, array.ndim)]) + (1.0,) * (array.ndim - min(3, array.ndim))
+    img.header.set_zooms(zooms)
+    nib.save(img, str(path))
+    return path
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
