@@ -41,8 +41,8 @@ OUTPUT = "Output"
 @app.command("eval", no_args_is_help=True)
 @handle_errors
 def eval_command(
-    pred: Annotated[Path, typer.Argument(help="Prediction: label map (.nii/.nii.gz/.npy/.npz) or probability/logit map with a class axis.", show_default=False)],
-    gt: Annotated[Path, typer.Argument(help="Ground-truth label map on the same grid.", show_default=False)],
+    pred: Annotated[Path, typer.Argument(metavar="PRED", help="Prediction: label map (.nii/.nii.gz/.npy/.npz) or probability/logit map with a class axis.", show_default=False)],
+    gt: Annotated[Path, typer.Argument(metavar="GT", help="Ground-truth label map on the same grid.", show_default=False)],
     metrics: Annotated[Optional[str], typer.Option("--metrics", "-m", help="Comma-separated metric names, aliases or groups (all, overlap, distance, none). Default: all. See `segloss metrics`.", rich_help_panel=METRICS)] = None,
     empty_policy: Annotated[EmptyPolicy, typer.Option("--empty-policy", help="Empty masks: worst (missed/hallucinated class scores worst: dice 0, distance = image diagonal) or nan (undefined, null).", rich_help_panel=METRICS)] = EmptyPolicy.worst,
     labels: Annotated[Optional[str], typer.Option("--labels", "-l", help="Classes to report, e.g. 1,2,5 or 1-3. Default: every label in PRED or GT (0..K-1 for score maps).", rich_help_panel=CLASSES)] = None,

@@ -28,39 +28,65 @@ def _class_index(value, lut, sorted_labels, use_lut):
     return k
 
 
+@jit(inline="always")
+def _add_run(loc, gv, pv, run, lut, sorted_labels, use_lut):
+    gi = _class_index(gv, lut, sorted_labels, use_lut)
+    pi = _class_index(pv, lut, sorted_labels, use_lut)
+    loc[1, pi] += run
+    loc[2, gi] += run
+    if gi == pi:
+        loc[0, gi] += run
+
+
 @jit(parallel=True)
 def confusion_counts(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore, nchunks):
     """Return (counts[3, K+1], n_ignored).
 
     counts[0, c] = TP, counts[1, c] = |PRED == c|, counts[2, c] = |GT == c| over voxels whose
     GT is not ``ignore_label``; slot K gathers labels outside the class set.
+
+    Label maps are long runs of equal (PRED, GT) pairs, so the loop only compares raw values
+    and counts the run; class lookup and the counter update happen once per run.
     """
     n0, n1, n2 = gt.shape
     nrows = n0 * n1
     k = sorted_labels.size
-    width = k + 8  # padding keeps chunk buffers off each other's cache lines
-    buf = np.zeros((nchunks, 3, width), np.int64)
+    buf = np.zeros((nchunks, 3, k + 1), np.int64)
     ignored = np.zeros(nchunks, np.int64)
     for ch in prange(nchunks):
         r0 = ch * nrows // nchunks
         r1 = (ch + 1) * nrows // nchunks
+        if r0 >= r1:
+            continue
+        loc = np.zeros((3, k + 1), np.int64)  # chunk-local: no sharing between threads
+        n_ign = 0
+        i0 = r0 // n1
+        lg = gt[i0, r0 - i0 * n1, 0]
+        lp = pred[i0, r0 - i0 * n1, 0]
+        run = 0
         for r in range(r0, r1):
             i = r // n1
             j = r - i * n1
             for t in range(n2):
                 g = gt[i, j, t]
-                if has_ignore and np.int64(g) == ignore_label:
-                    ignored[ch] += 1
+                p = pred[i, j, t]
+                if g == lg and p == lp:
+                    run += 1
                     continue
-                gi = _class_index(g, lut, sorted_labels, use_lut)
-                pi = _class_index(pred[i, j, t], lut, sorted_labels, use_lut)
-                buf[ch, 1, pi] += 1
-                buf[ch, 2, gi] += 1
-                if gi == pi:
-                    buf[ch, 0, gi] += 1
+                if has_ignore and np.int64(lg) == ignore_label:
+                    n_ign += run
+                else:
+                    _add_run(loc, lg, lp, run, lut, sorted_labels, use_lut)
+                lg = g
+                lp = p
+                run = 1
+        if has_ignore and np.int64(lg) == ignore_label:
+            n_ign += run
+        else:
+            _add_run(loc, lg, lp, run, lut, sorted_labels, use_lut)
+        buf[ch] = loc
+        ignored[ch] = n_ign
     out = np.zeros((3, k + 1), np.int64)
     for ch in range(nchunks):
-        for q in range(3):
-            for c in range(k + 1):
-                out[q, c] += buf[ch, q, c]
+        out += buf[ch]
     return out, ignored.sum()
