@@ -1,0 +1,170 @@
+"""Exact Euclidean distance transform with anisotropic spacing (float64), one axis at a time.
+
+Felzenszwalb & Huttenlocher (2012), "Distance transforms of sampled functions": the squared
+EDT is separable; after the first axis (a two-sweep 1-D distance to the nearest site), each
+further axis replaces every line by the lower envelope of parabolas
+``f[q] + (x - q*s)**2``. Lines are independent, so each pass runs in parallel over lines;
+every worker owns its line buffers. Positions are in mm (index * spacing), so the envelope
+is exact for any spacing. Arrays are 3-D (b0, b1, b2), C-ordered; a 2-D image has b0 == 1.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+
+INF = np.inf
+
+
+@jit(parallel=True)
+def _first_pass(sites, bit, f, s2, nchunks):
+    """f[i, j, t] = (s2 * distance along axis 2 to the nearest site)**2, inf if none."""
+    b0, b1, b2 = sites.shape
+    nrows = b0 * b1
+    for ch in prange(nchunks):
+        r0 = ch * nrows // nchunks
+        r1 = (ch + 1) * nrows // nchunks
+        for r in range(r0, r1):
+            i = r // b1
+            j = r - i * b1
+            last = -1
+            for t in range(b2):
+                if sites[i, j, t] & bit:
+                    last = t
+                if last >= 0:
+                    d = (t - last) * s2
+                    f[i, j, t] = d * d
+                else:
+                    f[i, j, t] = INF
+            if last < 0:
+                continue
+            nxt = -1
+            for t in range(b2 - 1, -1, -1):
+                if sites[i, j, t] & bit:
+                    nxt = t
+                if nxt >= 0:
+                    d = (nxt - t) * s2
+                    if d * d < f[i, j, t]:
+                        f[i, j, t] = d * d
+
+
+@jit(inline="always")
+def _envelope(line, n, s, v, z, out):
+    """Lower envelope of f[q] + (x - q s)^2 over finite f[q], sampled at x = p s into out."""
+    k = -1
+    for q in range(n):
+        fq = line[q]
+        if fq == INF:
+            continue
+        pq = q * s
+        if k < 0:
+            k = 0
+            v[0] = q
+            z[0] = -INF
+            z[1] = INF
+            continue
+        while True:
+            pv = v[k] * s
+            # Intersection of parabolas q and v[k], written to avoid cancellation of squares.
+            x = 0.5 * ((fq - line[v[k]]) / (pq - pv) + pq + pv)
+            if x <= z[k]:
+                k -= 1
+            else:
+                break
+        k += 1
+        v[k] = q
+        z[k] = x
+        z[k + 1] = INF
+    if k < 0:
+        for p in range(n):
+            out[p] = INF
+        return
+    k = 0
+    for p in range(n):
+        x = p * s
+        while z[k + 1] < x:
+            k += 1
+        d = x - v[k] * s
+        out[p] = d * d + line[v[k]]
+
+
+@jit(parallel=True)
+def _pass_axis1(f, s1, nchunks):
+    b0, b1, b2 = f.shape
+    nlines = b0 * b2
+    for ch in prange(nchunks):
+        l0 = ch * nlines // nchunks
+        l1 = (ch + 1) * nlines // nchunks
+        line = np.empty(b1, np.float64)
+        out = np.empty(b1, np.float64)
+        v = np.empty(b1, np.int64)
+        z = np.empty(b1 + 1, np.float64)
+        for ln in range(l0, l1):
+            i = ln // b2
+            t = ln - i * b2
+            for j in range(b1):
+                line[j] = f[i, j, t]
+            _envelope(line, b1, s1, v, z, out)
+            for j in range(b1):
+                f[i, j, t] = out[j]
+
+
+@jit(parallel=True)
+def _pass_axis0(f, s0, nchunks):
+    b0, b1, b2 = f.shape
+    nlines = b1 * b2
+    for ch in prange(nchunks):
+        l0 = ch * nlines // nchunks
+        l1 = (ch + 1) * nlines // nchunks
+        line = np.empty(b0, np.float64)
+        out = np.empty(b0, np.float64)
+        v = np.empty(b0, np.int64)
+        z = np.empty(b0 + 1, np.float64)
+        for ln in range(l0, l1):
+            j = ln // b2
+            t = ln - j * b2
+            for i in range(b0):
+                line[i] = f[i, j, t]
+            _envelope(line, b0, s0, v, z, out)
+            for i in range(b0):
+                f[i, j, t] = out[i]
+
+
+def edt_squared(sites, bit, f, s0, s1, s2, nchunks):
+    """Squared distance (mm^2) from every voxel to the nearest voxel with ``sites & bit``.
+
+    ``f`` (float64, the shape of ``sites``) receives the result; inf where there is no site.
+    """
+    b0, b1, b2 = sites.shape
+    _first_pass(sites, bit, f, s2, nchunks)
+    if b1 > 1:
+        _pass_axis1(f, s1, nchunks)
+    if b0 > 1:
+        _pass_axis0(f, s0, nchunks)
+
+
+@jit(parallel=True)
+def gather_sqrt(codes, bit, f, row_counts):
+    """sqrt(f) at the voxels with ``codes & bit``, in raster order.
+
+    ``row_counts[r]`` is the number of such voxels in row r = i * b1 + j (from the surface
+    kernel); its prefix sums give each row's slice of the output, so rows fill in parallel.
+    """
+    b0, b1, b2 = codes.shape
+    nrows = b0 * b1
+    start = np.empty(nrows + 1, np.int64)
+    start[0] = 0
+    for r in range(nrows):
+        start[r + 1] = start[r] + row_counts[r]
+    out = np.empty(start[nrows], np.float64)
+    for r in prange(nrows):
+        if row_counts[r] == 0:
+            continue
+        i = r // b1
+        j = r - i * b1
+        n = start[r]
+        for t in range(b2):
+            if codes[i, j, t] & bit:
+                out[n] = np.sqrt(f[i, j, t])
+                n += 1
+    return out
