@@ -32,6 +32,11 @@ class EmptyPolicy(str, Enum):
     nan = "nan"
 
 
+class HdMode(str, Enum):
+    max = "max"
+    pooled = "pooled"
+
+
 INPUT = "Input"
 CLASSES = "Classes"
 METRICS = "Metrics"
@@ -45,6 +50,10 @@ def eval_command(
     gt: Annotated[Path, typer.Argument(metavar="GT", help="Ground-truth label map on the same grid.", show_default=False)],
     metrics: Annotated[Optional[str], typer.Option("--metrics", "-m", help="Comma-separated metric names, aliases or groups (all, overlap, distance, none). Default: all. See `segloss metrics`.", rich_help_panel=METRICS)] = None,
     empty_policy: Annotated[EmptyPolicy, typer.Option("--empty-policy", help="Empty masks: worst (missed/hallucinated class scores worst: dice 0, distance = image diagonal) or nan (undefined, null).", rich_help_panel=METRICS)] = EmptyPolicy.worst,
+    hd_percentile: Annotated[float, typer.Option("--hd-percentile", help="Percentile of the hd95 metric (key stays hd95; the value used is recorded in JSON settings).", rich_help_panel=METRICS)] = 95.0,
+    hd_mode: Annotated[HdMode, typer.Option("--hd-mode", help="hd95 definition: max of the two directed percentiles (MONAI, MetricsReloaded) or pooled (percentile of both directions together, MedPy).", rich_help_panel=METRICS)] = HdMode.max,
+    nsd_tolerance: Annotated[Optional[str], typer.Option("--nsd-tolerance", help="NSD tolerance in mm: one value (default 1) and/or label=mm pairs, e.g. 2 or 1=2,3=0.5 or 1.5,3=0.5.", rich_help_panel=METRICS)] = None,
+    worst_distance: Annotated[Optional[float], typer.Option("--worst-distance", help="Distance (mm) reported for a missed or hallucinated class under --empty-policy worst. Default: diagonal of the GT field of view.", rich_help_panel=METRICS)] = None,
     labels: Annotated[Optional[str], typer.Option("--labels", "-l", help="Classes to report, e.g. 1,2,5 or 1-3. Default: every label in PRED or GT (0..K-1 for score maps).", rich_help_panel=CLASSES)] = None,
     include_background: Annotated[bool, typer.Option("--include-background", help="Also report label 0 (excluded by default).", rich_help_panel=CLASSES)] = False,
     ignore_label: Annotated[Optional[int], typer.Option("--ignore-label", help="GT label whose voxels are excluded from every count and loss (e.g. 255).", rich_help_panel=CLASSES)] = None,
@@ -100,6 +109,10 @@ def eval_command(
         include_background=include_background,
         label_names=load_label_names(str(label_names) if label_names else None),
         empty_policy=empty_policy.value,
+        worst_distance_mm=_positive(worst_distance, "--worst-distance"),
+        hd_percentile=_percentile(hd_percentile),
+        hd_mode=hd_mode.value,
+        **_nsd_tolerance(nsd_tolerance),
     )
     case = evaluate_pair(str(pred), str(gt), opts)
     cases = (case,)
@@ -131,6 +144,63 @@ def _floats(text: Optional[str], option: str):
         return [float(v) for v in text.replace(",", " ").split()]
     except ValueError:
         raise UsageError(f"{option}: '{text}' is not a list of numbers (example: {option} 0.8,0.8,2.5)") from None
+
+
+def _positive(value: Optional[float], option: str) -> Optional[float]:
+    import math
+
+    from ..errors import UsageError
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{option} must be a positive number of mm, not {value}")
+    return value
+
+
+def _percentile(value: float) -> float:
+    import math
+
+    from ..errors import UsageError
+
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        raise UsageError(f"--hd-percentile must be between 0 and 100, not {value}")
+    return float(value)
+
+
+def _nsd_tolerance(text: Optional[str]) -> dict:
+    """``--nsd-tolerance``: '2', '1=2,3=0.5' or '1.5,3=0.5' (a bare value is the default)."""
+    import math
+
+    from ..errors import UsageError
+
+    if text is None:
+        return {}
+    default: Optional[float] = None
+    per_label: dict[int, float] = {}
+    for item in text.replace(" ", "").split(","):
+        if not item:
+            continue
+        key, sep, val = item.rpartition("=")
+        try:
+            mm = float(val)
+            label = int(key) if sep else None
+        except ValueError:
+            raise UsageError(
+                f"--nsd-tolerance: '{item}' is neither a number of mm nor label=mm (example: --nsd-tolerance 1.5,3=0.5)"
+            ) from None
+        if not (math.isfinite(mm) and mm >= 0):
+            raise UsageError(f"--nsd-tolerance: tolerance must be a non-negative number of mm, not '{val}'")
+        if label is None:
+            if default is not None:
+                raise UsageError("--nsd-tolerance: give one default tolerance, then label=mm pairs")
+            default = mm
+        elif label in per_label:
+            raise UsageError(f"--nsd-tolerance: label {label} given twice")
+        else:
+            per_label[label] = mm
+    out: dict = {"nsd_tolerance_per_label": per_label}
+    if default is not None:
+        out["nsd_tolerance_mm"] = default
+    return out
 
 
 def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optional[Path]) -> None:

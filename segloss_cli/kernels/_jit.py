@@ -6,7 +6,16 @@ every start; ``error_model='numpy'`` lets float division give inf/nan instead of
 because numba specialises on the array type at first call.
 """
 
-import numba
+import os
+
+# OpenMP's default "active" wait spins between parallel regions; on a busy or shared machine
+# (more runnable threads than cores) every prange launch then waits ~20 ms for descheduled
+# spinners, which dominates kernels launched many times (per class, per EDT pass). Passive
+# waiting costs ~0.1 ms per launch. Must be set before the first parallel launch; a user's
+# own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
 
 _BASE = dict(nogil=True, cache=True, error_model="numpy")
 
