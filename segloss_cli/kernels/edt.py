@@ -56,7 +56,6 @@ def _envelope(line, n, s, v, z, out):
         fq = line[q]
         if fq == INF:
             continue
-        pq = q * s
         if k < 0:
             k = 0
             v[0] = q
@@ -64,9 +63,10 @@ def _envelope(line, n, s, v, z, out):
             z[1] = INF
             continue
         while True:
-            pv = v[k] * s
-            # Intersection of parabolas q and v[k], written to avoid cancellation of squares.
-            x = 0.5 * ((fq - line[v[k]]) / (pq - pv) + pq + pv)
+            vk = v[k]
+            # Intersection of parabolas q and v[k], written to avoid cancellation of squares;
+            # index differences are taken before scaling so they stay exact.
+            x = 0.5 * ((fq - line[vk]) / ((q - vk) * s) + (q + vk) * s)
             if x <= z[k]:
                 k -= 1
             else:
@@ -84,7 +84,7 @@ def _envelope(line, n, s, v, z, out):
         x = p * s
         while z[k + 1] < x:
             k += 1
-        d = x - v[k] * s
+        d = (p - v[k]) * s
         out[p] = d * d + line[v[k]]
 
 
