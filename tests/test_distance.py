@@ -276,3 +276,28 @@ def test_percentile_option():
     for q in (0.0, 50.0, 99.0, 100.0):
         assert ours(pred, gt, (1, 2, 3), q=q)["hd95"] == pytest.approx(naive.metrics(pred, gt, (1, 2, 3), q=q)["hd95"], rel=1e-12)
     assert ours(pred, gt, (1, 2, 3), q=100.0)["hd95"] == ours(pred, gt, (1, 2, 3))["hd"]
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_class_boxes_match_numpy(rng, order):
+    from segloss_cli.kernels import surface as KS
+    from segloss_cli.kernels.layout import as_kernel_3d, spatial_order
+
+    shape = (13, 11, 17)
+    gt = np.asarray(np.where(rng.random(shape) < 0.05, rng.integers(1, 6, size=shape), 0), np.uint8, order=order)
+    pred = np.asarray(np.where(rng.random(shape) < 0.05, rng.integers(1, 6, size=shape), 0), np.uint8, order=order)
+    gt[rng.random(shape) < 0.1] = 9  # ignored
+    labels = np.arange(1, 7)  # 6 is absent everywhere
+    lut = np.full(7, 6, np.int64)
+    lut[1:] = np.arange(6)
+    ax = spatial_order(gt)
+    g3, p3 = as_kernel_3d(gt, ax), as_kernel_3d(pred, ax)
+    lo, hi = KS.class_boxes(p3, g3, lut, labels, True, np.int64(9), True, 3)
+    for ci, c in enumerate(labels):
+        for m, mask in ((0, (p3 == c) & (g3 != 9)), (1, g3 == c)):
+            idx = np.argwhere(mask)
+            if idx.size == 0:
+                assert (lo[m, ci] > hi[m, ci]).all()
+            else:
+                assert lo[m, ci].tolist() == idx.min(axis=0).tolist()
+                assert hi[m, ci].tolist() == idx.max(axis=0).tolist()

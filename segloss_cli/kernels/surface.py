@@ -22,7 +22,8 @@ def class_boxes(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore,
     """Bounding boxes of every class in PRED and in GT in one pass.
 
     Returns ``(lo, hi)``, int64 arrays of shape (2, K, 3): index 0 is PRED, 1 is GT; a class
-    absent from a mask has ``lo > hi`` on every axis.
+    absent from a mask has ``lo > hi`` on every axis. Rows are walked as runs of equal
+    (PRED, GT) pairs: the class lookup and box update happen once per run, not per voxel.
     """
     n0, n1, n2 = gt.shape
     nrows = n0 * n1
@@ -36,16 +37,19 @@ def class_boxes(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore,
         for r in range(r0, r1):
             i = r // n1
             j = r - i * n1
-            for t in range(n2):
+            lg = gt[i, j, 0]
+            lp = pred[i, j, 0]
+            start = 0
+            for t in range(1, n2):
                 g = gt[i, j, t]
-                gi = _class_index(g, lut, sorted_labels, use_lut)
-                if gi < k:
-                    _grow(lo, hi, ch, 1, gi, i, j, t)
-                if has_ignore and np.int64(g) == ignore_label:
+                p = pred[i, j, t]
+                if g == lg and p == lp:
                     continue
-                pi = _class_index(pred[i, j, t], lut, sorted_labels, use_lut)
-                if pi < k:
-                    _grow(lo, hi, ch, 0, pi, i, j, t)
+                _run_boxes(lo, hi, ch, lg, lp, i, j, start, t - 1, lut, sorted_labels, use_lut, ignore_label, has_ignore)
+                lg = g
+                lp = p
+                start = t
+            _run_boxes(lo, hi, ch, lg, lp, i, j, start, n2 - 1, lut, sorted_labels, use_lut, ignore_label, has_ignore)
     out_lo = np.full((2, k, 3), big, np.int64)
     out_hi = np.full((2, k, 3), -1, np.int64)
     for ch in range(nchunks):
@@ -58,7 +62,20 @@ def class_boxes(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore,
 
 
 @jit(inline="always")
-def _grow(lo, hi, ch, m, c, i, j, t):
+def _run_boxes(lo, hi, ch, g, p, i, j, t0, t1, lut, sorted_labels, use_lut, ignore_label, has_ignore):
+    k = sorted_labels.size
+    gi = _class_index(g, lut, sorted_labels, use_lut)
+    if gi < k:
+        _grow(lo, hi, ch, 1, gi, i, j, t0, t1)
+    if has_ignore and np.int64(g) == ignore_label:
+        return
+    pi = _class_index(p, lut, sorted_labels, use_lut)
+    if pi < k:
+        _grow(lo, hi, ch, 0, pi, i, j, t0, t1)
+
+
+@jit(inline="always")
+def _grow(lo, hi, ch, m, c, i, j, t0, t1):
     if i < lo[ch, m, c, 0]:
         lo[ch, m, c, 0] = i
     if i > hi[ch, m, c, 0]:
@@ -67,10 +84,10 @@ def _grow(lo, hi, ch, m, c, i, j, t):
         lo[ch, m, c, 1] = j
     if j > hi[ch, m, c, 1]:
         hi[ch, m, c, 1] = j
-    if t < lo[ch, m, c, 2]:
-        lo[ch, m, c, 2] = t
-    if t > hi[ch, m, c, 2]:
-        hi[ch, m, c, 2] = t
+    if t0 < lo[ch, m, c, 2]:
+        lo[ch, m, c, 2] = t0
+    if t1 > hi[ch, m, c, 2]:
+        hi[ch, m, c, 2] = t1
 
 
 @jit(inline="always")
