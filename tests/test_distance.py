@@ -301,3 +301,30 @@ def test_class_boxes_match_numpy(rng, order):
             else:
                 assert lo[m, ci].tolist() == idx.min(axis=0).tolist()
                 assert hi[m, ci].tolist() == idx.max(axis=0).tolist()
+
+
+def test_cached_kernels_in_a_fresh_process():
+    # numba's cache=True with parallel=True has had bugs: the second process loads every
+    # distance kernel from the on-disk cache written by the first (or by earlier tests).
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy as np\n"
+        "from segloss_cli.metrics.distance import surface_distances\n"
+        "g = np.zeros((9, 8, 7), np.uint8); g[2:7, 1:6, 2:5] = 1\n"
+        "p = np.zeros_like(g); p[3:8, 2:6, 1:5] = 1\n"
+        "sd = surface_distances(np.asfortranarray(p), np.asfortranarray(g), [1], spacing_mm=(0.7, 1.3, 2.1))[0]\n"
+        "print(json.dumps([sorted(sd.pred_to_gt.tolist()), sorted(sd.gt_to_pred.tolist())]))\n"
+    )
+    g = np.zeros((9, 8, 7), bool)
+    g[2:7, 1:6, 2:5] = True
+    p = np.zeros_like(g)
+    p[3:8, 2:6, 1:5] = True
+    sp = (0.7, 1.3, 2.1)
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        pg, gp = json.loads(out.stdout)
+        np.testing.assert_allclose(pg, np.sort(naive.directed(p, g, sp)), rtol=1e-12)
+        np.testing.assert_allclose(gp, np.sort(naive.directed(g, p, sp)), rtol=1e-12)
