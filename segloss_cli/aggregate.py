@@ -3,7 +3,8 @@
 Per class and metric (and loss): mean, std (population, ddof=0 as numpy), median, q1, q3
 (linear interpolation, numpy's default), min, max, n (values used) and n_null (undefined
 values skipped). ``mean_over_classes``: for each metric, the same statistics over cases of
-each case's mean over its defined class values.
+each case's mean over its defined class values. ``worst_cases``: the cases with the worst
+mean over classes of one metric (the folder table's short list).
 """
 
 from __future__ import annotations
@@ -70,3 +71,26 @@ def summarize(cases: Iterable[CaseResult], metric_names: tuple[str, ...], loss_n
     if loss_names:
         summary["losses"] = {l: stats(loss_values[l]) for l in loss_names}
     return summary
+
+
+def worst_cases(cases: Iterable[CaseResult], metric: str, *, higher_is_better: bool = True, k: int = 5) -> list[dict[str, Any]]:
+    """The ``k`` cases with the worst mean over classes of ``metric``, worst first.
+
+    Each entry: case, mean over its defined class values, and its worst class (label, name,
+    value). Cases whose values are all undefined come first (an undefined headline value is
+    never better than a defined one); ties break by case id so the list is stable.
+    """
+    rows = []
+    for case in cases:
+        defined = [(row.metrics.get(metric), row) for row in case.classes if row.metrics.get(metric) is not None]
+        if defined:
+            mean = float(np.mean([v for v, _ in defined]))
+            pick = min if higher_is_better else max
+            value, row = pick(defined, key=lambda vr: (float(vr[0]), vr[1].label) if higher_is_better else (float(vr[0]), -vr[1].label))
+            worst = {"label": str(row.label), "name": row.name, "value": float(value)}
+        else:
+            mean, worst = None, None
+        rows.append({"case": case.case, "mean": mean, "worst_class": worst})
+    sign = 1.0 if higher_is_better else -1.0
+    rows.sort(key=lambda r: (r["mean"] is not None, sign * (r["mean"] or 0.0), r["case"]))
+    return rows[:k]

@@ -41,6 +41,14 @@ INPUT = "Input"
 CLASSES = "Classes"
 METRICS = "Metrics"
 OUTPUT = "Output"
+FOLDERS = "Folders"
+GATE = "CI gate"
+
+
+class Missing(str, Enum):
+    error = "error"
+    worst = "worst"
+    skip = "skip"
 
 
 @app.command("eval", no_args_is_help=True)
@@ -67,6 +75,15 @@ def eval_command(
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the JSON result here (atomically).", rich_help_panel=OUTPUT)] = None,
     csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write per-case, per-class rows as CSV here (atomically).", rich_help_panel=OUTPUT)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.", rich_help_panel=OUTPUT)] = False,
+    summary_csv: Annotated[Optional[Path], typer.Option("--summary-csv", help="Also write the summary statistics (per class and metric: mean, std, median, q1, q3, min, max, n, n_null) as CSV here.", rich_help_panel=OUTPUT)] = None,
+    pattern: Annotated[Optional[str], typer.Option("--pattern", help="Folders: only files whose name matches this glob, e.g. 'case_*.nii.gz'.", rich_help_panel=FOLDERS)] = None,
+    pred_suffix: Annotated[Optional[str], typer.Option("--pred-suffix", help="Folders: strip this from prediction case ids (case1_seg.nii.gz -> case1), e.g. _seg.", rich_help_panel=FOLDERS)] = None,
+    gt_suffix: Annotated[Optional[str], typer.Option("--gt-suffix", help="Folders: strip this from ground-truth case ids, e.g. _gt.", rich_help_panel=FOLDERS)] = None,
+    missing: Annotated[Missing, typer.Option("--missing", help="Folders: a GT without prediction (or a prediction without GT) is an error; worst: score the missing prediction as empty; skip: leave it out. Both are counted in the summary.", rich_help_panel=FOLDERS)] = Missing.error,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Folders: cases scored in parallel (worker processes). Default: the number of cores.", rich_help_panel=FOLDERS, show_default=False)] = None,
+    require: Annotated[Optional[list[str]], typer.Option("--require", "-r", help="Fail (exit 1) unless this holds, e.g. 'dice>=0.85', 'hd95[liver]<=5', 'loss.dice<=0.2'. Repeatable. Checked on the case value for a pair and the summary mean for folders.", rich_help_panel=GATE, show_default=False)] = None,
+    require_file: Annotated[Optional[Path], typer.Option("--require-file", help='TOML file with require = ["dice>=0.85", ...] (top level or under [tool.segloss]).', rich_help_panel=GATE)] = None,
+    allow_undefined: Annotated[bool, typer.Option("--allow-undefined", help="An undefined (null) value passes a requirement instead of failing it.", rich_help_panel=GATE)] = False,
 ) -> None:
     """Score PRED against GT: per-class metrics as a table, JSON or CSV.
 
@@ -76,6 +93,8 @@ def eval_command(
       segloss eval pred.nii.gz gt.nii.gz --metrics dice,hd95 --labels 1,2
       segloss eval probs.npy gt.npy --spacing 0.8,0.8,2.5 --format json
       segloss eval pred.nii.gz gt.nii.gz --json scores.json --csv scores.csv
+      segloss eval preds/ labels/ --jobs 4 --summary-csv summary.csv
+      segloss eval preds/ labels/ --require 'dice>=0.85' --require 'hd95[liver]<=5'
     """
     from ..classes import load_label_names, parse_labels
     from ..evaluate import EvalOptions, evaluate_pair, run_settings
@@ -85,12 +104,22 @@ def eval_command(
     from ..model import RunResult
     from ..aggregate import summarize
 
-    inputs = (str(pred), str(gt))
-    outputs = [check_writable(p, inputs) for p in (json_path, csv_path) if p is not None]
-    if len({o.resolve() for o in outputs}) < len(outputs):
-        from ..errors import UsageError
+    from ..errors import UsageError
 
-        raise UsageError("--json and --csv point to the same file; give two paths")
+    inputs = (str(pred), str(gt))
+    folders = pred.is_dir() or gt.is_dir()
+    if folders and not (pred.is_dir() and gt.is_dir()):
+        raise UsageError(f"{pred if not pred.is_dir() else gt}: give two files or two folders (PRED and GT), not one of each")
+    if not folders:
+        used = [o for o, v in (("--pattern", pattern), ("--pred-suffix", pred_suffix), ("--gt-suffix", gt_suffix)) if v is not None]
+        used += ["--missing"] if missing != Missing.error else []
+        if used:
+            raise UsageError(f"{used[0]} applies to folders; PRED and GT are files")
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, not {jobs}")
+    outputs = [check_writable(p, inputs) for p in (json_path, csv_path, summary_csv) if p is not None]
+    if len({o.resolve() for o in outputs}) < len(outputs):
+        raise UsageError("--json, --csv and --summary-csv must be different files; give separate paths")
 
     metric_names = select(metrics)
     specs = all_metrics()
@@ -114,18 +143,57 @@ def eval_command(
         hd_mode=hd_mode.value,
         **_nsd_tolerance(nsd_tolerance),
     )
-    case = evaluate_pair(str(pred), str(gt), opts)
-    cases = (case,)
+    from .. import gate
+
+    texts = list(require or [])
+    if require_file is not None:
+        texts += gate.load_requirement_file(require_file)
+    requirements = [gate.parse_requirement(t) for t in texts]
+    gate.validate_requirements(requirements, metric_names, opts.losses)
+
+    pairing = None
+    if folders:
+        from ._batch import score_folders
+
+        pairing, cases = score_folders(
+            pred, gt, opts, pattern=pattern, pred_suffix=pred_suffix, gt_suffix=gt_suffix,
+            missing=missing.value, jobs=jobs, quiet=quiet,
+        )
+    else:
+        cases = (evaluate_pair(str(pred), str(gt), opts),)
+    summary = summarize(cases, metric_names, opts.losses)
+    if pairing is not None:
+        from ..aggregate import worst_cases
+
+        summary["pairing"] = pairing.summary()
+        headline = _headline(metric_names, specs)
+        if headline is not None:
+            summary["worst_cases"] = {
+                "metric": headline,
+                "cases": worst_cases(cases, headline, higher_is_better=specs[headline].higher_is_better),
+            }
     run = RunResult(
         settings=run_settings(opts),
         cases=cases,
-        summary=summarize(cases, metric_names, opts.losses),
+        summary=summary,
         metric_names=metric_names,
         loss_names=opts.losses,
         metric_units={m: specs[m].unit for m in metric_names},
         table_metrics=_table_metrics(metrics, metric_names, specs),
     )
-    _emit(run, output_format, json_path, csv_path)
+    checks = gate.check_requirements(requirements, run, allow_undefined=allow_undefined)
+    _emit(run, output_format, json_path, csv_path, summary_csv, folder=folders)
+    if checks:
+        from ._batch import report_gate
+
+        report_gate(checks, len(requirements), quiet=quiet)
+
+
+def _headline(metric_names, specs) -> Optional[str]:
+    """The metric of the worst-cases list: dice, else the first metric with a direction."""
+    if "dice" in metric_names:
+        return "dice"
+    return next((m for m in metric_names if specs[m].higher_is_better is not None), None)
 
 
 def _table_metrics(requested: Optional[str], chosen, specs) -> tuple[str, ...]:
@@ -203,18 +271,22 @@ def _nsd_tolerance(text: Optional[str]) -> dict:
     return out
 
 
-def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optional[Path]) -> None:
+def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optional[Path],
+          summary_csv: Optional[Path] = None, *, folder: bool = False) -> None:
     """Serialise everything in memory first, then write files atomically, then print."""
     from ..io.atomic import write_atomic
-    from ..report.csv_ import render_csv
+    from ..report.csv_ import render_csv, render_summary_csv
     from ..report.json_ import render_json
 
     json_text = render_json(run) if (json_path or output_format == Format.json) else None
     csv_text = render_csv(run) if (csv_path or output_format == Format.csv) else None
+    summary_text = render_summary_csv(run) if summary_csv else None
     if json_path:
         write_atomic(json_path, json_text)
     if csv_path:
         write_atomic(csv_path, csv_text)
+    if summary_csv:
+        write_atomic(summary_csv, summary_text)
     if output_format == Format.json:
         sys.stdout.write(json_text)
     elif output_format == Format.csv:
@@ -222,7 +294,12 @@ def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optio
     else:
         from rich.console import Console
 
-        from ..report.table import print_table
-
         console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 250)
-        print_table(run, console)
+        if folder:
+            from ..report.summary import print_summary
+
+            print_summary(run, console)
+        else:
+            from ..report.table import print_table
+
+            print_table(run, console)

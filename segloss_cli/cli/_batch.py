@@ -1,0 +1,78 @@
+"""Folder mode and gate output for `segloss eval`: progress on stderr, notes, exit code 1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._common import err, stderr_console
+
+
+def _progress(total: int):
+    """A rich progress bar on stderr (cases done, rate, ETA)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            speed = task.finished_speed or task.speed
+            return Text("? cases/s" if not speed else f"{speed:.2f} cases/s", style="progress.data.speed")
+
+    return Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=stderr_console(),
+        transient=False,
+    )
+
+
+def score_folders(pred: Path, gt: Path, opts, *, pattern, pred_suffix, gt_suffix, missing: str, jobs: Optional[int], quiet: bool):
+    """Pair the folders, say what did not pair, score every case; (Pairing, cases by case id)."""
+    from ..folder import default_jobs, evaluate_folder, pair_folders
+
+    pairing = pair_folders(pred, gt, pattern=pattern, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing)
+    if not quiet:
+        if pairing.missing:
+            what = "scored as empty predictions (worst values)" if missing == "worst" else "skipped"
+            err(f"segloss: note: {len(pairing.missing)} ground truth(s) without a prediction {what}: {_names(pairing.missing)}")
+        if pairing.extra:
+            err(f"segloss: note: {len(pairing.extra)} prediction(s) without a ground truth left out: {_names(pairing.extra)}")
+    n_jobs = default_jobs() if jobs is None else jobs
+    pairs = pairing.pairs
+    if quiet or not sys.stderr.isatty():
+        return pairing, evaluate_folder(pairs, opts, jobs=n_jobs)
+    with _progress(len(pairs)) as progress:
+        task = progress.add_task("cases", total=len(pairs))
+        cases = evaluate_folder(pairs, opts, jobs=n_jobs, on_case=lambda _res: progress.advance(task))
+    return pairing, cases
+
+
+def _names(ids, limit: int = 10) -> str:
+    ids = list(ids)
+    return ", ".join(ids[:limit]) + (f", ... ({len(ids)} in all)" if len(ids) > limit else "")
+
+
+def report_gate(checks, n_requirements: int, *, quiet: bool) -> None:
+    """Failed checks as a table on stderr and exit 1; a one-line note when all pass."""
+    from ..errors import EXIT_REQUIREMENT_FAILED
+
+    failed = [c for c in checks if not c.passed]
+    if not failed:
+        if not quiet:
+            err(f"segloss: all {len(checks)} requirement checks passed ({n_requirements} requirements)")
+        return
+    from ..report.gate import failed_table
+
+    console = stderr_console()
+    if not sys.stderr.isatty():
+        console.width = 200
+    console.print(failed_table(checks, total=len(checks)))
+    raise typer.Exit(EXIT_REQUIREMENT_FAILED)

@@ -1,0 +1,275 @@
+"""Score a folder of predictions against a folder of ground truths.
+
+Two steps, both free of printing:
+
+1. :func:`pair_folders` matches files by case id (file name without .nii.gz/.nii/.npy/.npz,
+   minus an optional suffix such as ``_seg``) and lists what did not pair: missing
+   predictions, extra predictions and duplicate ids. It reads no image data.
+2. :func:`evaluate_folder` scores the pairs. The first case runs in this process: that
+   compiles (and writes to numba's on-disk cache) exactly the kernel specialisations the
+   data needs. The other cases then go to a pool of ``spawn``-ed worker processes, one case
+   per worker at a time, which load the compiled kernels from the cache instead of compiling
+   them again. Results are sorted by case id, so the output does not depend on the number of
+   workers or on the order of files on disk.
+
+Why spawn and not fork: numba's threading layers are not all fork-safe once their threads
+have started in the parent (GNU OpenMP is not; workqueue is unsafe with concurrent use), and
+the parent has just run parallel kernels. Spawned workers start clean; each one's numba
+thread count is set so that workers x threads does not exceed the cores.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from .errors import InputError, UsageError
+from .io.readers import case_id, file_kind
+from .model import CaseResult, Prediction, Volume
+
+MISSING_POLICIES = ("error", "worst", "skip")
+_MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class CasePair:
+    case: str
+    pred: Optional[str]  # None: the prediction is missing (scored as empty under --missing worst)
+    gt: str
+
+
+@dataclass(frozen=True)
+class Pairing:
+    pairs: tuple[CasePair, ...]  # sorted by case id; includes missing predictions only under "worst"
+    missing: tuple[str, ...] = ()  # case ids with a GT but no prediction
+    extra: tuple[str, ...] = ()  # case ids with a prediction but no GT
+    policy: str = "error"
+
+    def summary(self) -> dict:
+        """What pairing did, for the JSON summary."""
+        return {
+            "missing_policy": self.policy,
+            "n_pairs": sum(p.pred is not None for p in self.pairs),
+            "missing_predictions": list(self.missing),
+            "n_missing_scored_as_empty": len(self.missing) if self.policy == "worst" else 0,
+            "n_missing_skipped": len(self.missing) if self.policy == "skip" else 0,
+            "extra_predictions": list(self.extra),
+        }
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _listing(names, limit: int = _MAX_LISTED) -> str:
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _index(folder: Path, role: str, pattern: Optional[str], suffix: Optional[str]) -> dict[str, Path]:
+    """case id -> file for every image file directly in ``folder`` (hidden files skipped)."""
+    if not folder.is_dir():
+        raise InputError(f"{role} folder not found; check the path", folder)
+    by_id: dict[str, list[Path]] = {}
+    try:
+        entries = sorted(folder.iterdir())
+    except PermissionError:
+        raise InputError(f"cannot list the {role} folder (permission denied)", folder) from None
+    for path in entries:
+        name = path.name
+        if name.startswith(".") or file_kind(name) is None or not path.is_file():
+            continue
+        if pattern is not None and not fnmatch.fnmatchcase(name, pattern):
+            continue
+        cid = case_id(name)
+        if suffix and cid.endswith(suffix) and len(cid) > len(suffix):
+            cid = cid[: -len(suffix)]
+        by_id.setdefault(cid, []).append(path)
+    dups = {cid: files for cid, files in by_id.items() if len(files) > 1}
+    if dups:
+        first = sorted(dups)[0]
+        raise InputError(
+            f"{len(dups)} duplicate case id(s) in the {role} folder: "
+            + _listing(f"{cid} ({' and '.join(p.name for p in dups[cid])})" for cid in sorted(dups))
+            + f"; keep one file per case (e.g. remove {dups[first][0].name}) or select with --pattern",
+            folder,
+        )
+    return {cid: files[0] for cid, files in by_id.items()}
+
+
+def pair_folders(
+    pred_dir: str | os.PathLike,
+    gt_dir: str | os.PathLike,
+    *,
+    pattern: Optional[str] = None,
+    pred_suffix: Optional[str] = None,
+    gt_suffix: Optional[str] = None,
+    missing: str = "error",
+) -> Pairing:
+    """Pair files of two folders by case id; raise InputError listing what does not pair.
+
+    ``missing``: ``error`` (default) fails on any missing or extra prediction; ``worst`` keeps a
+    missing prediction as a pair with ``pred=None`` (scored as an empty prediction); ``skip``
+    leaves it out. Under ``worst`` and ``skip`` extra predictions (no GT to score against) are
+    left out and listed. Duplicate ids and zero pairs are always errors.
+    """
+    if missing not in MISSING_POLICIES:
+        raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}, not '{missing}'")
+    preds = _index(Path(pred_dir), "prediction", pattern, pred_suffix)
+    gts = _index(Path(gt_dir), "ground-truth", pattern, gt_suffix)
+    hint = "" if pattern is None else f" matching --pattern '{pattern}'"
+    if not gts:
+        raise InputError(f"no ground-truth files (.nii.gz, .nii, .npy, .npz){hint}; check the folder", gt_dir)
+    if not preds and missing != "worst":
+        raise InputError(f"no prediction files (.nii.gz, .nii, .npy, .npz){hint}; check the folder", pred_dir)
+    missing_ids = tuple(sorted(set(gts) - set(preds)))
+    extra_ids = tuple(sorted(set(preds) - set(gts)))
+    if missing == "error" and (missing_ids or extra_ids):
+        parts = []
+        if missing_ids:
+            parts.append(f"{len(missing_ids)} ground truth(s) without a prediction: {_listing(missing_ids)}")
+        if extra_ids:
+            parts.append(f"{len(extra_ids)} prediction(s) without a ground truth: {_listing(extra_ids)}")
+        fix = (
+            "; check the case names (--pred-suffix/--gt-suffix strip e.g. _seg), or pass --missing worst "
+            "(score a missing prediction as empty) or --missing skip"
+        )
+        raise InputError("; ".join(parts) + fix)
+    pairs = [CasePair(cid, str(preds[cid]), str(gts[cid])) for cid in sorted(set(gts) & set(preds))]
+    if missing == "worst":
+        pairs += [CasePair(cid, None, str(gts[cid])) for cid in missing_ids]
+    pairs.sort(key=lambda p: p.case)
+    if not pairs:
+        raise InputError(
+            f"no case pairs: no file name{hint} occurs in both {pred_dir} and {gt_dir}; "
+            "check the folders, --pattern and --pred-suffix/--gt-suffix"
+        )
+    return Pairing(tuple(pairs), missing_ids, extra_ids, missing)
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring
+
+
+def evaluate_missing(gt_path: str, opts, *, case: str) -> CaseResult:
+    """Score a missing prediction as an empty one: every voxel background (label 0).
+
+    The GT is loaded and checked as usual; the prediction is an all-zero label map on the
+    GT's grid, so every GT class is ``pred_empty`` and scores the worst value.
+    """
+    from .classes import resolve_classes
+    from .evaluate import evaluate_loaded
+    from .io.prediction import load_gt
+
+    gt, gt_present = load_gt(gt_path, opts.load)
+    zeros = np.zeros(gt.array.shape, dtype=np.uint8)
+    volume = Volume(zeros, gt.spacing_mm, gt.affine, "", gt.spacing_source)
+    pred = Prediction(kind="labels", labels=zeros, scores=None, volume=volume)
+    classes = resolve_classes(
+        n_channels=None,
+        present=np.union1d(gt_present, np.array([0], dtype=gt_present.dtype)),
+        requested=opts.labels,
+        include_background=opts.include_background,
+        ignore_label=opts.load.ignore_label,
+        names=opts.label_names,
+    )
+    result = evaluate_loaded(pred, gt, classes, opts, case=case)
+    return CaseResult(result.case, None, result.gt, result.spacing_mm, result.classes, result.losses)
+
+
+def score_pair(pair: CasePair, opts) -> CaseResult:
+    from .evaluate import evaluate_pair
+
+    if pair.pred is None:
+        return evaluate_missing(pair.gt, opts, case=pair.case)
+    return evaluate_pair(pair.pred, pair.gt, opts, case=pair.case)
+
+
+# Worker-process state: the options arrive once per worker (initializer), not once per case.
+_WORKER_OPTS = None
+
+
+def _worker_init(opts, numba_threads: int) -> None:
+    import signal
+
+    # Ctrl-C goes to the whole process group: the parent alone handles it and terminates us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Spawned workers have not imported numba yet, so the thread count can still be set here.
+    os.environ["NUMBA_NUM_THREADS"] = str(numba_threads)
+    global _WORKER_OPTS
+    _WORKER_OPTS = opts
+
+
+def _worker_score(item: tuple[int, CasePair]) -> tuple[int, CaseResult]:
+    index, pair = item
+    return index, score_pair(pair, _WORKER_OPTS)
+
+
+def _threads_per_worker(jobs: int) -> int:
+    env = os.environ.get("NUMBA_NUM_THREADS")
+    cores = default_jobs()
+    if env and env.isdigit() and int(env) > 0:
+        cores = min(cores, int(env))
+    return max(1, cores // jobs)
+
+
+def evaluate_folder(
+    pairs,
+    opts,
+    *,
+    jobs: int = 1,
+    on_case: Optional[Callable[[CaseResult], None]] = None,
+) -> tuple[CaseResult, ...]:
+    """Score every pair; return the results sorted by case id.
+
+    ``jobs`` worker processes score cases in parallel (1: all in this process). ``on_case`` is
+    called in this process after each case (progress display). Any error in any case stops
+    the whole run: the pool is terminated and the exception propagates. So do Ctrl-C
+    (KeyboardInterrupt) and SIGTERM; workers ignore SIGINT and are killed by the parent.
+    """
+    pairs = sorted(pairs, key=lambda p: p.case)
+    if not pairs:
+        raise InputError("no case pairs to score")
+    if jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, not {jobs}")
+    results: list[Optional[CaseResult]] = [None] * len(pairs)
+
+    def done(i: int, res: CaseResult) -> None:
+        results[i] = res
+        if on_case is not None:
+            on_case(res)
+
+    # The first case in this process: real work that also compiles and caches the kernels.
+    done(0, score_pair(pairs[0], opts))
+    rest = list(enumerate(pairs))[1:]
+    jobs = min(jobs, len(rest))
+    if jobs <= 1:
+        for i, pair in rest:
+            done(i, score_pair(pair, opts))
+    elif rest:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        pool = ctx.Pool(jobs, initializer=_worker_init, initargs=(opts, _threads_per_worker(jobs)))
+        try:
+            # chunksize 1: a worker takes its next case only when it has finished one, so at
+            # most `jobs` cases are in memory at once and slow cases do not block a batch.
+            for i, res in pool.imap_unordered(_worker_score, rest, chunksize=1):
+                done(i, res)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+    return tuple(results)  # type: ignore[arg-type]

@@ -1,0 +1,199 @@
+"""The CI gate: parse ``--require`` expressions and check them against a run's summary.
+
+Syntax (conventions.md, "Requirements"): ``metric[class] OP value`` or ``loss.NAME[class] OP
+value`` with OP one of ``>= <= > <``; the class (label or name) is optional, and without it a
+metric requirement applies to every reported class and a loss requirement to the loss's
+reduced value. Values come from the summary mean, which for a single pair is the case value
+itself (the mean of one number). An undefined (null) value fails unless ``allow_undefined``.
+Unknown metrics, losses and classes raise UsageError (exit 2): a typo never passes silently.
+
+Nothing here prints; the CLI renders the checks and picks the exit code.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from .errors import InputError, UsageError
+from .model import RunResult
+
+OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+
+_EXPR = re.compile(
+    r"""^\s*
+    (?P<loss>loss\.)?
+    (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    \s*(?:\[\s*(?P<cls>[^\[\]]*?)\s*\])?
+    \s*(?P<op>>=|<=|>|<)
+    \s*(?P<value>\S+)\s*$""",
+    re.VERBOSE,
+)
+EXAMPLES = "dice>=0.85, hd95<=5, dice[liver]>=0.9, dice[3]>=0.9, loss.dice<=0.2"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    text: str
+    kind: str  # metric | loss
+    name: str  # as written (resolved against the run when checked)
+    selector: Optional[str]  # class label or name as written; None = every class / reduced loss
+    op: str
+    threshold: float
+
+    def holds(self, value: float) -> bool:
+        return OPERATORS[self.op](value, self.threshold)
+
+
+@dataclass(frozen=True)
+class Check:
+    requirement: Requirement
+    key: str  # canonical metric name or loss.NAME
+    label: Optional[str]  # class label as in JSON; None for a loss's reduced value
+    class_name: Optional[str]
+    actual: Optional[float]
+    passed: bool
+
+    @property
+    def undefined(self) -> bool:
+        return self.actual is None
+
+
+def parse_requirement(text: str) -> Requirement:
+    m = _EXPR.match(text)
+    if not m:
+        if re.search(r"==|!=|=>|=<|(?<![<>])=(?!=)", text):
+            raise UsageError(f"--require '{text}': use one of >= <= > < (examples: {EXAMPLES})")
+        raise UsageError(f"--require '{text}': expected metric[class] OP value with OP one of >= <= > < (examples: {EXAMPLES})")
+    raw = m.group("value")
+    try:
+        threshold = float(raw)
+    except ValueError:
+        raise UsageError(f"--require '{text}': '{raw}' is not a number") from None
+    if threshold != threshold:
+        raise UsageError(f"--require '{text}': the threshold must be a number, not NaN")
+    selector = m.group("cls")
+    if selector is not None and not selector:
+        raise UsageError(f"--require '{text}': empty class in []; give a label or a name, e.g. dice[1]>=0.9")
+    return Requirement(text.strip(), "loss" if m.group("loss") else "metric", m.group("name"), selector, m.group("op"), threshold)
+
+
+def load_requirement_file(path: str | Path) -> list[str]:
+    """Requirements from a TOML file: ``require = ["dice>=0.85", ...]`` at the top level, or
+    under ``[tool.segloss]`` (so they can live in pyproject.toml)."""
+    from .io.toml_lite import TomlError, loads
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("requirements file not found; check --require-file", p) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the requirements file ({type(exc).__name__})", p) from None
+    try:
+        data = loads(text)
+    except TomlError as exc:
+        raise InputError(f"not valid TOML ({exc}); expected require = [\"dice>=0.85\", ...]", p) from None
+    value: Any = data.get("require")
+    if value is None:
+        value = data.get("tool", {}).get("segloss", {}).get("require") if isinstance(data.get("tool"), dict) else None
+    if value is None:
+        raise InputError('has no requirement list; write require = ["dice>=0.85", "hd95<=5"] (or put it under [tool.segloss])', p)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError('require must be a list of strings, e.g. require = ["dice>=0.85", "hd95<=5"]', p)
+    return list(value)
+
+
+def validate_requirements(requirements: Sequence[Requirement], metric_names: Sequence[str], loss_names: Sequence[str]) -> None:
+    """Fail before any work on a requirement naming a metric or loss the run will not have.
+
+    Classes are checked after scoring (the class set comes from the data).
+    """
+    from .metrics.registry import resolve
+
+    for req in requirements:
+        if req.kind == "metric":
+            metric = resolve(req.name).name
+            if metric not in metric_names:
+                raise UsageError(f"--require '{req.text}': metric {metric} is not computed; add it to --metrics")
+        elif req.name.lower() not in loss_names:
+            computed = ", ".join(loss_names) or "none"
+            raise UsageError(
+                f"--require '{req.text}': loss {req.name} is not computed (computed: {computed}); "
+                "select it with --losses"
+            )
+
+
+def _resolve_class(selector: str, classes: dict[str, Any], req: Requirement) -> str:
+    """JSON label key of the class the selector names (a label, or a name, case-insensitive)."""
+    available = ", ".join(f"{lab} ({c['name']})" if c.get("name") else lab for lab, c in classes.items()) or "none"
+    key = selector.strip()
+    try:
+        label = str(int(key))
+    except ValueError:
+        label = None
+    if label is not None:
+        if label in classes:
+            return label
+        raise UsageError(f"--require '{req.text}': class {label} is not among the reported classes ({available})")
+    exact = [lab for lab, c in classes.items() if c.get("name") == key]
+    matches = exact or [lab for lab, c in classes.items() if (c.get("name") or "").lower() == key.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise UsageError(f"--require '{req.text}': several classes are named '{key}' ({', '.join(matches)}); use the label")
+    raise UsageError(f"--require '{req.text}': no reported class is named '{key}' (classes: {available}); check --label-names")
+
+
+def _mean(stats: Optional[dict]) -> Optional[float]:
+    if not stats:
+        return None
+    v = stats.get("mean")
+    return None if v is None else float(v)
+
+
+def check_requirements(
+    requirements: Sequence[Requirement],
+    run: RunResult,
+    *,
+    allow_undefined: bool = False,
+) -> list[Check]:
+    """One Check per requirement and class, in requirement order, classes by label."""
+    validate_requirements(requirements, run.metric_names, run.loss_names)
+    from .metrics.registry import resolve
+
+    summary = run.summary or {}
+    classes: dict[str, Any] = summary.get("classes", {})
+    ordered = sorted(classes, key=int)
+    checks: list[Check] = []
+
+    def add(req: Requirement, key: str, label: Optional[str], actual: Optional[float]) -> None:
+        if actual is None:
+            passed = allow_undefined
+        else:
+            passed = req.holds(actual)
+        name = classes[label].get("name") if label is not None else None
+        checks.append(Check(req, key, label, name, actual, passed))
+
+    for req in requirements:
+        if req.kind == "metric":
+            metric = resolve(req.name).name
+            labels = ordered if req.selector is None else [_resolve_class(req.selector, classes, req)]
+            if not labels:
+                raise UsageError(f"--require '{req.text}': the run reported no classes to check")
+            for lab in labels:
+                add(req, metric, lab, _mean(classes[lab]["metrics"].get(metric)))
+        else:
+            loss = req.name.lower()
+            if req.selector is None:
+                add(req, f"loss.{loss}", None, _mean(summary.get("losses", {}).get(loss)))
+            else:
+                lab = _resolve_class(req.selector, classes, req)
+                per_class = classes[lab].get("losses", {})
+                if loss not in per_class:
+                    raise UsageError(f"--require '{req.text}': loss {loss} has no per-class value for class {lab}; drop the [class]")
+                add(req, f"loss.{loss}", lab, _mean(per_class[loss]))
+    return checks

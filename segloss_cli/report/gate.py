@@ -1,0 +1,30 @@
+"""The CI gate's verdict on stderr: one row per failed requirement (and class)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.table import Table
+
+from .table import fmt
+
+
+def failed_table(checks: Sequence, *, total: int) -> Table:
+    """Table of the failed checks: requirement, metric, class, required, actual."""
+    failed = [c for c in checks if not c.passed]
+    table = Table(
+        title=f"{len(failed)} of {total} requirement checks failed",
+        title_justify="left",
+        header_style="bold",
+    )
+    for col, justify in (("requirement", "left"), ("metric", "left"), ("class", "left"), ("required", "right"), ("actual", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for c in failed:
+        req = c.requirement
+        if c.label is None:
+            cls = "(reduced)"
+        else:
+            cls = f"{c.label} ({c.class_name})" if c.class_name else c.label
+        actual = "undefined (null)" if c.actual is None else fmt(float(c.actual))
+        table.add_row(req.text, c.key, cls, f"{req.op} {req.threshold:g}", actual)
+    return table
