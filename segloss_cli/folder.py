@@ -223,6 +223,25 @@ def _threads_per_worker(jobs: int) -> int:
     return max(1, cores // jobs)
 
 
+def _start_pool(ctx, jobs: int, opts):
+    """Start the workers with SIGINT ignored from their first instruction.
+
+    A Ctrl-C reaches every process of the terminal's process group; a worker still importing
+    (before its initializer runs) would die with a KeyboardInterrupt traceback. An ignored
+    signal stays ignored across exec, and Python then installs no KeyboardInterrupt handler.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return ctx.Pool(jobs, initializer=_worker_init, initargs=(opts, _threads_per_worker(jobs)))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return ctx.Pool(jobs, initializer=_worker_init, initargs=(opts, _threads_per_worker(jobs)))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def evaluate_folder(
     pairs,
     opts,
@@ -260,7 +279,7 @@ def evaluate_folder(
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
-        pool = ctx.Pool(jobs, initializer=_worker_init, initargs=(opts, _threads_per_worker(jobs)))
+        pool = _start_pool(ctx, jobs, opts)
         try:
             # chunksize 1: a worker takes its next case only when it has finished one, so at
             # most `jobs` cases are in memory at once and slow cases do not block a batch.
