@@ -49,8 +49,9 @@ def _first_pass(sites, bit, f, s2, nchunks):
 
 
 @jit(inline="always")
-def _envelope(line, n, s, v, z, out):
-    """Lower envelope of f[q] + (x - q s)^2 over finite f[q], sampled at x = p s into out."""
+def _envelope(line, n, s, v, z, out, want):
+    """Lower envelope of f[q] + (x - q s)^2 over finite f[q], sampled at x = p s into out
+    for the positions p where ``want[p]`` is true."""
     k = -1
     for q in range(n):
         fq = line[q]
@@ -81,6 +82,8 @@ def _envelope(line, n, s, v, z, out):
         return
     k = 0
     for p in range(n):
+        if not want[p]:
+            continue
         x = p * s
         while z[k + 1] < x:
             k += 1
@@ -99,18 +102,21 @@ def _pass_axis1(f, s1, nchunks):
         out = np.empty(b1, np.float64)
         v = np.empty(b1, np.int64)
         z = np.empty(b1 + 1, np.float64)
+        want = np.ones(b1, np.bool_)
         for ln in range(l0, l1):
             i = ln // b2
             t = ln - i * b2
             for j in range(b1):
                 line[j] = f[i, j, t]
-            _envelope(line, b1, s1, v, z, out)
+            _envelope(line, b1, s1, v, z, out, want)
             for j in range(b1):
                 f[i, j, t] = out[j]
 
 
 @jit(parallel=True)
-def _pass_axis0(f, s0, nchunks):
+def _pass_axis0(f, s0, queries, qbit, nchunks):
+    """Last pass. With ``qbit`` != 0, only lines holding a voxel with ``queries & qbit`` are
+    computed, and only at those voxels (the caller reads nothing else)."""
     b0, b1, b2 = f.shape
     nlines = b1 * b2
     for ch in prange(nchunks):
@@ -120,27 +126,39 @@ def _pass_axis0(f, s0, nchunks):
         out = np.empty(b0, np.float64)
         v = np.empty(b0, np.int64)
         z = np.empty(b0 + 1, np.float64)
+        want = np.ones(b0, np.bool_)
         for ln in range(l0, l1):
             j = ln // b2
             t = ln - j * b2
+            if qbit:
+                nq = 0
+                for i in range(b0):
+                    w = (queries[i, j, t] & qbit) != 0
+                    want[i] = w
+                    nq += w
+                if nq == 0:
+                    continue
             for i in range(b0):
                 line[i] = f[i, j, t]
-            _envelope(line, b0, s0, v, z, out)
+            _envelope(line, b0, s0, v, z, out, want)
             for i in range(b0):
-                f[i, j, t] = out[i]
+                if want[i]:
+                    f[i, j, t] = out[i]
 
 
-def edt_squared(sites, bit, f, s0, s1, s2, nchunks):
+def edt_squared(sites, bit, f, s0, s1, s2, nchunks, qbit=0):
     """Squared distance (mm^2) from every voxel to the nearest voxel with ``sites & bit``.
 
     ``f`` (float64, the shape of ``sites``) receives the result; inf where there is no site.
+    With ``qbit`` != 0 the result is exact only at the voxels with ``sites & qbit`` (the
+    queries): the last pass skips everything else.
     """
     b0, b1, b2 = sites.shape
     _first_pass(sites, bit, f, s2, nchunks)
     if b1 > 1:
         _pass_axis1(f, s1, nchunks)
     if b0 > 1:
-        _pass_axis0(f, s0, nchunks)
+        _pass_axis0(f, s0, sites, np.uint8(qbit), nchunks)
 
 
 @jit(parallel=True)

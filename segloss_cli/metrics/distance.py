@@ -152,9 +152,9 @@ def surface_distances(
         )
         chunks = n_chunks(int(max(box[0] * box[1], box[0] * box[2], box[1] * box[2])))
         f = np.empty(codes.shape, np.float64)
-        E.edt_squared(codes, KS.GT_BIT, f, s0, s1, s2, chunks)
+        E.edt_squared(codes, KS.GT_BIT, f, s0, s1, s2, chunks, qbit=KS.PRED_BIT)
         d_pg = E.gather_sqrt(codes, KS.PRED_BIT, f, row_p)
-        E.edt_squared(codes, KS.PRED_BIT, f, s0, s1, s2, chunks)
+        E.edt_squared(codes, KS.PRED_BIT, f, s0, s1, s2, chunks, qbit=KS.GT_BIT)
         d_gp = E.gather_sqrt(codes, KS.GT_BIT, f, row_g)
         del f, codes
         results[int(label)] = SurfaceDistances(d_pg, d_gp)
