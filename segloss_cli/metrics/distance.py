@@ -84,7 +84,8 @@ def euclidean_distance_transform(sites: np.ndarray, *, spacing_mm) -> np.ndarray
     order, s = _kernel_layout(sites, spacing)
     view = np.ascontiguousarray(as_kernel_3d(sites.astype(np.uint8, copy=False), order))
     f = np.empty(view.shape, np.float64)
-    E.edt_squared(view, np.uint8(1), f, s[0], s[1], s[2], n_chunks(max(view.shape[0] * view.shape[1], view.shape[1] * view.shape[2])))
+    b0, b1, b2 = view.shape
+    E.edt_squared(view, np.uint8(1), f, s[0], s[1], s[2], n_chunks(max(b0 * b1, b0 * b2, b1 * b2)))
     np.sqrt(f, out=f)
     return from_kernel_3d(f, order, sites.ndim)
 
