@@ -53,7 +53,6 @@ from . import compare as _compare  # noqa: E402,F401
 
 
 def main() -> None:
-    from ._common import install_sigterm
+    from ._common import run_app
 
-    install_sigterm()
-    app()
+    run_app(app)

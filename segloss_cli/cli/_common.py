@@ -12,6 +12,8 @@ import typer
 
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, SeglossError
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (e.g. `| head`)
+
 
 @dataclass
 class _State:
@@ -63,11 +65,14 @@ def handle_errors(func):
             err(f"segloss: error: {exc}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err("segloss: interrupted; nothing written")
+            err(f"segloss: interrupted; {_written()}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Terminated:
-            err("segloss: terminated; nothing written")
+            err(f"segloss: terminated; {_written()}")
             raise typer.Exit(EXIT_TERMINATED) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except MemoryError:
             err("segloss: error: out of memory; score fewer cases at once (--jobs 1) or crop the volumes")
             raise typer.Exit(EXIT_INTERNAL) from None
@@ -81,3 +86,37 @@ def handle_errors(func):
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper
+
+
+def _written() -> str:
+    """What an interrupted run left behind: outputs are renamed into place only at the end."""
+    from ..io.atomic import COMMITTED
+
+    if not COMMITTED:
+        return "nothing written"
+    return "output already complete: " + ", ".join(COMMITTED)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run_app(app) -> None:
+    """Entry point: also covers Ctrl-C / SIGTERM / broken pipes outside a command body."""
+    install_sigterm()
+    try:
+        app()
+    except KeyboardInterrupt:
+        err(f"segloss: interrupted; {_written()}")
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        err(f"segloss: terminated; {_written()}")
+        sys.exit(EXIT_TERMINATED)
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)

@@ -106,7 +106,7 @@ def eval_command(
 
     from ..errors import UsageError
 
-    inputs = (str(pred), str(gt))
+    inputs = tuple(str(p) for p in (pred, gt, label_names) if p is not None)
     folders = pred.is_dir() or gt.is_dir()
     if folders and not (pred.is_dir() and gt.is_dir()):
         raise UsageError(f"{pred if not pred.is_dir() else gt}: give two files or two folders (PRED and GT), not one of each")
@@ -274,19 +274,22 @@ def _nsd_tolerance(text: Optional[str]) -> dict:
 def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optional[Path],
           summary_csv: Optional[Path] = None, *, folder: bool = False) -> None:
     """Serialise everything in memory first, then write files atomically, then print."""
-    from ..io.atomic import write_atomic
+    from ..io.atomic import write_all_atomic
     from ..report.csv_ import render_csv, render_summary_csv
     from ..report.json_ import render_json
 
     json_text = render_json(run) if (json_path or output_format == Format.json) else None
     csv_text = render_csv(run) if (csv_path or output_format == Format.csv) else None
     summary_text = render_summary_csv(run) if summary_csv else None
+    files = {}
     if json_path:
-        write_atomic(json_path, json_text)
+        files[json_path] = json_text
     if csv_path:
-        write_atomic(csv_path, csv_text)
+        files[csv_path] = csv_text
     if summary_csv:
-        write_atomic(summary_csv, summary_text)
+        files[summary_csv] = summary_text
+    if files:
+        write_all_atomic(files)
     if output_format == Format.json:
         sys.stdout.write(json_text)
     elif output_format == Format.csv:

@@ -23,10 +23,16 @@ def axcodes(affine: np.ndarray) -> str:
 def check_same_grid(pred: Volume, pred_shape: tuple[int, ...], gt: Volume) -> None:
     """Raise InputError naming both values when shape, spacing or affine differ."""
     gt_shape = tuple(gt.array.shape)
+    if len(pred_shape) != len(gt_shape):
+        raise InputError(
+            f"dimension mismatch: PRED is {len(pred_shape)}-D {tuple(pred_shape)}, GT is {len(gt_shape)}-D {gt_shape} "
+            f"({gt.path}); save both as 2-D or both as 3-D on the same grid",
+            pred.path,
+        )
     if tuple(pred_shape) != gt_shape:
         raise InputError(
             f"shape mismatch: PRED {tuple(pred_shape)} vs GT {gt_shape} ({gt.path}); "
-            "resample the prediction onto the ground-truth grid",
+            "resample the prediction onto the ground-truth grid (shapes must match exactly; segloss never broadcasts)",
             pred.path,
         )
     if pred.spacing_mm is not None and gt.spacing_mm is not None:

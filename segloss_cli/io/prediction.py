@@ -50,9 +50,24 @@ def _fit_spacing(vol: Volume, ndim: int) -> Volume:
 
 def _check_spatial(arr: np.ndarray, path: str, role: str) -> None:
     if arr.ndim not in (2, 3):
-        raise InputError(f"{role} has {arr.ndim} dimensions {tuple(arr.shape)}; expected a 2-D or 3-D label map", path)
+        raise InputError(
+            f"{role} has {arr.ndim} dimensions {tuple(arr.shape)}; expected a 2-D or 3-D label map"
+            + (" (a score map with a class axis goes first, as PRED)" if role == "GT" and arr.ndim == 4 else ""),
+            path,
+        )
     if 0 in arr.shape:
-        raise InputError(f"{role} has a zero-size dimension {tuple(arr.shape)}; the image is empty", path)
+        raise InputError(f"{role} has a zero-size dimension {tuple(arr.shape)}; the image is empty, re-export it", path)
+
+
+def _check_header_spacing(vol: Volume, role: str) -> None:
+    """Header voxel sizes must be positive and finite: volumes and distances depend on them."""
+    if vol.spacing_source != "header" or vol.spacing_mm is None:
+        return
+    if not all(np.isfinite(s) and s > 0 for s in vol.spacing_mm):
+        raise InputError(
+            f"{role} header has invalid voxel spacing {tuple(vol.spacing_mm)} (pixdim must be positive); fix the header",
+            vol.path,
+        )
 
 
 def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Optional[int]):
@@ -74,9 +89,14 @@ def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Opti
         if nonfinite:
             raise InputError(f"{role} label map has {nonfinite} NaN/Inf voxels; fix the file", path)
         if nonintegral:
+            hint = (
+                "a ground truth must be a label map (PRED comes first, GT second)"
+                if role == "GT"
+                else "or pass --pred-type probs/logits if it is a score map"
+            )
             raise InputError(
                 f"{role} label map has {nonintegral} non-integer values (e.g. {bad:g}); resample label maps "
-                "with nearest-neighbour interpolation, or pass --pred-type probs/logits for a score map",
+                f"with nearest-neighbour interpolation; {hint}",
                 path,
             )
         lo_i, hi_i = int(lo), int(hi)
@@ -87,6 +107,8 @@ def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Opti
     order = spatial_order(arr)
     view = as_kernel_3d(arr, order)
     present, lo, hi, outside = K.scan_int_labels(view, n_chunks(view.shape[0] * view.shape[1]))
+    if lo < 0 and arr.dtype == np.uint64:
+        raise InputError(f"{role} has labels >= 2**63; labels must fit a signed 64-bit integer", path)
     if lo < 0 and not (ignore_label is not None and ignore_label < 0 and _only_negative_is(view, ignore_label)):
         raise InputError(f"{role} has negative labels (min {lo}); labels must be >= 0 (use --ignore-label for a void label)", path)
     labels = np.flatnonzero(present).astype(np.int64)
@@ -109,6 +131,7 @@ def load_gt(path: str, opts: LoadOptions) -> tuple[Volume, np.ndarray]:
     vol = _drop_trailing_singletons(vol)
     _check_spatial(vol.array, vol.path, "GT")
     vol = _fit_spacing(vol, vol.array.ndim)
+    _check_header_spacing(vol, "GT")
     arr, present = validate_label_map(vol.array, vol.path, "GT", opts.ignore_label)
     return Volume(arr, vol.spacing_mm, vol.affine, vol.path, vol.spacing_source), present
 
@@ -124,6 +147,7 @@ def load_prediction(path: str, gt: Volume, opts: LoadOptions) -> tuple[Predictio
         vol = _drop_trailing_singletons(vol)
         _check_spatial(vol.array, vol.path, "PRED")
         vol = _fit_spacing(vol, vol.array.ndim)
+        _check_header_spacing(vol, "PRED")
         labels, present = validate_label_map(vol.array, vol.path, "PRED", None)
         vol = Volume(labels, vol.spacing_mm, vol.affine, vol.path, vol.spacing_source)
         return Prediction("labels", labels, None, vol), present
@@ -185,6 +209,9 @@ def _load_scores(vol: Volume, gt: Volume, kind: str, opts: LoadOptions) -> Predi
             spacing = None
     vol = Volume(arr, spacing, vol.affine, vol.path, vol.spacing_source)
     vol = _fit_spacing(vol, len(gt_shape))
+    _check_header_spacing(vol, "PRED")
+    if 0 in arr.shape:
+        raise InputError(f"PRED has a zero-size dimension {tuple(arr.shape)}; the image is empty, re-export it", vol.path)
 
     n_classes = scores.shape[0]
     order = spatial_order(scores[0])
