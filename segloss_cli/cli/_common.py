@@ -53,6 +53,9 @@ def handle_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from ..io.atomic import COMMITTED
+
+        COMMITTED.clear()  # one command per process, but tests run many in one
         try:
             return func(*args, **kwargs)
         except typer.Exit:

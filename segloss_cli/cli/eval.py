@@ -54,8 +54,8 @@ class Missing(str, Enum):
 @app.command("eval", no_args_is_help=True)
 @handle_errors
 def eval_command(
-    pred: Annotated[Path, typer.Argument(metavar="PRED", help="Prediction: label map (.nii/.nii.gz/.npy/.npz) or probability/logit map with a class axis.", show_default=False)],
-    gt: Annotated[Path, typer.Argument(metavar="GT", help="Ground-truth label map on the same grid.", show_default=False)],
+    pred: Annotated[Path, typer.Argument(metavar="PRED", help="Prediction: label map (.nii/.nii.gz/.npy/.npz) or probability/logit map with a class axis.", show_default=False, readable=False)],
+    gt: Annotated[Path, typer.Argument(metavar="GT", help="Ground-truth label map on the same grid.", show_default=False, readable=False)],
     metrics: Annotated[Optional[str], typer.Option("--metrics", "-m", help="Comma-separated metric names, aliases or groups (all, overlap, distance, none). Default: all. See `segloss metrics`.", rich_help_panel=METRICS)] = None,
     empty_policy: Annotated[EmptyPolicy, typer.Option("--empty-policy", help="Empty masks: worst (missed/hallucinated class scores worst: dice 0, distance = image diagonal) or nan (undefined, null).", rich_help_panel=METRICS)] = EmptyPolicy.worst,
     hd_percentile: Annotated[float, typer.Option("--hd-percentile", help="Percentile of the hd95 metric (key stays hd95; the value used is recorded in JSON settings).", rich_help_panel=METRICS)] = 95.0,

@@ -178,6 +178,7 @@ def _wrong_format(path: Path, head: bytes, expected: str) -> InputError:
 def _nifti_header(head: bytes, path: Path, kind: str):
     """Parse the NIfTI-1/2 header at the start of ``head`` (the decompressed file start)."""
     import nibabel as nib  # lazy: keeps `segloss --help` fast
+    from nibabel.imageglobals import LoggingOutputSuppressor
 
     fmt = sniff(head)
     if fmt == "nifti1":
@@ -197,7 +198,13 @@ def _nifti_header(head: bytes, path: Path, kind: str):
     if len(head) < size:
         raise InputError(f"is truncated inside the NIfTI header ({len(head)} of {size} bytes); re-export it", path)
     try:
-        hdr = klass.from_fileobj(io.BytesIO(head[:size]), check=True)
+        raw = klass.from_fileobj(io.BytesIO(head[:size]), check=False)
+        raw_shape = tuple(int(n) for n in raw.get_data_shape())
+        raw_pixdim = [float(v) for v in raw["pixdim"][1 : 1 + min(len(raw_shape), 3)]]
+        # nibabel repairs fixable header fields (negative pixdim, qfac) as nib.load does; its
+        # log lines would break the one-line error contract, so they are silenced.
+        with LoggingOutputSuppressor():
+            hdr = klass.from_fileobj(io.BytesIO(head[:size]), check=True)
         shape = tuple(int(n) for n in hdr.get_data_shape())
         dtype = np.dtype(hdr.get_data_dtype())
         offset = int(hdr.get_data_offset())
@@ -212,6 +219,14 @@ def _nifti_header(head: bytes, path: Path, kind: str):
         raise InputError(f"has an invalid NIfTI header ({_reason(exc)}); re-export the image", path) from None
     if any(n < 0 for n in shape):
         raise InputError(f"has an invalid NIfTI header (negative dimension in {shape}); re-export the image", path)
+    # A zero or NaN voxel size would be silently replaced by 1 mm: volumes and distances would lie.
+    bad = [i + 1 for i, (n, z) in enumerate(zip(raw_shape, raw_pixdim)) if n > 1 and not (np.isfinite(z) and z != 0)]
+    if bad:
+        raise InputError(
+            f"has invalid voxel spacing in its header (pixdim {tuple(raw_pixdim)}: axis {bad[0]} is zero or not "
+            "finite); fix the header (e.g. nibabel header.set_zooms) and re-save",
+            path,
+        )
     if not np.all(np.isfinite(affine)):
         raise InputError("has a NIfTI header whose voxel-to-world matrix (qform/sform) is not finite; fix the header", path)
     data_bytes = math.prod(shape) * dtype.itemsize
@@ -241,26 +256,36 @@ def _declared_too_big(path: Path, shape, dtype, need: int, have: int, where: str
 
 
 def _read_nifti_plain(path: Path, head: bytes):
-    import nibabel as nib
-
     _, shape, dtype, offset, slope, inter, affine, zooms, data_bytes = _nifti_header(head, path, ".nii")
     size = path.stat().st_size
     if offset + data_bytes > size:
         raise _declared_too_big(path, shape, dtype, offset + data_bytes, size, "the file holds")
     try:
-        img = nib.load(str(path))
-        # nibabel opens lazily; the size check above means the memory map fits the file.
-        array = np.asarray(img.dataobj)
+        if data_bytes == 0:
+            raw = np.zeros(shape, dtype)
+        else:
+            # Memory-mapped copy-on-write, as nibabel does: nothing is read until a kernel runs.
+            raw = np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape, order="F")
     except MemoryError:
         raise
     except Exception as exc:
         raise InputError(f"cannot read the image data ({_reason(exc)}); the file is corrupt, re-export it", path) from None
-    return array, affine, zooms
+    return _scaled(raw, slope, inter, path), affine, zooms
+
+
+def _scaled(raw: np.ndarray, slope, inter, path: Path) -> np.ndarray:
+    """Apply the header's scl_slope / scl_inter exactly as nibabel's ArrayProxy does."""
+    from nibabel.volumeutils import apply_read_scaling
+
+    try:
+        return apply_read_scaling(raw, slope, inter)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise InputError(f"has invalid intensity scaling (scl_slope/scl_inter: {_reason(exc)}); fix the header", path) from None
 
 
 def _read_nifti_gz(path: Path):
-    from nibabel.volumeutils import apply_read_scaling
-
     compressed = path.stat().st_size
     try:
         with gzip.open(path, "rb") as fh:
@@ -293,13 +318,7 @@ def _read_nifti_gz(path: Path):
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"is a truncated or corrupt gzip file ({_reason(exc)}); re-export or re-copy it", path) from None
     raw = np.frombuffer(buf, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape, order="F")
-    try:
-        array = apply_read_scaling(raw, slope, inter)
-    except MemoryError:
-        raise
-    except Exception as exc:
-        raise InputError(f"has invalid intensity scaling (scl_slope/scl_inter: {_reason(exc)}); fix the header", path) from None
-    return array, affine, zooms
+    return _scaled(raw, slope, inter, path), affine, zooms
 
 
 # --------------------------------------------------------------------------- NumPy
@@ -376,6 +395,7 @@ def _read_npz(path: Path, head: bytes, key: Optional[str]) -> np.ndarray:
                 have = min(info.file_size, bound)
                 if need > have:
                     raise _declared_too_big(path, shape, dtype, need, have, f"{where}in the archive holds")
+            with zf.open(info) as fh:
                 array = np.lib.format.read_array(fh, allow_pickle=False)
                 while fh.read(1 << 20):  # to the end of the member, so zipfile checks its CRC-32
                     pass
