@@ -592,16 +592,19 @@ def test_subprocess_signal_exit_code_and_nothing_written(tmp_path, gt, pred, sig
     out = tmp_path / "s.json"
     proc = subprocess.Popen([sys.executable, "-m", "segloss_cli", "eval", str(pred), str(gt), "--label-names",
                              str(fifo), "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Opening the write end succeeds only once segloss has opened the read end: from then on
+    # it is blocked reading, inside the command, with its handlers installed.
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until it blocks opening the FIFO
+    writer = None
+    while writer is None and time.monotonic() < deadline and proc.poll() is None:
         try:
-            if "fifo" in Path(f"/proc/{proc.pid}/wchan").read_text():
-                break
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
         except OSError:
-            pass
-        time.sleep(0.05)
+            time.sleep(0.02)
+    assert writer is not None, proc.communicate()
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
+    os.close(writer)
     assert proc.returncode == code, stderr
     assert stderr.strip() == f"segloss: {word}; nothing written"
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -16,6 +16,7 @@ import gzip
 import io
 import math
 import os
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -278,7 +279,10 @@ def _scaled(raw: np.ndarray, slope, inter, path: Path) -> np.ndarray:
     from nibabel.volumeutils import apply_read_scaling
 
     try:
-        return apply_read_scaling(raw, slope, inter)
+        with warnings.catch_warnings():
+            # Overflow to inf is caught by the NaN/Inf checks of the validation that follows.
+            warnings.simplefilter("ignore")
+            return apply_read_scaling(raw, slope, inter)
     except MemoryError:
         raise
     except Exception as exc:
