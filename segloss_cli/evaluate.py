@@ -93,6 +93,7 @@ def load_pair(pred_path: str, gt_path: str, opts: EvalOptions):
     gt, gt_present = load_gt(gt_path, opts.load)
     pred, pred_present = load_prediction(pred_path, gt, opts.load)
     check_same_grid(pred.volume, pred.labels.shape, gt)
+    _require_spacing(pred, gt, opts)  # before any computation, not after the overlap pass
     if pred.scores is not None:
         k = max(pred.n_channels, 2)
         bad = [int(v) for v in gt_present if v >= k and v != opts.load.ignore_label]
@@ -114,6 +115,17 @@ def load_pair(pred_path: str, gt_path: str, opts: EvalOptions):
         names=opts.label_names,
     )
     return pred, gt, classes
+
+
+def _require_spacing(pred: Prediction, gt: Volume, opts: EvalOptions) -> None:
+    """Distance metrics on numpy inputs without --spacing: an error naming the file, never 1 mm guessed."""
+    specs = all_metrics()
+    if _spacing(pred, gt) is None and any(specs[m].family == "surface" for m in opts.metrics if m in specs):
+        raise InputError(
+            "distance metrics need voxel spacing and numpy inputs carry none; pass --spacing "
+            "(e.g. --spacing 1 for voxel units) or skip them with --metrics overlap",
+            gt.path,
+        )
 
 
 def evaluate_pair(pred_path: str, gt_path: str, opts: EvalOptions, *, case: Optional[str] = None) -> CaseResult:
@@ -142,11 +154,7 @@ def evaluate_loaded(pred: Prediction, gt: Volume, classes: ClassSet, opts: EvalO
             values[name] = np.asarray(spec.compute(counts))
     worst = None
     if surface:
-        if spacing is None:
-            raise UsageError(
-                "distance metrics need voxel spacing and numpy inputs carry none; pass --spacing "
-                "(e.g. --spacing 1 for voxel units) or skip them with --metrics overlap"
-            )
+        _require_spacing(pred, gt, opts)
         from .metrics.distance import surface_metrics
 
         values.update(surface_metrics(pred.labels, gt.array, labels, spacing_mm=spacing, names=surface, opts=opts,

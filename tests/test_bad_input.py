@@ -408,6 +408,17 @@ def test_npz_with_several_arrays(tmp_path):
     assert ok.exit_code == 0, ok.stderr
 
 
+def test_distance_metrics_on_numpy_without_spacing(tmp_path):
+    g = tmp_path / "gt.npy"
+    np.save(g, labels())
+    p = tmp_path / "p.npy"
+    np.save(p, labels(seed=1))
+    line = assert_fails(tmp_path, p, g, "--metrics", "dice,hd95", names=g, fix="--spacing 1")
+    assert "distance metrics need voxel spacing" in line
+    ok = run("eval", p, g, "--metrics", "dice,hd95", "--spacing", "1", "--format", "json")
+    assert ok.exit_code == 0, ok.stderr
+
+
 # --------------------------------------------------------------------------- paths
 
 
@@ -613,24 +624,8 @@ def test_subprocess_signal_exit_code_and_nothing_written(tmp_path, gt, pred, sig
 # --------------------------------------------------------------------------- numeric safety
 
 
-def test_confusion_counts_exact_beyond_2_31_voxels():
-    """2**31 + 2**20 voxels from broadcast views (no large allocation): int64 counts exact."""
-    from segloss_cli.metrics.overlap import confusion
-
-    n0, n1, n2 = 2049, 1024, 1024  # 2**31 + 2**20 voxels
-    assert n0 * n1 * n2 > 2**31
-    row_g = np.zeros(n2, np.uint8)
-    row_g[:700] = 1
-    row_p = np.zeros(n2, np.uint8)
-    row_p[500:900] = 1
-    g = np.broadcast_to(row_g, (n0, n1, n2))
-    p = np.broadcast_to(row_p, (n0, n1, n2))
-    c = confusion(p, g, [1])
-    rows = n0 * n1
-    tp, fp, fn = 200 * rows, 200 * rows, 500 * rows
-    assert (int(c.tp[0]), int(c.fp[0]), int(c.fn[0])) == (tp, fp, fn)
-    assert int(c.tn[0]) == n0 * n1 * n2 - tp - fp - fn
-    assert c.tp.dtype == np.int64 and c.n == n0 * n1 * n2
+# Counts exact beyond 2**31 voxels with broadcast views: tests/test_confusion.py::
+# test_counts_exact_beyond_2_31_voxels (the confusion kernel's own suite) covers it.
 
 
 def test_mcc_and_kappa_without_overflow():

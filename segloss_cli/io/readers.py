@@ -328,25 +328,51 @@ def _read_nifti_gz(path: Path):
 # --------------------------------------------------------------------------- NumPy
 
 
-def _npy_header(fh, path: Path, where: str):
-    """(shape, fortran_order, dtype) from an open .npy stream, or InputError."""
+NPY_MAX_HEADER = 100_000
+
+
+def _npy_header(fh, path: Path, where: str, available: int):
+    """(shape, fortran_order, dtype, data offset) from an open .npy stream, or InputError.
+
+    The header length is checked against ``available`` bytes before it is read: numpy reads a
+    declared length first and checks it after, so a flipped bit could ask for gigabytes.
+    """
     fmt = np.lib.format
+
+    def bad(why: str) -> InputError:
+        return InputError(f"{where}has an invalid .npy header ({why}); the file is truncated or corrupt", path)
+
+    prefix = fh.read(10)
+    if len(prefix) < 10 or not prefix.startswith(NPY_MAGIC):
+        raise bad("no .npy magic string")
+    version = (prefix[6], prefix[7])
+    if version == (1, 0):
+        length, start = int.from_bytes(prefix[8:10], "little"), 10
+    elif version in ((2, 0), (3, 0)):
+        prefix += fh.read(2)
+        length, start = int.from_bytes(prefix[8:12], "little"), 12
+    else:
+        raise bad(f"unknown format version {version[0]}.{version[1]}")
+    if length > NPY_MAX_HEADER or start + length > available:
+        raise bad(f"declares a {length}-byte header in {available} bytes")
+    body = fh.read(length)
     try:
-        version = fmt.read_magic(fh)
+        bio = io.BytesIO(prefix + body)
+        fmt.read_magic(bio)
         if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+            shape, fortran, dtype = fmt.read_array_header_1_0(bio, max_header_size=NPY_MAX_HEADER)
         else:
-            shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+            shape, fortran, dtype = fmt.read_array_header_2_0(bio, max_header_size=NPY_MAX_HEADER)
     except MemoryError:
         raise
     except Exception as exc:
-        raise InputError(f"{where}has an invalid .npy header ({_reason(exc)}); the file is truncated or corrupt", path) from None
+        raise bad(_reason(exc)) from None
     if dtype.hasobject:
         raise InputError(
             f"{where}holds pickled Python objects (dtype {dtype}); segloss never unpickles, save a numeric array",
             path,
         )
-    return tuple(int(n) for n in shape), bool(fortran), dtype
+    return tuple(int(n) for n in shape), bool(fortran), dtype, start + length
 
 
 def _read_npy(path: Path, head: bytes) -> np.ndarray:
@@ -354,8 +380,7 @@ def _read_npy(path: Path, head: bytes) -> np.ndarray:
         raise _wrong_format(path, head, ".npy")
     try:
         with open(path, "rb") as fh:
-            shape, fortran, dtype = _npy_header(fh, path, "")
-            offset = fh.tell()
+            shape, fortran, dtype, offset = _npy_header(fh, path, "", path.stat().st_size)
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", path) from None
     need = offset + math.prod(shape) * dtype.itemsize
@@ -393,10 +418,10 @@ def _read_npz(path: Path, head: bytes, key: Optional[str]) -> np.ndarray:
                 raise InputError(f"{where}uses an unsupported zip compression; save it with numpy.savez or savez_compressed", path)
             bound = info.compress_size if info.compress_type == zipfile.ZIP_STORED else (
                 DEFLATE_MAX_RATIO * info.compress_size + SLACK_BYTES)
+            have = min(info.file_size, bound)
             with zf.open(info) as fh:
-                shape, fortran, dtype = _npy_header(fh, path, where)
-                need = fh.tell() + math.prod(shape) * dtype.itemsize
-                have = min(info.file_size, bound)
+                shape, fortran, dtype, offset = _npy_header(fh, path, where, have)
+                need = offset + math.prod(shape) * dtype.itemsize
                 if need > have:
                     raise _declared_too_big(path, shape, dtype, need, have, f"{where}in the archive holds")
             with zf.open(info) as fh:
