@@ -430,7 +430,63 @@ def test_missing_path(tmp_path, gt):
 def test_directory_where_a_file_is_expected(tmp_path, pred):
     d = tmp_path / "gtdir"
     d.mkdir()
-    assert_fails(tmp_path, pred, d, names=d, fix="expected a file")
+    # One file and one folder: folder mode needs two folders.
+    assert_fails(tmp_path, pred, d, names=d, fix="give two files or two folders")
+
+
+def test_directory_where_a_file_is_expected_by_the_loader(tmp_path):
+    from segloss_cli.errors import InputError
+    from segloss_cli.io.readers import read_volume
+
+    with pytest.raises(InputError, match="is a directory, expected a file"):
+        read_volume(tmp_path)
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def _folder(root, name, files):
+    d = root / name
+    d.mkdir()
+    for i, f in enumerate(files):
+        save_nii(d / f, labels(seed=i))
+    return d
+
+
+def test_folder_mode_with_no_pairs(tmp_path):
+    p = _folder(tmp_path, "preds", ["a.nii.gz", "b.nii.gz"])
+    g = _folder(tmp_path, "gts", ["c.nii.gz", "d.nii.gz"])
+    line = assert_fails(tmp_path, p, g, "--missing", "skip", names=p, fix="check the folders")
+    assert "no case pairs" in line
+
+
+def test_folder_mode_with_an_empty_folder(tmp_path):
+    p = _folder(tmp_path, "preds", [])
+    g = _folder(tmp_path, "gts", ["a.nii.gz"])
+    assert_fails(tmp_path, p, g, names=p, fix="check the folder")
+
+
+def test_folder_mode_with_unmatched_ids(tmp_path):
+    p = _folder(tmp_path, "preds", ["case1.nii.gz", "case2.nii.gz", "extra.nii.gz"])
+    g = _folder(tmp_path, "gts", ["case1.nii.gz", "case2.nii.gz", "case3.nii.gz"])
+    line = assert_fails(tmp_path, p, g, names="case3", fix="--missing worst")
+    assert "without a prediction: case3" in line and "without a ground truth: extra" in line
+
+
+def test_folder_mode_with_duplicate_ids(tmp_path):
+    p = _folder(tmp_path, "preds", ["case1.nii.gz", "case1.nii", "case2.nii.gz"])
+    g = _folder(tmp_path, "gts", ["case1.nii.gz", "case2.nii.gz"])
+    line = assert_fails(tmp_path, p, g, names=p, fix="keep one file per case")
+    assert "duplicate case id" in line and "case1" in line
+
+
+def test_folder_mode_bad_file_inside_names_it(tmp_path):
+    p = _folder(tmp_path, "preds", ["case1.nii.gz", "case2.nii.gz"])
+    g = _folder(tmp_path, "gts", ["case1.nii.gz", "case2.nii.gz"])
+    bad = p / "case2.nii.gz"
+    bad.write_bytes(bad.read_bytes()[:100])
+    line = assert_fails(tmp_path, p, g, names=bad, fix="re-export or re-copy it")
+    assert "truncated" in line
 
 
 def test_permission_denied(tmp_path, gt, pred, monkeypatch):

@@ -109,7 +109,8 @@ def eval_command(
     inputs = tuple(str(p) for p in (pred, gt, label_names) if p is not None)
     folders = pred.is_dir() or gt.is_dir()
     if folders and not (pred.is_dir() and gt.is_dir()):
-        raise UsageError(f"{pred if not pred.is_dir() else gt}: give two files or two folders (PRED and GT), not one of each")
+        folder, other = (pred, gt) if pred.is_dir() else (gt, pred)
+        raise UsageError(f"{folder}: is a folder but {other} is not; give two files or two folders (PRED and GT), not one of each")
     if not folders:
         used = [o for o, v in (("--pattern", pattern), ("--pred-suffix", pred_suffix), ("--gt-suffix", gt_suffix)) if v is not None]
         used += ["--missing"] if missing != Missing.error else []
