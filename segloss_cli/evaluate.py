@@ -41,13 +41,16 @@ class EvalOptions:
     # Losses: names and their parameters (used only when a loss is selected).
     losses: tuple[str, ...] = ()
     loss_params: dict[str, Any] = field(default_factory=dict)
+    # True when --losses was not given: losses.default_losses(PRED kind) decides per case
+    # (every non-Lovasz loss for probability/logit maps, none for label maps).
+    losses_default: bool = False
 
     def settings(self) -> dict[str, Any]:
         """What the run used, recorded in JSON so a result file explains itself."""
         specs = all_metrics()
         out: dict[str, Any] = {
             "metrics": list(self.metrics),
-            "losses": list(self.losses),
+            "losses": "default" if (self.losses_default and not self.losses) else list(self.losses),
             "pred_type": self.load.pred_type,
             "channel_axis": self.load.channel_axis,
             "threshold": self.load.threshold,
@@ -66,8 +69,14 @@ class EvalOptions:
                 nsd_tolerance_per_label_mm={str(k): v for k, v in sorted(self.nsd_tolerance_per_label.items())},
                 worst_distance_mm=self.worst_distance_mm,
             )
-        if self.losses:
-            out["loss_params"] = dict(self.loss_params)
+        if self.losses or self.losses_default:
+            from .losses.registry import param_values
+
+            params = param_values(dict(self.loss_params))
+            w = params["weights"]
+            params["weights"] = None if w is None else ({str(k): v for k, v in w.items()} if isinstance(w, dict) else list(w))
+            out["loss_params"] = params
+            out["renormalize"] = self.load.renormalize
         return out
 
 
@@ -171,7 +180,7 @@ def evaluate_loaded(pred: Prediction, gt: Volume, classes: ClassSet, opts: EvalO
         rows.append(ClassResult(int(label), classes.name(int(label)), status, metrics))
 
     losses = {}
-    if opts.losses:
+    if opts.losses or opts.losses_default:
         from .losses import compute_losses
 
         losses = compute_losses(pred, gt, classes, opts)

@@ -49,6 +49,15 @@ class Missing(str, Enum):
     error = "error"
     worst = "worst"
     skip = "skip"
+LOSSES = "Losses"
+
+
+def _lp(name: str) -> str:
+    """Help text of a loss parameter, with its default, from the loss registry."""
+    from ..losses.registry import PARAMS
+
+    spec = PARAMS[name]
+    return f"{spec.help} Default: {spec.default}."
 
 
 @app.command("eval", no_args_is_help=True)
@@ -84,6 +93,23 @@ def eval_command(
     require: Annotated[Optional[list[str]], typer.Option("--require", "-r", help="Fail (exit 1) unless this holds, e.g. 'dice>=0.85', 'hd95[liver]<=5', 'loss.dice<=0.2'. Repeatable. Checked on the case value for a pair and the summary mean for folders.", rich_help_panel=GATE, show_default=False)] = None,
     require_file: Annotated[Optional[Path], typer.Option("--require-file", help='TOML file with require = ["dice>=0.85", ...] (top level or under [tool.segloss]).', rich_help_panel=GATE)] = None,
     allow_undefined: Annotated[bool, typer.Option("--allow-undefined", help="An undefined (null) value passes a requirement instead of failing it.", rich_help_panel=GATE)] = False,
+    losses: Annotated[Optional[str], typer.Option("--losses", help="Comma-separated loss names or groups (all, sum, lovasz, default, none). Default: every loss except lovasz_* for a probability/logit PRED, none for a label map. Lovasz losses sort once per class and need 8 bytes per voxel of extra memory (one class at a time). See `segloss losses`.", rich_help_panel=LOSSES)] = None,
+    renormalize: Annotated[bool, typer.Option("--renormalize", help="Divide probabilities by their channel sum (instead of rejecting sums off 1 by more than 1e-3).", rich_help_panel=INPUT)] = False,
+    smooth: Annotated[Optional[float], typer.Option("--smooth", help="Set both --smooth-nr and --smooth-dr.", rich_help_panel=LOSSES, show_default=False)] = None,
+    smooth_nr: Annotated[Optional[float], typer.Option("--smooth-nr", help=_lp("smooth_nr"), rich_help_panel=LOSSES, show_default=False)] = None,
+    smooth_dr: Annotated[Optional[float], typer.Option("--smooth-dr", help=_lp("smooth_dr"), rich_help_panel=LOSSES, show_default=False)] = None,
+    squared: Annotated[bool, typer.Option("--squared", help=_lp("squared"), rich_help_panel=LOSSES)] = False,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="Class weights for the losses: one per class (e.g. 0.1,1,2 for classes 0..2) or label=weight pairs (e.g. 2=5); others 1. Default: 1.", rich_help_panel=LOSSES, show_default=False)] = None,
+    tversky_alpha: Annotated[Optional[float], typer.Option("--tversky-alpha", help=_lp("tversky_alpha"), rich_help_panel=LOSSES, show_default=False)] = None,
+    tversky_beta: Annotated[Optional[float], typer.Option("--tversky-beta", help=_lp("tversky_beta"), rich_help_panel=LOSSES, show_default=False)] = None,
+    focal_tversky_gamma: Annotated[Optional[float], typer.Option("--focal-tversky-gamma", help=_lp("focal_tversky_gamma"), rich_help_panel=LOSSES, show_default=False)] = None,
+    focal_gamma: Annotated[Optional[float], typer.Option("--focal-gamma", help=_lp("focal_gamma"), rich_help_panel=LOSSES, show_default=False)] = None,
+    focal_alpha: Annotated[Optional[float], typer.Option("--focal-alpha", help=_lp("focal_alpha"), rich_help_panel=LOSSES, show_default=False)] = None,
+    combo_alpha: Annotated[Optional[float], typer.Option("--combo-alpha", help=_lp("combo_alpha"), rich_help_panel=LOSSES, show_default=False)] = None,
+    combo_beta: Annotated[Optional[float], typer.Option("--combo-beta", help=_lp("combo_beta"), rich_help_panel=LOSSES, show_default=False)] = None,
+    lambda_dice: Annotated[Optional[float], typer.Option("--lambda-dice", help=_lp("lambda_dice"), rich_help_panel=LOSSES, show_default=False)] = None,
+    lambda_ce: Annotated[Optional[float], typer.Option("--lambda-ce", help=_lp("lambda_ce"), rich_help_panel=LOSSES, show_default=False)] = None,
+    lambda_focal: Annotated[Optional[float], typer.Option("--lambda-focal", help=_lp("lambda_focal"), rich_help_panel=LOSSES, show_default=False)] = None,
 ) -> None:
     """Score PRED against GT: per-class metrics as a table, JSON or CSV.
 
@@ -131,6 +157,13 @@ def eval_command(
         npz_key=npz_key,
         spacing_mm=parse_spacing(_floats(spacing, "--spacing")),
         ignore_label=ignore_label,
+        renormalize=renormalize,
+    )
+    loss_names, loss_params = _loss_options(
+        losses, smooth=smooth, smooth_nr=smooth_nr, smooth_dr=smooth_dr, squared=squared, weights=weights,
+        tversky_alpha=tversky_alpha, tversky_beta=tversky_beta, focal_tversky_gamma=focal_tversky_gamma,
+        focal_gamma=focal_gamma, focal_alpha=focal_alpha, combo_alpha=combo_alpha, combo_beta=combo_beta,
+        lambda_dice=lambda_dice, lambda_ce=lambda_ce, lambda_focal=lambda_focal,
     )
     opts = EvalOptions(
         metrics=metric_names,
@@ -143,6 +176,9 @@ def eval_command(
         hd_percentile=_percentile(hd_percentile),
         hd_mode=hd_mode.value,
         **_nsd_tolerance(nsd_tolerance),
+        losses=loss_names or (),
+        loss_params=loss_params,
+        losses_default=loss_names is None,
     )
     from .. import gate
 
@@ -150,7 +186,7 @@ def eval_command(
     if require_file is not None:
         texts += gate.load_requirement_file(require_file)
     requirements = [gate.parse_requirement(t) for t in texts]
-    gate.validate_requirements(requirements, metric_names, opts.losses)
+    gate.validate_requirements(requirements, metric_names, opts.losses or _possible_losses(opts))
 
     pairing = None
     if folders:
@@ -162,7 +198,10 @@ def eval_command(
         )
     else:
         cases = (evaluate_pair(str(pred), str(gt), opts),)
-    summary = summarize(cases, metric_names, opts.losses)
+    computed = _computed_losses(cases)
+    settings = run_settings(opts)
+    settings["losses"] = list(computed)
+    summary = summarize(cases, metric_names, computed)
     if pairing is not None:
         from ..aggregate import worst_cases
 
@@ -174,11 +213,11 @@ def eval_command(
                 "cases": worst_cases(cases, headline, higher_is_better=specs[headline].higher_is_better),
             }
     run = RunResult(
-        settings=run_settings(opts),
+        settings=settings,
         cases=cases,
         summary=summary,
         metric_names=metric_names,
-        loss_names=opts.losses,
+        loss_names=computed,
         metric_units={m: specs[m].unit for m in metric_names},
         table_metrics=_table_metrics(metrics, metric_names, specs),
     )
@@ -195,6 +234,45 @@ def _headline(metric_names, specs) -> Optional[str]:
     if "dice" in metric_names:
         return "dice"
     return next((m for m in metric_names if specs[m].higher_is_better is not None), None)
+
+
+def _loss_options(losses: Optional[str], *, smooth: Optional[float], weights: Optional[str], **given):
+    """(--losses selection or None for the default, parameter overrides) from the options."""
+    from ..errors import UsageError
+    from ..losses.registry import parse_weights, select
+
+    names = select(losses)
+    if smooth is not None:
+        given["smooth_nr"] = smooth if given["smooth_nr"] is None else given["smooth_nr"]
+        given["smooth_dr"] = smooth if given["smooth_dr"] is None else given["smooth_dr"]
+    for key in ("smooth_nr", "smooth_dr"):
+        if given[key] is not None and not given[key] >= 0:
+            raise UsageError(f"--{key.replace('_', '-')} must be >= 0")
+    for key in ("tversky_alpha", "tversky_beta", "focal_alpha", "combo_alpha", "combo_beta"):
+        if given[key] is not None and not 0.0 <= given[key] <= 1.0:
+            raise UsageError(f"--{key.replace('_', '-')} must be between 0 and 1")
+    for key in ("focal_gamma", "focal_tversky_gamma", "lambda_dice", "lambda_ce", "lambda_focal"):
+        if given[key] is not None and not given[key] >= 0:
+            raise UsageError(f"--{key.replace('_', '-')} must be >= 0")
+    if not given["squared"]:
+        given["squared"] = None
+    given["weights"] = parse_weights(weights)
+    return names, {k: v for k, v in given.items() if v is not None}
+
+
+def _possible_losses(opts) -> tuple[str, ...]:
+    """Losses a run may compute before any file is read (the default depends on PRED)."""
+    from ..losses.registry import default_losses
+
+    return default_losses("probs") if opts.losses_default else ()
+
+
+def _computed_losses(cases) -> tuple[str, ...]:
+    """Losses present in any case, in registry order (the report's loss columns)."""
+    from ..losses.registry import LOSSES
+
+    present = {name for case in cases for name in case.losses}
+    return tuple(n for n in LOSSES if n in present)
 
 
 def _table_metrics(requested: Optional[str], chosen, specs) -> tuple[str, ...]:

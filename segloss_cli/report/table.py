@@ -37,25 +37,40 @@ def case_table(run: RunResult, index: int = 0) -> Table:
     table.add_column("status", no_wrap=True)
     for m in metrics:
         table.add_column(_header(m, run.metric_units.get(m)), justify="right", no_wrap=True)
-    for name in run.loss_names:
-        table.add_column(f"loss.{name}", justify="right", no_wrap=True)
     for row in case.classes:
         cells = [str(row.label), row.name or "", row.status if row.status == "ok" else f"[yellow]{row.status}[/]"]
         cells += [fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics]
-        for name in run.loss_names:
-            res = case.losses.get(name)
-            cells.append(fmt(None if res is None else res.per_class.get(row.label)))
         table.add_row(*cells)
-    if run.loss_names:
-        cells = ["", "[bold]reduced[/]", ""] + [""] * len(metrics)
-        cells += [fmt(case.losses[n].value if n in case.losses else None) for n in run.loss_names]
-        table.add_row(*cells, end_section=False)
+    return table
+
+
+def loss_table(run: RunResult, index: int = 0) -> Table:
+    """Losses of one case: a row per class (per-class values) and a `reduced` row (`value`).
+
+    A separate table so a case with every metric and every loss stays readable; a loss that
+    does not decompose per class (generalized_dice) shows only its reduced value.
+    """
+    case = run.cases[index]
+    table = Table(title=f"{case.case}: losses", title_justify="left", header_style="bold")
+    table.add_column("label", justify="right", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    names = [n for n in run.loss_names if n in case.losses]
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in case.classes:
+        cells = [str(row.label), row.name or ""]
+        cells += [fmt(case.losses[n].per_class.get(row.label)) for n in names]
+        table.add_row(*cells, end_section=row is case.classes[-1])
+    table.add_row("", "[bold]reduced[/]", *(fmt(case.losses[n].value) for n in names))
     return table
 
 
 def print_table(run: RunResult, console: Console) -> None:
     for i in range(len(run.cases)):
-        console.print(case_table(run, i))
+        if run.metric_names or not run.cases[i].losses:
+            console.print(case_table(run, i))
+        if run.cases[i].losses:
+            console.print(loss_table(run, i))
     hidden = [m for m in run.metric_names if m not in (run.table_metrics or run.metric_names)]
     if hidden:
         console.print(

@@ -1,0 +1,223 @@
+"""One pass over a score volume: every per-class sum the sum-based losses need, in float64.
+
+Layout: ``scores`` is a ``(K, a, b, c)`` view (class axis first, spatial axes in memory
+order, see layout.scores_kernel_4d) and ``gt`` the matching ``(a, b, c)`` label map whose
+values are class indices 0..K-1 (K = 2 for a single sigmoid channel). The kernel walks
+one row ``(i, j, :)`` at a time: the per-voxel normaliser (log-sum-exp for logits, the
+channel sum for ``renorm``) is built in a row buffer, then each class's row is read
+contiguously and folded into a handful of scalar accumulators. Nothing volume-sized is
+allocated; each chunk of rows has its own accumulator row, merged serially at the end.
+
+Sums (rows of the result, columns are classes):
+  SPG sum p g         SP sum p          SG sum g (voxel count of the class)
+  SP2 sum p^2         L1 sum_{g=1} log p            L0 sum_{g=0} log(1 - p)
+  F1 sum_{g=1} (1-p)^gamma log p        F0 sum_{g=0} p^gamma log(1 - p)
+Log terms: exact log-softmax / log-sigmoid for logits; log(max(p, eps)) for probabilities.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+
+SPG, SP, SG, SP2, L1, L0, F1, F0 = range(8)
+N_SUMS = 8
+
+# Bits of ``need``: only the terms asked for are evaluated (logs dominate the cost).
+NEED_SQ = 1
+NEED_LOG = 2
+NEED_LOG1M = 4
+NEED_F1 = 8
+NEED_F0 = 16
+
+
+@jit(inline="always")
+def _powg(x, gamma):
+    if gamma == 2.0:
+        return x * x
+    if gamma == 1.0:
+        return x
+    if gamma == 0.0:
+        return 1.0
+    return x ** gamma
+
+
+@jit(inline="always")
+def _softplus(x):
+    # log(1 + exp(x)) without overflow
+    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
+
+
+@jit(inline="always")
+def _lse_others(scores, c, i, j, t):
+    """log sum_{k != c} exp(x_k) at one voxel, shifted by its own max (finite for +-1e4)."""
+    m = -np.inf
+    for k2 in range(scores.shape[0]):
+        if k2 != c:
+            v = np.float64(scores[k2, i, j, t])
+            if v > m:
+                m = v
+    s = 0.0
+    for k2 in range(scores.shape[0]):
+        if k2 != c:
+            s += np.exp(np.float64(scores[k2, i, j, t]) - m)
+    return m + np.log(s)
+
+
+@jit(parallel=True)
+def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_label, has_ignore, nchunks):
+    """Return (sums[N_SUMS, K'], n_zero_sum, n_outside).
+
+    ``logits``: scores are logits (softmax over K, or sigmoid when ``sigmoid``).
+    ``sigmoid``: one channel holds class 1; class 0 is its complement (K' = 2).
+    ``renorm``: probabilities are divided by their channel sum (``n_zero_sum`` counts voxels
+    whose sum is 0, left as they are). ``n_outside`` counts GT values that are neither a
+    class index nor ``ignore_label`` (the caller rejects those before calling).
+    """
+    k = scores.shape[0]
+    kk = 2 if sigmoid else k
+    n0, n1, n2 = gt.shape
+    nrows = n0 * n1
+    width = kk + 8
+    buf = np.zeros((nchunks, N_SUMS, width), np.float64)
+    zero_sum = np.zeros(nchunks, np.int64)
+    outside = np.zeros(nchunks, np.int64)
+    need_sq = (need & NEED_SQ) != 0
+    need_log = (need & NEED_LOG) != 0
+    need_l1m = (need & NEED_LOG1M) != 0
+    need_f1 = (need & NEED_F1) != 0
+    need_f0 = (need & NEED_F0) != 0
+    log_eps = np.log(eps)
+    for ch in prange(nchunks):
+        r0 = ch * nrows // nchunks
+        r1 = (ch + 1) * nrows // nchunks
+        lab = np.empty(n2, np.int64)
+        norm = np.empty(n2, np.float64)  # lse (logits) or 1/sum (renorm)
+        mx = np.empty(n2, np.float64)
+        for r in range(r0, r1):
+            i = r // n1
+            j = r - i * n1
+            for t in range(n2):
+                g = np.int64(gt[i, j, t])
+                if has_ignore and g == ignore_label:
+                    lab[t] = -1
+                elif g < 0 or g >= kk:
+                    lab[t] = -1
+                    outside[ch] += 1
+                else:
+                    lab[t] = g
+            if logits and not sigmoid:
+                for t in range(n2):
+                    mx[t] = -np.inf
+                for c in range(k):
+                    for t in range(n2):
+                        x = np.float64(scores[c, i, j, t])
+                        if x > mx[t]:
+                            mx[t] = x
+                for t in range(n2):
+                    norm[t] = 0.0
+                for c in range(k):
+                    for t in range(n2):
+                        norm[t] += np.exp(np.float64(scores[c, i, j, t]) - mx[t])
+                for t in range(n2):
+                    norm[t] = mx[t] + np.log(norm[t])
+            elif renorm and not sigmoid:
+                for t in range(n2):
+                    norm[t] = 0.0
+                for c in range(k):
+                    for t in range(n2):
+                        norm[t] += np.float64(scores[c, i, j, t])
+                for t in range(n2):
+                    s = norm[t]
+                    if s > 0.0:
+                        norm[t] = 1.0 / s
+                    else:
+                        norm[t] = 1.0
+                        if lab[t] >= 0:
+                            zero_sum[ch] += 1
+            for c in range(kk):
+                spg = 0.0
+                sp = 0.0
+                sg = 0.0
+                sp2 = 0.0
+                l1 = 0.0
+                l0 = 0.0
+                f1 = 0.0
+                f0 = 0.0
+                for t in range(n2):
+                    y = lab[t]
+                    if y < 0:
+                        continue
+                    hit = y == c
+                    # p, q = 1 - p (computed accurately), and the log terms this voxel needs
+                    lp = 0.0
+                    lq = 0.0
+                    if sigmoid:
+                        x = np.float64(scores[0, i, j, t])
+                        if logits:
+                            z = x if c == 1 else -x
+                            lp = -_softplus(-z)
+                            lq = -_softplus(z)
+                            p = np.exp(lp)
+                            q = np.exp(lq)
+                        else:
+                            if c == 1:
+                                p = x
+                                q = 1.0 - x
+                            else:
+                                p = 1.0 - x
+                                q = x
+                            if hit:
+                                lp = np.log(p) if p > eps else log_eps
+                            else:
+                                lq = np.log(q) if q > eps else log_eps
+                    elif logits:
+                        lp = np.float64(scores[c, i, j, t]) - norm[t]
+                        p = np.exp(lp)
+                        q = -np.expm1(lp)
+                        if not hit and (need_l1m or need_f0):
+                            if p < 0.5:
+                                lq = np.log1p(-p)
+                            else:
+                                # 1 - p is the mass of the other classes; sum it directly
+                                # instead of cancelling against p
+                                lq = _lse_others(scores, c, i, j, t) - norm[t]
+                    else:
+                        p = np.float64(scores[c, i, j, t])
+                        if renorm:
+                            p = p * norm[t]
+                        q = 1.0 - p
+                        if hit:
+                            if need_log or need_f1:
+                                lp = np.log(p) if p > eps else log_eps
+                        elif need_l1m or need_f0:
+                            lq = np.log(q) if q > eps else log_eps
+                    sp += p
+                    if need_sq:
+                        sp2 += p * p
+                    if hit:
+                        spg += p
+                        sg += 1.0
+                        if need_log:
+                            l1 += lp
+                        if need_f1:
+                            f1 += _powg(q, gamma) * lp
+                    else:
+                        if need_l1m:
+                            l0 += lq
+                        if need_f0:
+                            f0 += _powg(p, gamma) * lq
+                buf[ch, SPG, c] += spg
+                buf[ch, SP, c] += sp
+                buf[ch, SG, c] += sg
+                buf[ch, SP2, c] += sp2
+                buf[ch, L1, c] += l1
+                buf[ch, L0, c] += l0
+                buf[ch, F1, c] += f1
+                buf[ch, F0, c] += f0
+    out = np.zeros((N_SUMS, kk), np.float64)
+    for ch in range(nchunks):
+        for q_ in range(N_SUMS):
+            for c in range(kk):
+                out[q_, c] += buf[ch, q_, c]
+    return out, zero_sum.sum(), outside.sum()

@@ -1,0 +1,238 @@
+"""Every loss and every loss parameter declared once.
+
+The CLI options of `segloss eval`, the `--losses` choices, `segloss losses`, the report
+columns and the parametrised tests all read these two tables. A loss is a formula over the
+per-class sums of one fused pass (``family='sum'``) or needs a sort per class
+(``family='lovasz'``, opt-in). ``needs`` names the sums a loss reads, so only those are
+computed (see kernels/loss_sums.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from ..errors import UsageError
+
+LOG_EPS = 1e-7  # log(max(p, eps)) for probabilities (conventions.md, "Losses")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str  # key in the output's params
+    option: str  # `segloss eval` option
+    default: Any
+    help: str
+
+
+PARAMS: dict[str, ParamSpec] = {
+    p.name: p
+    for p in (
+        ParamSpec("smooth_nr", "--smooth-nr", 1e-5, "Smoothing added to the numerator of dice/iou/tversky/generalized_dice."),
+        ParamSpec("smooth_dr", "--smooth-dr", 1e-5, "Smoothing added to the denominator of dice/iou/tversky/generalized_dice."),
+        ParamSpec("squared", "--squared", False, "Dice/IoU denominators use sum p^2 + sum g^2 (V-Net) instead of sum p + sum g."),
+        ParamSpec("weights", "--weights", None, "Class weights: one per class (0..K-1) or label=weight pairs; default 1."),
+        ParamSpec("tversky_alpha", "--tversky-alpha", 0.3, "Tversky weight of false positives."),
+        ParamSpec("tversky_beta", "--tversky-beta", 0.7, "Tversky weight of false negatives."),
+        ParamSpec("focal_tversky_gamma", "--focal-tversky-gamma", 0.75, "Exponent of the focal Tversky loss."),
+        ParamSpec("focal_gamma", "--focal-gamma", 2.0, "Focusing exponent of focal and binary_focal."),
+        ParamSpec("focal_alpha", "--focal-alpha", 0.25, "binary_focal weight of the foreground term."),
+        ParamSpec("combo_alpha", "--combo-alpha", 0.5, "combo: weight of the foreground term in its modified CE."),
+        ParamSpec("combo_beta", "--combo-beta", 0.5, "combo: weight of the CE term (1 - beta weighs the Dice coefficient)."),
+        ParamSpec("lambda_dice", "--lambda-dice", 1.0, "Weight of the Dice term in dice_ce and dice_focal."),
+        ParamSpec("lambda_ce", "--lambda-ce", 1.0, "Weight of the CE term in dice_ce."),
+        ParamSpec("lambda_focal", "--lambda-focal", 1.0, "Weight of the focal term in dice_focal."),
+    )
+}
+
+DICE_PARAMS = ("smooth_nr", "smooth_dr", "squared", "weights")
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    name: str
+    formula: str
+    family: str  # sum | lovasz
+    decomposes: bool  # per-class values exist (else only the reduced value)
+    lo: float
+    hi: float
+    params: tuple[str, ...]
+    needs: frozenset  # sums read: spg sp sg sp2 log log1m f1 f0
+    description: str
+    reduction: str  # how per-class values become `value`
+    aliases: tuple[str, ...] = ()
+    default: bool = True  # computed when --losses is not given (probs/logits PRED)
+    uses_log: bool = False
+
+
+W_MEAN = "sum_c w_c L_c / sum_c w_c over the reported classes"
+
+LOSSES: dict[str, LossSpec] = {}
+_ALIASES: dict[str, str] = {}
+GROUPS = {
+    "all": lambda s: True,
+    "sum": lambda s: s.family == "sum",
+    "lovasz": lambda s: s.family == "lovasz",
+    "default": lambda s: s.default,
+}
+
+
+def register(spec: LossSpec) -> LossSpec:
+    for key in (spec.name, *spec.aliases):
+        if key in _ALIASES or key in GROUPS:
+            raise ValueError(f"loss name {key!r} declared twice")
+        _ALIASES[key] = spec.name
+    LOSSES[spec.name] = spec
+    return spec
+
+
+def all_losses() -> dict[str, LossSpec]:
+    return LOSSES
+
+
+def resolve(name: str) -> LossSpec:
+    key = name.strip().lower().replace("-", "_")
+    if key not in _ALIASES:
+        raise UsageError(f"unknown loss '{name}'; run `segloss losses` for the list")
+    return LOSSES[_ALIASES[key]]
+
+
+def select(names: Optional[str]) -> Optional[tuple[str, ...]]:
+    """Loss names from ``--losses`` (names, aliases, groups all/sum/lovasz/default, none).
+
+    ``None`` (option not given) returns None: the default depends on the prediction
+    (``default_losses``). Order follows the registry; duplicates drop.
+    """
+    if names is None:
+        return None
+    chosen: set[str] = set()
+    for raw in names.split(","):
+        key = raw.strip().lower()
+        if not key or key in ("none", "-"):
+            continue
+        if key in GROUPS:
+            chosen.update(n for n, s in LOSSES.items() if GROUPS[key](s))
+        else:
+            chosen.add(resolve(key).name)
+    return tuple(n for n in LOSSES if n in chosen)
+
+
+def default_losses(pred_kind: str) -> tuple[str, ...]:
+    """Probability/logit PRED: every loss except the (costly) Lovasz ones; label map: none."""
+    if pred_kind == "labels":
+        return ()
+    return tuple(n for n, s in LOSSES.items() if s.default)
+
+
+def param_values(given: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter with its default, overridden by ``given`` (None means not given)."""
+    out = {name: spec.default for name, spec in PARAMS.items()}
+    for key, value in given.items():
+        if key not in PARAMS:
+            raise ValueError(f"unknown loss parameter {key!r}")
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def parse_weights(text: Optional[str]):
+    """``--weights 1,2,0.5`` (one per class) or ``--weights 1=2,3=0.5`` (label=weight).
+
+    Returns None, a tuple of floats, or a dict label -> float; resolved per case against
+    the class set by ``resolve_weights``.
+    """
+    if text is None or not text.strip():
+        return None
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    try:
+        if any("=" in p for p in parts):
+            out = {}
+            for p in parts:
+                k, v = p.split("=", 1)
+                out[int(k)] = float(v)
+            values = list(out.values())
+        else:
+            out = tuple(float(p) for p in parts)
+            values = list(out)
+    except ValueError:
+        raise UsageError(f"--weights: '{text}' is neither numbers nor label=weight pairs (example: --weights 0.1,1,2 or --weights 1=2,3=0.5)") from None
+    import math
+
+    if any(not math.isfinite(v) or v < 0 for v in values):
+        raise UsageError("--weights: weights must be finite and >= 0")
+    return out
+
+
+def resolve_weights(weights, all_labels: tuple[int, ...]) -> dict[int, float]:
+    if weights is None:
+        return {lab: 1.0 for lab in all_labels}
+    if isinstance(weights, dict):
+        unknown = [k for k in weights if k not in all_labels]
+        if unknown:
+            raise UsageError(f"--weights names label {unknown[0]}, which is not a class of this case ({_show(all_labels)})")
+        return {lab: float(weights.get(lab, 1.0)) for lab in all_labels}
+    if len(weights) != len(all_labels):
+        raise UsageError(
+            f"--weights has {len(weights)} values but the case has {len(all_labels)} classes ({_show(all_labels)}); "
+            "give one weight per class or label=weight pairs"
+        )
+    return {lab: float(w) for lab, w in zip(all_labels, weights)}
+
+
+def _show(labels) -> str:
+    labels = list(labels)
+    return ",".join(map(str, labels[:12])) + (",..." if len(labels) > 12 else "")
+
+
+_D = DICE_PARAMS
+_W = ("weights",)
+for _spec in (
+    LossSpec("dice", "1 - (2 sum p g + s_nr) / (sum p + sum g + s_dr)   [--squared: sum p^2 + sum g^2]", "sum", True, 0, 1,
+             _D, frozenset({"spg", "sp", "sg", "sp2?"}), "Soft Dice loss; = MONAI DiceLoss", W_MEAN),
+    LossSpec("iou", "1 - (2I + s_nr) / (2 (sum p + sum g - I) + s_dr),  I = sum p g", "sum", True, 0, 1,
+             _D, frozenset({"spg", "sp", "sg", "sp2?"}), "Soft Jaccard loss; = MONAI DiceLoss(jaccard=True)", W_MEAN,
+             aliases=("jaccard",)),
+    LossSpec("generalized_dice", "1 - (2 sum_c w_c I_c + s_nr) / (sum_c w_c (sum p + sum g) + s_dr),  w_c = 1/(sum g)^2",
+             "sum", False, 0, 1, ("smooth_nr", "smooth_dr"), frozenset({"spg", "sp", "sg"}),
+             "One value over the reported classes; an infinite w_c takes the largest finite one; = MONAI GeneralizedDiceLoss",
+             "none (one value)", aliases=("gdl",)),
+    LossSpec("tversky", "1 - (TP~ + s_nr) / (TP~ + a FP~ + b FN~ + s_dr),  TP~ = sum p g, FP~ = sum p(1-g), FN~ = sum (1-p) g",
+             "sum", True, 0, 1, ("smooth_nr", "smooth_dr", "tversky_alpha", "tversky_beta", "weights"),
+             frozenset({"spg", "sp", "sg"}), "= MONAI TverskyLoss(alpha=a, beta=b)", W_MEAN),
+    LossSpec("focal_tversky", "tversky_c ^ gamma_t", "sum", True, 0, 1,
+             ("smooth_nr", "smooth_dr", "tversky_alpha", "tversky_beta", "focal_tversky_gamma", "weights"),
+             frozenset({"spg", "sp", "sg"}), "Abraham & Khan 2019", W_MEAN),
+    LossSpec("ce", "mean over voxels of class c of -log p_ic", "sum", True, 0, float("inf"), _W,
+             frozenset({"sg", "log"}), "Cross-entropy over all K channels; weighted = PyTorch CrossEntropyLoss(weight)",
+             "-sum_i w_yi log p_i,yi / sum_i w_yi over all voxels", aliases=("cross_entropy",), uses_log=True),
+    LossSpec("bce", "-mean_i [g log p + (1-g) log(1-p)], one-vs-rest over all voxels", "sum", True, 0, float("inf"), _W,
+             frozenset({"sg", "log", "log1m"}), "Binary cross-entropy per class", W_MEAN, uses_log=True),
+    LossSpec("focal", "mean over voxels of class c of -(1-p_ic)^gamma log p_ic", "sum", True, 0, float("inf"),
+             ("focal_gamma", "weights"), frozenset({"sg", "f1"}),
+             "Softmax focal loss (Lin et al.); MONAI FocalLoss(use_softmax=True) gives this / K",
+             "sum_i w_yi (.) / sum_i w_yi over all voxels", uses_log=True),
+    LossSpec("binary_focal", "-mean_i [a g (1-p)^gamma log p + (1-a)(1-g) p^gamma log(1-p)], one-vs-rest", "sum", True, 0,
+             float("inf"), ("focal_alpha", "focal_gamma", "weights"), frozenset({"sg", "f1", "f0"}),
+             "Sigmoid focal loss per class (RetinaNet)", W_MEAN, uses_log=True),
+    LossSpec("lovasz_softmax", "Lovasz extension of the Jaccard loss on errors |g_ic - p_ic| sorted descending", "lovasz",
+             True, 0, 1, _W, frozenset({"sg"}),
+             "Berman et al. 2018; classes absent from GT are null and left out (classes='present'). One sort per class",
+             W_MEAN + " present in GT", default=False),
+    LossSpec("lovasz_hinge", "Lovasz extension of the Jaccard loss on hinge errors max(0, 1 - (2g-1) z), z = logit(p_ic)",
+             "lovasz", True, 0, float("inf"), _W, frozenset({"sg"}),
+             "Berman et al. 2018, one-vs-rest per class (= SMP LovaszLoss binary on logits). One sort per class",
+             W_MEAN, default=False, uses_log=True),
+    LossSpec("combo", "b * mCE - (1 - b) * dice_coefficient,  mCE = -mean_i [a g log p + (1-a)(1-g) log(1-p)]", "sum", True,
+             -1, float("inf"), ("combo_alpha", "combo_beta") + _D, frozenset({"spg", "sp", "sg", "sp2?", "log", "log1m"}),
+             "Taghanaki et al. 2019; may be negative", W_MEAN, uses_log=True),
+    LossSpec("dice_ce", "lambda_dice * dice + lambda_ce * ce   (single sigmoid channel: ce is bce)", "sum", True, 0,
+             float("inf"), ("lambda_dice", "lambda_ce") + _D, frozenset({"spg", "sp", "sg", "sp2?", "log", "log1m?"}),
+             "= MONAI DiceCELoss(softmax=True)", "lambda_dice * dice.value + lambda_ce * ce.value", uses_log=True),
+    LossSpec("dice_focal", "lambda_dice * dice + lambda_focal * focal", "sum", True, 0, float("inf"),
+             ("lambda_dice", "lambda_focal", "focal_gamma") + _D, frozenset({"spg", "sp", "sg", "sp2?", "f1"}),
+             "AnatomyNet (softmax focal; not MONAI DiceFocalLoss)", "lambda_dice * dice.value + lambda_focal * focal.value",
+             uses_log=True),
+    LossSpec("log_cosh_dice", "log(cosh(dice_c))", "sum", True, 0, 0.4338, _D, frozenset({"spg", "sp", "sg", "sp2?"}),
+             "Jadon 2020", W_MEAN),
+):
+    register(_spec)
