@@ -64,7 +64,8 @@ def _lse_others(scores, c, i, j, t):
     return m + np.log(s)
 
 
-@jit(parallel=True)
+# reassoc/contract only: lets the plain sums vectorise; no NaN/Inf assumptions
+@jit(parallel=True, fastmath={"reassoc", "contract"})
 def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_label, has_ignore, nchunks):
     """Return (sums[N_SUMS, K'], n_zero_sum, n_outside).
 
@@ -94,11 +95,14 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
         lab = np.empty(n2, np.int64)
         norm = np.empty(n2, np.float64)  # lse (logits) or 1/sum (renorm)
         mx = np.empty(n2, np.float64)
+        prow = np.empty(n2, np.float64)
+        valid = np.empty(n2, np.float64)
         for r in range(r0, r1):
             i = r // n1
             j = r - i * n1
             for t in range(n2):
                 g = np.int64(gt[i, j, t])
+                valid[t] = 0.0
                 if has_ignore and g == ignore_label:
                     lab[t] = -1
                 elif g < 0 or g >= kk:
@@ -106,6 +110,7 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
                     outside[ch] += 1
                 else:
                     lab[t] = g
+                    valid[t] = 1.0
             if logits and not sigmoid:
                 for t in range(n2):
                     mx[t] = -np.inf
@@ -130,87 +135,135 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
                 for t in range(n2):
                     s = norm[t]
                     if s > 0.0:
-                        norm[t] = 1.0 / s
+                        norm[t] = valid[t] / s
                     else:
-                        norm[t] = 1.0
+                        norm[t] = 0.0
                         if lab[t] >= 0:
                             zero_sum[ch] += 1
             for c in range(kk):
+                # 1) p of this class along the row (0 for ignored voxels)
+                if sigmoid:
+                    for t in range(n2):
+                        x = np.float64(scores[0, i, j, t])
+                        if logits:
+                            z = x if c == 1 else -x
+                            prow[t] = np.exp(-_softplus(-z))
+                        else:
+                            prow[t] = x if c == 1 else 1.0 - x
+                        if lab[t] < 0:
+                            prow[t] = 0.0
+                elif logits:
+                    for t in range(n2):
+                        prow[t] = np.exp(np.float64(scores[c, i, j, t]) - norm[t]) * valid[t]
+                elif renorm:
+                    for t in range(n2):
+                        prow[t] = np.float64(scores[c, i, j, t]) * norm[t]
+                else:
+                    for t in range(n2):
+                        prow[t] = np.float64(scores[c, i, j, t]) * valid[t]
+                # 2) the plain sums, branch-free so the loop vectorises
                 spg = 0.0
                 sp = 0.0
                 sg = 0.0
                 sp2 = 0.0
-                l1 = 0.0
-                l0 = 0.0
-                f1 = 0.0
-                f0 = 0.0
-                for t in range(n2):
-                    y = lab[t]
-                    if y < 0:
-                        continue
-                    hit = y == c
-                    # p, q = 1 - p (computed accurately), and the log terms this voxel needs
-                    lp = 0.0
-                    lq = 0.0
-                    if sigmoid:
-                        x = np.float64(scores[0, i, j, t])
-                        if logits:
-                            z = x if c == 1 else -x
-                            lp = -_softplus(-z)
-                            lq = -_softplus(z)
-                            p = np.exp(lp)
-                            q = np.exp(lq)
-                        else:
-                            if c == 1:
-                                p = x
-                                q = 1.0 - x
-                            else:
-                                p = 1.0 - x
-                                q = x
-                            if hit:
-                                lp = np.log(p) if p > eps else log_eps
-                            else:
-                                lq = np.log(q) if q > eps else log_eps
-                    elif logits:
-                        lp = np.float64(scores[c, i, j, t]) - norm[t]
-                        p = np.exp(lp)
-                        q = -np.expm1(lp)
-                        if not hit and (need_l1m or need_f0):
-                            if p < 0.5:
-                                lq = np.log1p(-p)
-                            else:
-                                # 1 - p is the mass of the other classes; sum it directly
-                                # instead of cancelling against p
-                                lq = _lse_others(scores, c, i, j, t) - norm[t]
-                    else:
-                        p = np.float64(scores[c, i, j, t])
-                        if renorm:
-                            p = p * norm[t]
-                        q = 1.0 - p
-                        if hit:
-                            if need_log or need_f1:
-                                lp = np.log(p) if p > eps else log_eps
-                        elif need_l1m or need_f0:
-                            lq = np.log(q) if q > eps else log_eps
-                    sp += p
-                    if need_sq:
+                if need_sq:
+                    for t in range(n2):
+                        p = prow[t]
+                        h = 1.0 if lab[t] == c else 0.0
+                        sp += p
+                        spg += p * h
+                        sg += h
                         sp2 += p * p
-                    if hit:
-                        spg += p
-                        sg += 1.0
-                        if need_log:
-                            l1 += lp
-                        if need_f1:
-                            f1 += _powg(q, gamma) * lp
-                    else:
-                        if need_l1m:
-                            l0 += lq
-                        if need_f0:
-                            f0 += _powg(p, gamma) * lq
+                else:
+                    for t in range(n2):
+                        p = prow[t]
+                        h = 1.0 if lab[t] == c else 0.0
+                        sp += p
+                        spg += p * h
+                        sg += h
                 buf[ch, SPG, c] += spg
                 buf[ch, SP, c] += sp
                 buf[ch, SG, c] += sg
                 buf[ch, SP2, c] += sp2
+                if not (need_log or need_l1m or need_f1 or need_f0):
+                    continue
+                # 3) log terms, only where a requested loss reads them: log p on the
+                # voxels of class c, log(1 - p) on the others
+                l1 = 0.0
+                l0 = 0.0
+                f1 = 0.0
+                f0 = 0.0
+                if not logits:
+                    # probabilities: sum log a_t = log prod a_t, so the log p / log(1 - p)
+                    # sums take one log per row instead of one per voxel; the running
+                    # product is flushed into the sum before it can underflow
+                    # (factors are >= eps). The focal terms weight each log, so they
+                    # still take one log per voxel.
+                    prod1 = 1.0
+                    prod0 = 1.0
+                    for t in range(n2):
+                        y = lab[t]
+                        if y < 0:
+                            continue
+                        p = prow[t]
+                        if sigmoid and c == 0:
+                            q = np.float64(scores[0, i, j, t])
+                        else:
+                            q = 1.0 - p
+                        if y == c:
+                            a = p if p > eps else eps
+                            if need_log:
+                                prod1 *= a
+                                if prod1 < 1e-250:
+                                    l1 += np.log(prod1)
+                                    prod1 = 1.0
+                            if need_f1:
+                                f1 += _powg(q, gamma) * np.log(a)
+                        else:
+                            b = q if q > eps else eps
+                            if need_l1m:
+                                prod0 *= b
+                                if prod0 < 1e-250:
+                                    l0 += np.log(prod0)
+                                    prod0 = 1.0
+                            if need_f0:
+                                f0 += _powg(p, gamma) * np.log(b)
+                    l1 += np.log(prod1)
+                    l0 += np.log(prod0)
+                else:
+                    for t in range(n2):
+                        y = lab[t]
+                        if y < 0:
+                            continue
+                        p = prow[t]
+                        if y == c:
+                            if not (need_log or need_f1):
+                                continue
+                            if sigmoid:
+                                x = np.float64(scores[0, i, j, t])
+                                lp = -_softplus(-x if c == 1 else x)
+                                q = np.exp(-_softplus(x if c == 1 else -x))
+                            else:
+                                lp = np.float64(scores[c, i, j, t]) - norm[t]
+                                q = -np.expm1(lp)
+                            l1 += lp
+                            if need_f1:
+                                f1 += _powg(q, gamma) * lp
+                        else:
+                            if not (need_l1m or need_f0):
+                                continue
+                            if sigmoid:
+                                x = np.float64(scores[0, i, j, t])
+                                lq = -_softplus(x if c == 1 else -x)
+                            elif p < 0.5:
+                                lq = np.log1p(-p)
+                            else:
+                                # 1 - p is the mass of the other classes: sum it directly
+                                # instead of cancelling against p
+                                lq = _lse_others(scores, c, i, j, t) - norm[t]
+                            l0 += lq
+                            if need_f0:
+                                f0 += _powg(p, gamma) * lq
                 buf[ch, L1, c] += l1
                 buf[ch, L0, c] += l0
                 buf[ch, F1, c] += f1
