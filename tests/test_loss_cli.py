@@ -165,7 +165,7 @@ def test_table_shows_losses_per_class_and_reduced(case):
 )
 def test_bad_loss_options_exit_2_with_one_line(case, args, message):
     tmp_path, _, _ = case
-    res = invoke("eval", tmp_path / "probs.npy", tmp_path / "gt.npy", *args)
+    res = invoke("eval", tmp_path / "probs.npy", tmp_path / "gt.npy", "--metrics", "dice", *args)
     assert res.exit_code == 2
     assert message in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
@@ -174,10 +174,10 @@ def test_bad_loss_options_exit_2_with_one_line(case, args, message):
 def test_probability_validation_and_renormalize(case):
     tmp_path, probs, gt = case
     np.save(tmp_path / "big.npy", probs * 3)
-    res = invoke("eval", tmp_path / "big.npy", tmp_path / "gt.npy", "--pred-type", "probs")
+    res = invoke("eval", tmp_path / "big.npy", tmp_path / "gt.npy", "--pred-type", "probs", "--metrics", "dice")
     assert res.exit_code == 2 and "--pred-type logits" in res.stderr
     np.save(tmp_path / "off.npy", probs * 0.9)
-    res = invoke("eval", tmp_path / "off.npy", tmp_path / "gt.npy")
+    res = invoke("eval", tmp_path / "off.npy", tmp_path / "gt.npy", "--metrics", "dice")
     assert res.exit_code == 2 and "--renormalize" in res.stderr
     scaled = eval_json(tmp_path, "--renormalize", pred="off.npy")["cases"][0]["losses"]
     plain = eval_json(tmp_path)["cases"][0]["losses"]
