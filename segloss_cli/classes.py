@@ -12,6 +12,7 @@ import numpy as np
 from .errors import InputError, UsageError
 
 BACKGROUND = 0
+MAX_LABEL_RANGE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ def parse_labels(text: Optional[str]) -> Optional[tuple[int, ...]]:
                 lo, hi = int(a), int(b)
                 if hi < lo:
                     raise ValueError
+                if hi - lo >= MAX_LABEL_RANGE:  # a typo like 1-1000000000 must not build a huge set
+                    raise UsageError(f"--labels: range '{part}' spans more than {MAX_LABEL_RANGE} labels; list the labels present")
                 out.update(range(lo, hi + 1))
             else:
                 out.add(int(part))
@@ -46,6 +49,8 @@ def parse_labels(text: Optional[str]) -> Optional[tuple[int, ...]]:
             raise UsageError(f"--labels: '{part}' is not a label or a range like 1-3 (example: --labels 1,2,5)") from None
     if any(v < 0 for v in out):
         raise UsageError("--labels: labels must be >= 0")
+    if any(v >= 2**63 for v in out):
+        raise UsageError("--labels: labels must be below 2**63")
     return tuple(sorted(out))
 
 

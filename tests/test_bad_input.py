@@ -229,6 +229,29 @@ def test_labels_outside_the_prediction_classes(tmp_path, gt):
     assert not (tmp_path / "s.json").exists()
 
 
+def test_float_labels_beyond_exact_integers(tmp_path, gt):
+    arr = labels(seed=1).astype(np.float32)
+    arr[0, 0, 0] = 1e30  # integral as a float, but no integer type holds it exactly
+    p = save_nii(tmp_path / "p.nii.gz", arr)
+    assert_fails(tmp_path, p, gt, names=p, fix="save label maps as integers")
+
+
+@pytest.mark.parametrize("value", ["nan", "2", "0", "-0.5"])
+def test_threshold_outside_0_1_for_a_sigmoid_map(tmp_path, gt, value):
+    p = save_nii(tmp_path / "p.nii.gz", np.full(SHAPE, 0.9, np.float32))
+    result = run("eval", p, gt, "--pred-type", "probs", "--threshold", value, "--json", tmp_path / "s.json")
+    assert result.exit_code == 2
+    assert "must be a probability strictly between 0 and 1" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize("text,expected", [("0-1000000000", "spans more than 65536 labels"),
+                                           ("1,99999999999999999999", "below 2**63")])
+def test_labels_option_that_would_exhaust_memory(gt, pred, text, expected):
+    result = run("eval", pred, gt, "--labels", text)
+    assert result.exit_code == 2 and expected in result.stderr
+
+
 @pytest.mark.parametrize("which", ["pred", "gt"])
 def test_zero_size_dimension(tmp_path, which):
     shape = (4, 0, 5)

@@ -57,7 +57,9 @@ def handle_errors(func):
 
         COMMITTED.clear()  # one command per process, but tests run many in one
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe surfaces here, not in click (which would exit 1)
+            return result
         except typer.Exit:
             raise
         except SeglossError as exc:

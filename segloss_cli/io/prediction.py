@@ -99,6 +99,12 @@ def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Opti
                 f"with nearest-neighbour interpolation; {hint}",
                 path,
             )
+        if max(abs(lo), abs(hi)) > 2.0**53:
+            raise InputError(
+                f"{role} label map holds {hi if abs(hi) >= abs(lo) else lo:g}, beyond the integers a float stores "
+                "exactly (2**53); save label maps as integers",
+                path,
+            )
         lo_i, hi_i = int(lo), int(hi)
         dtype = np.result_type(np.min_scalar_type(lo_i), np.min_scalar_type(hi_i))
         arr = arr.astype(dtype, order="K")
@@ -219,9 +225,9 @@ def _load_scores(vol: Volume, gt: Volume, kind: str, opts: LoadOptions) -> Predi
     spatial3 = view.shape[1:]
     out = np.empty(spatial3, dtype=np.uint8 if n_classes <= 256 else np.int32)
     threshold = opts.threshold
+    if n_classes == 1 and not 0.0 < threshold < 1.0:  # also rejects NaN, which no score reaches
+        raise UsageError(f"--threshold {threshold:g} must be a probability strictly between 0 and 1 (default 0.5)")
     if n_classes == 1 and kind == "logits":
-        if not 0.0 < threshold < 1.0:
-            raise UsageError("--threshold must be strictly between 0 and 1")
         threshold = float(np.log(threshold) - np.log1p(-threshold))
     nonfinite, lo, hi, sumdev = K.scores_to_labels(view, out, threshold, n_chunks(spatial3[0] * spatial3[1]))
     if nonfinite:
