@@ -65,27 +65,19 @@ def test_both_empty_worst(pair):
     assert row["metrics"]["nsd"] == 1.0
 
 
-def test_gt_empty_worst_is_the_gt_diagonal(pair):
+@pytest.mark.parametrize("label,status", [("3", "gt_empty"), ("2", "pred_empty")], ids=["gt_empty", "pred_empty"])
+def test_one_side_empty_worst_is_the_gt_diagonal(pair, label, status):
     _, _, _, gt = pair
     _, classes = _classes(pair)
-    row = classes["3"]
-    assert row["status"] == "gt_empty"
+    row = classes[label]
+    assert row["status"] == status
     for n in DIST:
         assert row["metrics"][n] == pytest.approx(diagonal(gt.shape, SP), rel=1e-12)
     assert row["metrics"]["nsd"] == 0.0
 
 
-def test_pred_empty_worst_is_the_gt_diagonal(pair):
-    _, _, _, gt = pair
-    _, classes = _classes(pair)
-    row = classes["2"]
-    assert row["status"] == "pred_empty"
-    for n in DIST:
-        assert row["metrics"][n] == pytest.approx(diagonal(gt.shape, SP), rel=1e-12)
-    assert row["metrics"]["nsd"] == 0.0
-
-
-@pytest.mark.parametrize("label,status", [("4", "both_empty"), ("3", "gt_empty"), ("2", "pred_empty")])
+@pytest.mark.parametrize("label,status", [("4", "both_empty"), ("3", "gt_empty"), ("2", "pred_empty")],
+                         ids=["both_empty", "gt_empty", "pred_empty"])
 def test_nan_policy_gives_null(pair, label, status):
     _, classes = _classes(pair, "--empty-policy", "nan")
     row = classes[label]

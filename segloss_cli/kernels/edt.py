@@ -92,31 +92,13 @@ def _envelope(line, n, s, v, z, out, want):
 
 
 @jit(parallel=True)
-def _pass_axis1(f, s1, nchunks):
-    b0, b1, b2 = f.shape
-    nlines = b0 * b2
-    for ch in prange(nchunks):
-        l0 = ch * nlines // nchunks
-        l1 = (ch + 1) * nlines // nchunks
-        line = np.empty(b1, np.float64)
-        out = np.empty(b1, np.float64)
-        v = np.empty(b1, np.int64)
-        z = np.empty(b1 + 1, np.float64)
-        want = np.ones(b1, np.bool_)
-        for ln in range(l0, l1):
-            i = ln // b2
-            t = ln - i * b2
-            for j in range(b1):
-                line[j] = f[i, j, t]
-            _envelope(line, b1, s1, v, z, out, want)
-            for j in range(b1):
-                f[i, j, t] = out[j]
-
-
-@jit(parallel=True)
 def _pass_axis0(f, s0, queries, qbit, nchunks):
-    """Last pass. With ``qbit`` != 0, only lines holding a voxel with ``queries & qbit`` are
-    computed, and only at those voxels (the caller reads nothing else)."""
+    """Replace every line f[:, j, t] by its lower envelope (one FH pass along axis 0).
+
+    Other axes are passed as transposed views. With ``qbit`` != 0 (the last pass), only
+    lines holding a voxel with ``queries & qbit`` are computed, and only at those voxels:
+    the caller reads nothing else.
+    """
     b0, b1, b2 = f.shape
     nlines = b1 * b2
     for ch in prange(nchunks):
@@ -156,7 +138,9 @@ def edt_squared(sites, bit, f, s0, s1, s2, nchunks, qbit=0):
     b0, b1, b2 = sites.shape
     _first_pass(sites, bit, f, s2, nchunks)
     if b1 > 1:
-        _pass_axis1(f, s1, nchunks)
+        # Axis 1 as axis 0 of a transposed view (no copy); lines stay in the same order.
+        ft = f.transpose(1, 0, 2)
+        _pass_axis0(ft, s1, sites.transpose(1, 0, 2), np.uint8(0), nchunks)
     if b0 > 1:
         _pass_axis0(f, s0, sites, np.uint8(qbit), nchunks)
 
