@@ -700,6 +700,17 @@ def test_subprocess_signal_exit_code_and_nothing_written(tmp_path, gt, pred, sig
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_subprocess_stdout_closed_early_exits_141_quietly(gt, pred, fmt):
+    """`segloss eval ... | head`: the reader went away; 141 (128 + SIGPIPE), never 1 (a failed gate)."""
+    proc = subprocess.Popen([sys.executable, "-m", "segloss_cli", "eval", str(pred), str(gt), "--format", fmt],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # closed long before segloss has anything to print
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141, stderr
+    assert stderr == b""
+
+
 # --------------------------------------------------------------------------- numeric safety
 
 

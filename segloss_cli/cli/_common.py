@@ -56,6 +56,7 @@ def handle_errors(func):
         from ..io.atomic import COMMITTED
 
         COMMITTED.clear()  # one command per process, but tests run many in one
+        _rich_broken_pipe_raises()
         try:
             result = func(*args, **kwargs)
             sys.stdout.flush()  # a closed pipe surfaces here, not in click (which would exit 1)
@@ -125,3 +126,17 @@ def run_app(app) -> None:
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
+
+
+def _raise_broken_pipe(self) -> None:
+    raise BrokenPipeError()
+
+
+def _rich_broken_pipe_raises() -> None:
+    """rich answers a closed stdout with SystemExit(1), which reads as "a requirement failed";
+    make it raise BrokenPipeError so every command exits 141 on `| head`, table or not."""
+    try:
+        from rich.console import Console
+    except ImportError:  # pragma: no cover
+        return
+    Console.on_broken_pipe = _raise_broken_pipe
