@@ -7,9 +7,9 @@ Two steps, both free of printing:
    predictions, extra predictions and duplicate ids. It reads no image data.
 2. :func:`evaluate_folder` scores the pairs. The first case runs in this process: that
    compiles (and writes to numba's on-disk cache) exactly the kernel specialisations the
-   data needs. The other cases then go to a pool of ``spawn``-ed worker processes, one case
-   per worker at a time, which load the compiled kernels from the cache instead of compiling
-   them again. Results are sorted by case id, so the output does not depend on the number of
+   data needs. The other cases then go to a pool of ``spawn``-ed workers, one case per worker
+   at a time, which load the compiled kernels from the cache instead of compiling them
+   again (see evaluate_folder for when the pool is worth starting). Results are sorted by case id, so the output does not depend on the number of
    workers or on the order of files on disk.
 
 Why spawn and not fork: numba's threading layers are not all fork-safe once their threads
@@ -208,6 +208,13 @@ def _worker_init(opts, numba_threads: int) -> None:
     os.environ["NUMBA_NUM_THREADS"] = str(numba_threads)
     global _WORKER_OPTS
     _WORKER_OPTS = opts
+    # Import what scoring needs now, while the parent scores the first case.
+    from . import evaluate  # noqa: F401
+    from .io import prediction  # noqa: F401
+    from .metrics.registry import all_metrics
+
+    all_metrics()
+    import nibabel  # noqa: F401
 
 
 def _worker_score(item: tuple[int, CasePair]) -> tuple[int, CaseResult]:
@@ -248,6 +255,7 @@ def evaluate_folder(
     *,
     jobs: int = 1,
     on_case: Optional[Callable[[CaseResult], None]] = None,
+    adaptive: bool = True,
 ) -> tuple[CaseResult, ...]:
     """Score every pair; return the results sorted by case id.
 
@@ -255,7 +263,18 @@ def evaluate_folder(
     called in this process after each case (progress display). Any error in any case stops
     the whole run: the pool is terminated and the exception propagates. So do Ctrl-C
     (KeyboardInterrupt) and SIGTERM; workers ignore SIGINT and are killed by the parent.
+
+    Starting a spawned worker costs about what this process spent before its first result
+    (interpreter, imports, loading compiled kernels): around a second of CPU. With
+    ``adaptive`` (the default) this process scores the first two cases itself, starts the
+    workers only when the remaining serial work is clearly larger than that cost, and keeps
+    scoring cases itself until the workers answer, so more jobs never make a small folder
+    slower. ``adaptive=False`` always hands cases 1.. to the pool (tests use it). Which process
+    scores a case does not change its result: kernels split work into a fixed number of
+    chunks whatever the thread count.
     """
+    import time
+
     pairs = sorted(pairs, key=lambda p: p.case)
     if not pairs:
         raise InputError("no case pairs to score")
@@ -268,27 +287,92 @@ def evaluate_folder(
         if on_case is not None:
             on_case(res)
 
-    # The first case in this process: real work that also compiles and caches the kernels.
+    # The first case compiles the kernels (or loads them from numba's cache) and writes the
+    # cache, before any worker exists: workers then load compiled kernels, never compile.
     done(0, score_pair(pairs[0], opts))
-    rest = list(enumerate(pairs))[1:]
-    jobs = min(jobs, len(rest))
+    start = 1
+    jobs = min(jobs, len(pairs) - 1)
+    if jobs > 1 and adaptive:
+        startup = _cpu_seconds()
+        t = time.perf_counter()
+        done(1, score_pair(pairs[1], opts))
+        per_case = time.perf_counter() - t
+        start = 2
+        if (len(pairs) - 2) * per_case < 2.0 * startup:
+            jobs = 1  # workers would not pay for their start
     if jobs <= 1:
-        for i, pair in rest:
-            done(i, score_pair(pair, opts))
-    elif rest:
-        import multiprocessing as mp
-
-        ctx = mp.get_context("spawn")
-        pool = _start_pool(ctx, jobs, opts)
-        try:
-            # chunksize 1: a worker takes its next case only when it has finished one, so at
-            # most `jobs` cases are in memory at once and slow cases do not block a batch.
-            for i, res in pool.imap_unordered(_worker_score, rest, chunksize=1):
-                done(i, res)
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
+        for i in range(start, len(pairs)):
+            done(i, score_pair(pairs[i], opts))
+        return tuple(results)  # type: ignore[arg-type]
+    _score_with_pool(pairs, list(range(start, len(pairs))), opts, jobs, done, results, parent_helps=adaptive)
     return tuple(results)  # type: ignore[arg-type]
+
+
+def _cpu_seconds() -> float:
+    """CPU time this process has used so far (a proxy for what starting a worker costs)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _score_with_pool(pairs, indices, opts, jobs: int, done, results, *, parent_helps: bool) -> None:
+    import multiprocessing as mp
+    import queue
+    from collections import deque
+
+    pool = _start_pool(mp.get_context("spawn"), jobs, opts)
+    try:
+        todo = deque((i, pairs[i]) for i in indices)
+        inbox: queue.SimpleQueue = queue.SimpleQueue()
+        in_flight: dict[int, CasePair] = {}
+        workers_up = False
+
+        def fail(error: BaseException) -> None:
+            inbox.put(_Failed(error))
+
+        def top_up(limit: int) -> None:
+            while todo and len(in_flight) < limit:
+                i, pair = todo.popleft()
+                in_flight[i] = pair
+                pool.apply_async(_worker_score, ((i, pair),), callback=inbox.put, error_callback=fail)
+
+        # One case per worker until a worker has answered (a case given to the pool cannot be
+        # taken back), then a short backlog of paths per worker keeps them busy. Each worker
+        # holds one case at a time, so memory stays at about `jobs` cases (plus one here).
+        # Meanwhile this process scores cases from the end of the list; while no worker has
+        # answered yet it also scores cases already given to them (same result, first wins).
+        top_up(jobs)
+        while todo or any(results[i] is None for i in in_flight):
+            helping = parent_helps and (bool(todo) or not workers_up)
+            try:
+                got = inbox.get_nowait() if helping else inbox.get(timeout=0.1)
+            except queue.Empty:
+                if not helping:
+                    continue
+                if todo:
+                    i, pair = todo.pop()
+                else:
+                    i, pair = next((i, p) for i, p in in_flight.items() if results[i] is None)
+                    del in_flight[i]
+                done(i, score_pair(pair, opts))
+                continue
+            if isinstance(got, _Failed):
+                raise got.error
+            i, res = got
+            in_flight.pop(i, None)
+            workers_up = True
+            if results[i] is None:
+                done(i, res)
+            top_up(2 * jobs)
+    finally:
+        # Every case is done (or the run failed): stop the workers, also any still starting.
+        pool.terminate()
+        pool.join()
+
+
+class _Failed:
+    """An exception raised in a worker, carried to the parent through the result queue."""
+
+    def __init__(self, error: BaseException):
+        self.error = error

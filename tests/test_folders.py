@@ -290,22 +290,50 @@ def _segloss(*args, env=None, **kw):
                           env={**os.environ, **(env or {})}, timeout=300, **kw)
 
 
-def test_jobs_1_and_2_give_identical_outputs_via_the_numba_cache(tmp_path):
+def test_jobs_1_and_2_give_identical_cli_outputs(tmp_path):
     pdir, gdir = make_folders(tmp_path, 6, empty_class2=("case03",))
-    cache = tmp_path / "numba_cache"
-    env = {"NUMBA_CACHE_DIR": str(cache)}
     outs = {}
     for jobs in (2, 1):
         csv_path = tmp_path / f"j{jobs}.csv"
-        res = _segloss("eval", pdir, gdir, "--metrics", "overlap", "--format", "json", "--csv", csv_path,
-                       "--jobs", jobs, env=env)
+        res = _segloss("eval", pdir, gdir, "--metrics", "all", "--format", "json", "--csv", csv_path, "--jobs", jobs)
         assert res.returncode == 0, res.stderr
         outs[jobs] = (res.stdout, csv_path.read_text())
-        if jobs == 2:
-            # the parent compiled once and wrote the cache the spawned workers loaded from
-            assert list(cache.rglob("*.nbi")) and list(cache.rglob("*.nbc"))
     assert outs[1] == outs[2]
     assert [c["case"] for c in json.loads(outs[1][0])["cases"]] == [f"case{i:02d}" for i in range(6)]
+
+
+_POOL_SCRIPT = """
+import json, sys
+from segloss_cli.evaluate import EvalOptions
+from segloss_cli.folder import evaluate_folder, pair_folders
+from segloss_cli.metrics.registry import select
+from segloss_cli.report.json_ import case_dict
+
+if __name__ == "__main__":
+    pairs = pair_folders(sys.argv[1], sys.argv[2]).pairs
+    opts = EvalOptions(metrics=select(sys.argv[3]))
+    pool = evaluate_folder(pairs, opts, jobs=2, adaptive=False)  # cases 1.. all scored by workers
+    serial = evaluate_folder(pairs, opts, jobs=1)
+    print(json.dumps([[case_dict(c) for c in pool], [case_dict(c) for c in serial]]))
+"""
+
+
+def test_workers_load_kernels_from_the_numba_cache_and_match_serial(tmp_path):
+    """Spawned workers load the kernels the parent compiled (or loaded); nobody compiles twice."""
+    pdir, gdir = make_folders(tmp_path, 5, empty_class2=("case02",))
+    script = tmp_path / "pool.py"
+    script.write_text(_POOL_SCRIPT)
+    res = subprocess.run([sys.executable, str(script), str(pdir), str(gdir), "overlap"], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "NUMBA_DEBUG_CACHE": "1"})
+    assert res.returncode == 0, res.stderr[-3000:]
+    log = res.stdout.splitlines()  # numba prints its cache debugging on stdout
+    pool, serial = json.loads(log[-1])
+    assert pool == serial and [c["case"] for c in pool] == [f"case{i:02d}" for i in range(5)]
+    saved = [line.split("'")[1] for line in log if line.startswith("[cache] data saved to")]
+    loaded = [line.split("'")[1] for line in log if line.startswith("[cache] data loaded from")]
+    assert len(saved) == len(set(saved))  # compiled at most once (by the parent, on a cold cache)
+    kernels = set(saved) | set(loaded)
+    assert kernels and len(loaded) >= len(kernels - set(saved)) + len(kernels)  # parent and workers loaded
 
 
 def test_worker_error_stops_the_pool_and_writes_nothing(tmp_path):

@@ -24,6 +24,16 @@ def jit(**extra):
     return numba.njit(**{**_BASE, **extra})
 
 
+# A fixed number of chunks, not a multiple of the thread count: kernels merge per-chunk partial
+# results in chunk order, so a float reduction gives the same bits whatever the number of
+# threads (NUMBA_NUM_THREADS, or `--jobs` worker processes that each get fewer threads).
+# 64 chunks keep up to ~16 threads load-balanced.
+CHUNKS = 64
+
+
 def n_chunks(n_items: int, per_thread: int = 4) -> int:
-    """How many work chunks to split ``n_items`` rows into for a parallel kernel."""
-    return max(1, min(n_items, numba.get_num_threads() * per_thread))
+    """How many work chunks to split ``n_items`` rows into for a parallel kernel.
+
+    Independent of the thread count (see CHUNKS); ``per_thread`` is accepted and ignored.
+    """
+    return max(1, min(n_items, CHUNKS))

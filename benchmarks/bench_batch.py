@@ -1,0 +1,138 @@
+"""Folder scoring: cases per second for --jobs 1 and --jobs N against only reading the files.
+
+    python benchmarks/bench_batch.py [--cases 200] [--shape 128 128 96] [--labels 8] [--jobs N]
+                                     [--metrics overlap] [--dir DIR]
+
+Generates CASES pairs of uint8 label maps (blobby labels 0..LABELS-1, the prediction a noisy,
+shifted copy) as .nii.gz, then, from one run, times:
+  - read only: nibabel load + decompress of every PRED and GT file (np.asarray(img.dataobj)),
+    serially and with N processes (the floor for --jobs 1 and --jobs N);
+  - `segloss eval PRED_DIR GT_DIR --metrics METRICS --jobs 1` and `--jobs N`, whole command
+    wall time in a fresh process (interpreter start, pairing, scoring, JSON rendering), after
+    one warm-up run so numba's cache is filled (the compile is a one-off, reported apart).
+Ratios > 1 mean slower than reading. Target: --jobs 1 within 1.5x of the serial read time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+
+def make_case(rng, shape, n_labels):
+    coarse = rng.integers(0, n_labels, tuple(max(1, s // 16) + 1 for s in shape)).astype(np.uint8)
+    gt = np.kron(coarse, np.ones((16, 16, 16), np.uint8))[: shape[0], : shape[1], : shape[2]]
+    pred = np.roll(gt, (1, -1, 0), axis=(0, 1, 2))
+    noise = rng.random(shape) < 0.02
+    pred = np.where(noise, (pred + 1) % n_labels, pred).astype(np.uint8)
+    return pred, np.ascontiguousarray(gt)
+
+
+def generate(root: Path, n_cases: int, shape, n_labels: int) -> tuple[Path, Path]:
+    pdir, gdir = root / "pred", root / "gt"
+    if pdir.is_dir() and len(list(pdir.glob("*.nii.gz"))) == n_cases and len(list(gdir.glob("*.nii.gz"))) == n_cases:
+        return pdir, gdir  # reuse a previous --dir
+    shutil.rmtree(pdir, ignore_errors=True)
+    shutil.rmtree(gdir, ignore_errors=True)
+    pdir.mkdir(parents=True)
+    gdir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    affine = np.diag([0.8, 0.8, 1.5, 1.0])
+    for i in range(n_cases):
+        pred, gt = make_case(rng, shape, n_labels)
+        nib.save(nib.Nifti1Image(pred, affine), str(pdir / f"case_{i:04d}.nii.gz"))
+        nib.save(nib.Nifti1Image(gt, affine), str(gdir / f"case_{i:04d}.nii.gz"))
+    return pdir, gdir
+
+
+def read_pair(paths):
+    total = 0
+    for p in paths:
+        total += int(np.asarray(nib.load(p).dataobj).shape[0])
+    return total
+
+
+def time_read(pairs, jobs: int) -> float:
+    t = time.perf_counter()
+    if jobs == 1:
+        for pair in pairs:
+            read_pair(pair)
+    else:
+        with ProcessPoolExecutor(jobs) as ex:
+            list(ex.map(read_pair, pairs, chunksize=1))
+    return time.perf_counter() - t
+
+
+def time_segloss(pdir, gdir, metrics: str, jobs: int, out: Path) -> float:
+    cmd = [sys.executable, "-m", "segloss_cli", "eval", str(pdir), str(gdir), "--metrics", metrics,
+           "--jobs", str(jobs), "--quiet", "--format", "json"]
+    t = time.perf_counter()
+    with open(out, "w") as fh:
+        subprocess.run(cmd, check=True, stdout=fh)
+    return time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=200)
+    ap.add_argument("--shape", type=int, nargs=3, default=[128, 128, 96])
+    ap.add_argument("--labels", type=int, default=8)
+    ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--metrics", default="overlap", help="segloss --metrics value (default: every overlap metric)")
+    ap.add_argument("--dir", type=Path, default=None, help="keep the generated cases here (reused when present)")
+    args = ap.parse_args()
+
+    tmp = None
+    root = args.dir
+    if root is None:
+        tmp = tempfile.TemporaryDirectory(prefix="segloss_bench_")
+        root = Path(tmp.name)
+    try:
+        t = time.perf_counter()
+        pdir, gdir = generate(root, args.cases, tuple(args.shape), args.labels)
+        t_gen = time.perf_counter() - t
+        pairs = [(str(pdir / f.name), str(gdir / f.name)) for f in sorted(pdir.glob("*.nii.gz"))]
+        n = len(pairs)
+
+        # Warm-up: fills numba's on-disk cache (a one-off compile) and the OS file cache.
+        warm = root / "warm"
+        shutil.rmtree(warm, ignore_errors=True)
+        (warm / "p").mkdir(parents=True)
+        (warm / "g").mkdir(parents=True)
+        for pred, gt in pairs[:2]:
+            shutil.copy(pred, warm / "p")
+            shutil.copy(gt, warm / "g")
+        t_warm = time_segloss(warm / "p", warm / "g", args.metrics, 1, root / "warm.json")
+        time_read(pairs, 1)
+
+        t_read1 = time_read(pairs, 1)
+        t_readn = time_read(pairs, args.jobs)
+        t_seg1 = time_segloss(pdir, gdir, args.metrics, 1, root / "j1.json")
+        t_segn = time_segloss(pdir, gdir, args.metrics, args.jobs, root / f"j{args.jobs}.json")
+        same = (root / "j1.json").read_bytes() == (root / f"j{args.jobs}.json").read_bytes()
+
+        print(f"{n} cases of {tuple(args.shape)} uint8, {args.labels} labels, .nii.gz; metrics: {args.metrics}; "
+              f"{len(os.sched_getaffinity(0))} cores (generated in {t_gen:.1f} s; warm-up run {t_warm:.1f} s)")
+        print(f"read only, 1 process        {t_read1:7.2f} s  {n / t_read1:7.1f} cases/s")
+        print(f"read only, {args.jobs} processes      {t_readn:7.2f} s  {n / t_readn:7.1f} cases/s")
+        print(f"segloss --jobs 1            {t_seg1:7.2f} s  {n / t_seg1:7.1f} cases/s   {t_seg1 / t_read1:5.2f}x read-only (1 process)")
+        print(f"segloss --jobs {args.jobs}            {t_segn:7.2f} s  {n / t_segn:7.1f} cases/s   "
+              f"{t_segn / t_read1:5.2f}x read-only (1 process), {t_segn / t_readn:5.2f}x read-only ({args.jobs} processes)")
+        print(f"--jobs 1 and --jobs {args.jobs} JSON outputs identical: {same}")
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
