@@ -119,12 +119,19 @@ def validate_requirements(requirements: Sequence[Requirement], metric_names: Seq
             metric = resolve(req.name).name
             if metric not in metric_names:
                 raise UsageError(f"--require '{req.text}': metric {metric} is not computed; add it to --metrics")
-        elif req.name.lower() not in loss_names:
+        elif _loss(req) not in loss_names:
             computed = ", ".join(loss_names) or "none"
             raise UsageError(
                 f"--require '{req.text}': loss {req.name} is not computed (computed: {computed}); "
                 "select it with --losses"
             )
+
+
+def _loss(req: Requirement) -> str:
+    """Registry name of the loss a requirement names (aliases accepted; unknown: UsageError)."""
+    from .losses.registry import resolve
+
+    return resolve(req.name).name
 
 
 def _resolve_class(selector: str, classes: dict[str, Any], req: Requirement) -> str:
@@ -187,7 +194,7 @@ def check_requirements(
             for lab in labels:
                 add(req, metric, lab, _mean(classes[lab]["metrics"].get(metric)))
         else:
-            loss = req.name.lower()
+            loss = _loss(req)
             if req.selector is None:
                 add(req, f"loss.{loss}", None, _mean(summary.get("losses", {}).get(loss)))
             else:

@@ -311,7 +311,7 @@ from segloss_cli.report.json_ import case_dict
 
 if __name__ == "__main__":
     pairs = pair_folders(sys.argv[1], sys.argv[2]).pairs
-    opts = EvalOptions(metrics=select(sys.argv[3]))
+    opts = EvalOptions(metrics=select(sys.argv[3]), losses=("dice", "ce", "focal", "lovasz_softmax"))
     pool = evaluate_folder(pairs, opts, jobs=2, adaptive=False)  # cases 1.. all scored by workers
     serial = evaluate_folder(pairs, opts, jobs=1)
     print(json.dumps([[case_dict(c) for c in pool], [case_dict(c) for c in serial]]))
@@ -319,11 +319,12 @@ if __name__ == "__main__":
 
 
 def test_workers_load_kernels_from_the_numba_cache_and_match_serial(tmp_path):
-    """Spawned workers load the kernels the parent compiled (or loaded); nobody compiles twice."""
+    """Spawned workers (one numba thread each) load the kernels the parent compiled or loaded,
+    nobody compiles twice, and every value, float loss sums included, matches the serial run."""
     pdir, gdir = make_folders(tmp_path, 5, empty_class2=("case02",))
     script = tmp_path / "pool.py"
     script.write_text(_POOL_SCRIPT)
-    res = subprocess.run([sys.executable, str(script), str(pdir), str(gdir), "overlap"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, str(script), str(pdir), str(gdir), "all"], capture_output=True, text=True,
                          timeout=300, env={**os.environ, "NUMBA_DEBUG_CACHE": "1"})
     assert res.returncode == 0, res.stderr[-3000:]
     log = res.stdout.splitlines()  # numba prints its cache debugging on stdout
@@ -415,3 +416,22 @@ def test_pair_folders_rejects_unknown_policy(tmp_path):
     with pytest.raises(UsageError):
         pair_folders(pdir, gdir, missing="ignore")
     assert CasePair("a", None, "g").pred is None
+
+
+def test_results_do_not_depend_on_the_numba_thread_count(tmp_path):
+    """Workers get fewer numba threads than the parent; float loss sums must not change."""
+    rng = np.random.default_rng(7)
+    gt = np.zeros((24, 20, 10), np.uint8)
+    gt[2:14, 3:17, 2:8] = 1
+    gt[14:22, 4:12, 1:9] = 2
+    logits = (rng.normal(size=(3, *gt.shape)) + 3.0 * np.stack([gt == k for k in range(3)])).astype(np.float32)
+    np.save(tmp_path / "logits.npy", logits)
+    np.save(tmp_path / "gt.npy", gt)
+    outs = []
+    for threads in ("1", "2"):
+        res = _segloss("eval", tmp_path / "logits.npy", tmp_path / "gt.npy", "--pred-type", "logits", "--spacing", "1",
+                       "--metrics", "dice,hd95,assd", "--losses", "all", "--format", "json", "-q",
+                       env={"NUMBA_NUM_THREADS": threads})
+        assert res.returncode == 0, res.stderr
+        outs.append(res.stdout)
+    assert outs[0] == outs[1]

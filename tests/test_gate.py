@@ -226,6 +226,29 @@ def test_loss_requirements_reduced_and_per_class():
         check_requirements([parse_requirement("loss.focal<=1")], run_)
 
 
+def test_loss_requirement_on_a_probability_map_against_numpy(tmp_path):
+    """loss.dice is MONAI-style soft Dice per class (background excluded), reduced by the mean."""
+    rng = np.random.default_rng(3)
+    gt = np.zeros((10, 8, 4), np.uint8)
+    gt[1:6, 1:7, :] = 1
+    gt[6:9, 2:6, :] = 2
+    logits = rng.normal(size=(3, *gt.shape)) + 3.0 * np.stack([gt == k for k in range(3)])
+    probs = np.exp(logits) / np.exp(logits).sum(axis=0, keepdims=True)
+    np.save(tmp_path / "probs.npy", probs.astype(np.float32))
+    np.save(tmp_path / "gt.npy", gt)
+    p32 = probs.astype(np.float32).astype(np.float64)
+    per = [1 - (2 * np.sum(p32[c] * (gt == c)) + 1e-5) / (np.sum(p32[c]) + np.sum(gt == c) + 1e-5) for c in (1, 2)]
+    value = float(np.mean(per))
+    base = ("eval", tmp_path / "probs.npy", tmp_path / "gt.npy", "--spacing", "1", "--metrics", "dice", "--losses", "dice")
+    assert run(*base, "--require", f"loss.dice<={value + 1e-6}").exit_code == 0
+    res = run(*base, "--require", f"loss.dice<={value - 1e-6}", "--require", f"loss.dice[2]<={per[1] + 1e-6}")
+    assert res.exit_code == 1 and "1 of 2 requirement checks failed" in res.stderr and "(reduced)" in res.stderr
+    res = run(*base, "--require", "loss.nosuch<=1")
+    assert res.exit_code == 2 and "unknown loss 'nosuch'" in res.stderr
+    res = run(*base, "--require", "loss.focal<=1")
+    assert res.exit_code == 2 and "loss focal is not computed" in res.stderr
+
+
 def test_undefined_loss_value_fails_unless_allowed():
     run_ = _run_with_losses([(None, None, None)])
     req = [parse_requirement("loss.dice<=1")]

@@ -27,8 +27,9 @@ def jit(**extra):
 # A fixed number of chunks, not a multiple of the thread count: kernels merge per-chunk partial
 # results in chunk order, so a float reduction gives the same bits whatever the number of
 # threads (NUMBA_NUM_THREADS, or `--jobs` worker processes that each get fewer threads).
-# 64 chunks keep up to ~16 threads load-balanced.
-CHUNKS = 64
+# 16 keeps up to ~8 threads load-balanced; more chunks cost per-chunk buffers (scan_int_labels
+# keeps a 64 KiB presence table per chunk).
+CHUNKS = 16
 
 
 def n_chunks(n_items: int, per_thread: int = 4) -> int:
