@@ -96,6 +96,9 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
         norm = np.empty(n2, np.float64)  # lse (logits) or 1/sum (renorm)
         mx = np.empty(n2, np.float64)
         prow = np.empty(n2, np.float64)
+        l1c = np.zeros(kk, np.float64)
+        f1c = np.zeros(kk, np.float64)
+        prods = np.ones(kk, np.float64)
         valid = np.empty(n2, np.float64)
         for r in range(r0, r1):
             i = r // n1
@@ -185,21 +188,18 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
                 buf[ch, SP, c] += sp
                 buf[ch, SG, c] += sg
                 buf[ch, SP2, c] += sp2
-                if not (need_log or need_l1m or need_f1 or need_f0):
+                if not (need_l1m or need_f0):
                     continue
-                # 3) log terms, only where a requested loss reads them: log p on the
-                # voxels of class c, log(1 - p) on the others
-                l1 = 0.0
+                # 3) log(1 - p) terms on the voxels that are not of class c (the log p
+                # terms of the voxels of class c are gathered once per voxel below)
                 l0 = 0.0
-                f1 = 0.0
                 f0 = 0.0
                 if not logits:
-                    # probabilities: sum log a_t = log prod a_t, so the log p / log(1 - p)
-                    # sums take one log per row instead of one per voxel; the running
+                    # probabilities: sum log a_t = log prod a_t, so the log(1 - p) sum
+                    # takes one log per row instead of one per voxel; the running
                     # product is flushed into the sum before it can underflow
-                    # (factors are >= eps). The focal terms weight each log, so they
-                    # still take one log per voxel.
-                    prod1 = 1.0
+                    # (factors are >= eps). The focal term weights each log, so it
+                    # still takes one log per voxel.
                     prod0 = 1.0
                     for t in range(n2):
                         y = lab[t]
@@ -211,14 +211,7 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
                         else:
                             q = 1.0 - p
                         if y == c:
-                            a = p if p > eps else eps
-                            if need_log:
-                                prod1 *= a
-                                if prod1 < 1e-250:
-                                    l1 += np.log(prod1)
-                                    prod1 = 1.0
-                            if need_f1:
-                                f1 += _powg(q, gamma) * np.log(a)
+                            continue
                         else:
                             b = q if q > eps else eps
                             if need_l1m:
@@ -228,7 +221,6 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
                                     prod0 = 1.0
                             if need_f0:
                                 f0 += _powg(p, gamma) * np.log(b)
-                    l1 += np.log(prod1)
                     l0 += np.log(prod0)
                 else:
                     for t in range(n2):
@@ -237,21 +229,8 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
                             continue
                         p = prow[t]
                         if y == c:
-                            if not (need_log or need_f1):
-                                continue
-                            if sigmoid:
-                                x = np.float64(scores[0, i, j, t])
-                                lp = -_softplus(-x if c == 1 else x)
-                                q = np.exp(-_softplus(x if c == 1 else -x))
-                            else:
-                                lp = np.float64(scores[c, i, j, t]) - norm[t]
-                                q = -np.expm1(lp)
-                            l1 += lp
-                            if need_f1:
-                                f1 += _powg(q, gamma) * lp
+                            continue
                         else:
-                            if not (need_l1m or need_f0):
-                                continue
                             if sigmoid:
                                 x = np.float64(scores[0, i, j, t])
                                 lq = -_softplus(x if c == 1 else -x)
@@ -264,10 +243,48 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
                             l0 += lq
                             if need_f0:
                                 f0 += _powg(p, gamma) * lq
-                buf[ch, L1, c] += l1
                 buf[ch, L0, c] += l0
-                buf[ch, F1, c] += f1
                 buf[ch, F0, c] += f0
+            # 4) log p of each voxel's own class: one gather per voxel instead of a
+            # pass per class. For probabilities the plain sum goes through a running
+            # product per class (one log per flush, factors >= eps).
+            if need_log or need_f1:
+                for t in range(n2):
+                    y = lab[t]
+                    if y < 0:
+                        continue
+                    if sigmoid:
+                        x = np.float64(scores[0, i, j, t])
+                        if logits:
+                            z = x if y == 1 else -x
+                            lp = -_softplus(-z)
+                            q = np.exp(-_softplus(z))
+                        else:
+                            p = x if y == 1 else 1.0 - x
+                            q = 1.0 - x if y == 1 else x
+                            lp = np.log(p) if p > eps else log_eps
+                    elif logits:
+                        lp = np.float64(scores[y, i, j, t]) - norm[t]
+                        q = -np.expm1(lp)
+                    else:
+                        p = np.float64(scores[y, i, j, t])
+                        if renorm:
+                            p = p * norm[t]
+                        q = 1.0 - p
+                        a = p if p > eps else eps
+                        if not need_f1:
+                            prods[y] *= a
+                            if prods[y] < 1e-250:
+                                l1c[y] += np.log(prods[y])
+                                prods[y] = 1.0
+                            continue
+                        lp = np.log(a)
+                    l1c[y] += lp
+                    if need_f1:
+                        f1c[y] += _powg(q, gamma) * lp
+        for c in range(kk):
+            buf[ch, L1, c] += l1c[c] + np.log(prods[c])
+            buf[ch, F1, c] += f1c[c]
     out = np.zeros((N_SUMS, kk), np.float64)
     for ch in range(nchunks):
         for q_ in range(N_SUMS):
