@@ -68,7 +68,7 @@ def test_eval_help_lists_every_loss_option_and_lovasz_memory():
     for spec in PARAMS.values():
         assert spec.option in text
     assert "--renormalize" in text and "--smooth" in text
-    assert "8 bytes per voxel" in text
+    assert "9 bytes per voxel" in text
 
 
 def test_default_losses_for_probabilities_and_json_shape(case):

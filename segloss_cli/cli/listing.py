@@ -57,7 +57,7 @@ def losses_command(
 ) -> None:
     """List every loss: formula, parameters (option and default), range, per-class or not.
 
-    Lovasz losses sort once per class and keep one float64 key per voxel (8 bytes x N) of
+    Lovasz losses sort once per class and keep one float64 key and one uint8 per voxel (9 bytes x N) of
     extra memory, one class at a time; the others share one pass over the data.
     """
     import json
