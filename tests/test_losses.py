@@ -273,3 +273,15 @@ def test_selection_and_defaults():
 
     with pytest.raises(UsageError, match="segloss losses"):
         select("dcie")
+
+
+def test_lovasz_of_a_fully_wrong_prediction_is_exactly_one(tmp_path):
+    """Errors of 1 carry the GT bit in their last mantissa bit; the walk must not read 1 + ulp."""
+    gt = np.ones((4, 5), np.uint8)
+    logits = np.zeros((2, 4, 5))
+    logits[0] = 1e4
+    got, _ = run(tmp_path, logits, gt, kind="logits", names=("lovasz_softmax", "lovasz_hinge"))
+    assert got["lovasz_softmax"].value == 1.0
+    wrong = np.zeros((4, 5), np.uint8)
+    got, _ = run(tmp_path, wrong, gt, kind="labels", names=("lovasz_softmax",))
+    assert got["lovasz_softmax"].value == 1.0

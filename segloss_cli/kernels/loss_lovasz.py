@@ -149,10 +149,13 @@ def lovasz_walk(keys, nfg):
         key = keys[idx]
         if key < 0.0:
             break
-        e = key  # within one ulp of the error
         if bits[idx] & np.int64(1):
+            # the error with its low bit cleared (never above the true error, so a
+            # Lovasz-Softmax of errors <= 1 stays <= 1)
+            e = np.nextafter(key, 0.0)
             cf += 1.0
         else:
+            e = key
             cb += 1.0
         jac = 1.0 - (gts - cf) / (gts + cb)
         loss += e * (jac - prev)
