@@ -248,3 +248,20 @@ def test_metrics_listing_reads_registry():
     assert [r["name"] for r in rows] == list(all_metrics())
     table = run("metrics")
     assert "dice" in table.stdout and "2TP/(2TP+FP+FN)" in table.stdout
+
+
+def test_summary_csv_kinds_for_metrics_and_losses(tmp_path, rng):
+    probs = _probs(rng, (6, 5, 4), 3)
+    gt = rng.integers(0, 3, (6, 5, 4)).astype(np.uint8)
+    np.save(tmp_path / "p.npy", probs)
+    np.save(tmp_path / "g.npy", gt)
+    out = tmp_path / "s.csv"
+    result = run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", "--losses", "dice",
+                 "--summary-csv", out, "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    kinds = {(r["label"], r["kind"], r["key"]) for r in rows}
+    assert {("1", "metric", "dice"), ("2", "metric", "dice"), ("1", "loss", "dice"), ("all", "loss", "dice")} <= kinds
+    doc = json.loads(result.stdout)
+    loss_row = next(r for r in rows if r["label"] == "all" and r["kind"] == "loss")
+    assert float(loss_row["mean"]) == doc["cases"][0]["losses"]["dice"]["value"]

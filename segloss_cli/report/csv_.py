@@ -44,9 +44,9 @@ def render_summary_csv(run: RunResult) -> str:
     if not summary:
         return buf.getvalue()
     for label, entry in summary["classes"].items():
-        for kind in ("metrics", "losses"):
+        for kind, singular in (("metrics", "metric"), ("losses", "loss")):
             for key, st in entry.get(kind, {}).items():
-                writer.writerow([label, entry.get("name") or "", kind[:-1], key, *(_cell(st[k]) for k in STAT_KEYS)])
+                writer.writerow([label, entry.get("name") or "", singular, key, *(_cell(st[k]) for k in STAT_KEYS)])
     for key, st in summary.get("mean_over_classes", {}).items():
         writer.writerow(["mean_over_classes", "", "metric", key, *(_cell(st[k]) for k in STAT_KEYS)])
     for key, st in summary.get("losses", {}).items():
