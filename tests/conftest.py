@@ -20,6 +20,18 @@ def write_nifti(path, array, spacing=(1.0, 1.0, 1.0), affine=None):
     return path
 
 
+def sigint_default():
+    """Popen preexec_fn: give the child the default SIGINT disposition.
+
+    A shell running a job in the background (CI scripts, `cmd &`) starts it with SIGINT
+    ignored, and Python then keeps it ignored, so a Ctrl-C test would test nothing. The
+    child gets the disposition an interactive user's process has.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

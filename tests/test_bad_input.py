@@ -26,6 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segloss_cli.cli import app
+from tests.conftest import sigint_default
 
 SHAPE = (6, 7, 5)
 SPACING = (1.5, 1.5, 2.0)
@@ -681,7 +682,8 @@ def test_subprocess_signal_exit_code_and_nothing_written(tmp_path, gt, pred, sig
     os.mkfifo(fifo)
     out = tmp_path / "s.json"
     proc = subprocess.Popen([sys.executable, "-m", "segloss_cli", "eval", str(pred), str(gt), "--label-names",
-                             str(fifo), "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             str(fifo), "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_default)
     # Opening the write end succeeds only once segloss has opened the read end: from then on
     # it is blocked reading, inside the command, with its handlers installed.
     deadline = time.monotonic() + 60

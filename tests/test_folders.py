@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from segloss_cli.cli import app
 from segloss_cli.errors import InputError
+from tests.conftest import sigint_default
 from segloss_cli.folder import CasePair, pair_folders
 
 RUNNER = CliRunner()
@@ -371,7 +372,7 @@ def test_interrupt_stops_workers_promptly_and_writes_nothing(tmp_path, sig, code
     env = {**os.environ, "PYTHONPATH": str(site)}
     proc = subprocess.Popen([sys.executable, "-m", "segloss_cli", "eval", str(pdir), str(gdir), "--metrics", "dice",
                              "--json", str(out), "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+                            text=True, env=env, start_new_session=True, preexec_fn=sigint_default)
     deadline = time.monotonic() + 60
     while len(_live_in_group(proc.pid)) < 4 and time.monotonic() < deadline:  # parent, tracker, 2 workers
         time.sleep(0.05)
