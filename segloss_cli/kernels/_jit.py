@@ -32,9 +32,6 @@ def jit(**extra):
 CHUNKS = 16
 
 
-def n_chunks(n_items: int, per_thread: int = 4) -> int:
-    """How many work chunks to split ``n_items`` rows into for a parallel kernel.
-
-    Independent of the thread count (see CHUNKS); ``per_thread`` is accepted and ignored.
-    """
+def n_chunks(n_items: int) -> int:
+    """How many work chunks to split ``n_items`` rows into (independent of threads, see CHUNKS)."""
     return max(1, min(n_items, CHUNKS))

@@ -14,6 +14,21 @@ from ._jit import jit
 LUT_MAX = 1 << 16  # largest class label served by a lookup table
 
 
+def class_lookup(labels):
+    """(sorted unique labels, lookup table, use_lut) for ``_class_index``.
+
+    The table maps a label value to its index in the sorted labels (K for "not a class");
+    it exists only when every label is in [0, LUT_MAX), else lookups binary-search.
+    """
+    sorted_labels = np.unique(np.asarray(labels, dtype=np.int64))
+    use_lut = sorted_labels.size == 0 or bool(sorted_labels.min() >= 0 and sorted_labels.max() < LUT_MAX)
+    size = int(sorted_labels.max()) + 1 if use_lut and sorted_labels.size else 1
+    lut = np.full(size, sorted_labels.size, np.int64)
+    if use_lut and sorted_labels.size:
+        lut[sorted_labels] = np.arange(sorted_labels.size)
+    return sorted_labels, lut, use_lut
+
+
 @jit(inline="always")
 def _class_index(value, lut, sorted_labels, use_lut):
     v = np.int64(value)

@@ -126,11 +126,7 @@ def surface_distances(
     want = np.asarray(list(labels), dtype=np.int64)
     if want.size == 0:
         return []
-    sorted_labels = np.unique(want)
-    use_lut = bool(sorted_labels.min() >= 0 and sorted_labels.max() < KC.LUT_MAX)
-    lut = np.full(int(sorted_labels.max()) + 1 if use_lut else 1, sorted_labels.size, np.int64)
-    if use_lut:
-        lut[sorted_labels] = np.arange(sorted_labels.size)
+    sorted_labels, lut, use_lut = KC.class_lookup(want)
     order, (s0, s1, s2) = _kernel_layout(gt, spacing)
     g3 = as_kernel_3d(gt, order)
     p3 = as_kernel_3d(pred, order)

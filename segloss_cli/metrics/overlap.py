@@ -59,11 +59,7 @@ def confusion(
 
     if pred.shape != gt.shape:
         raise ValueError(f"shape mismatch {pred.shape} vs {gt.shape}")
-    sorted_labels = np.unique(np.asarray(labels, dtype=np.int64))
-    use_lut = sorted_labels.size == 0 or (sorted_labels.min() >= 0 and sorted_labels.max() < K.LUT_MAX)
-    lut = np.full(int(sorted_labels.max()) + 1 if use_lut and sorted_labels.size else 1, sorted_labels.size, np.int64)
-    if use_lut and sorted_labels.size:
-        lut[sorted_labels] = np.arange(sorted_labels.size)
+    sorted_labels, lut, use_lut = K.class_lookup(labels)
     order = spatial_order(gt)
     g3 = as_kernel_3d(gt, order)
     p3 = as_kernel_3d(pred, order)
