@@ -13,12 +13,16 @@ Sums (rows of the result, columns are classes):
   SP2 sum p^2         L1 sum_{g=1} log p            L0 sum_{g=0} log(1 - p)
   F1 sum_{g=1} (1-p)^gamma log p        F0 sum_{g=0} p^gamma log(1 - p)
 Log terms: exact log-softmax / log-sigmoid for logits; log(max(p, eps)) for probabilities.
+For probabilities each class row gets one log per voxel, of max(p, eps) where the voxel is
+of that class and of max(1 - p, eps) elsewhere, computed by vmath.log_row (a branch-free
+fdlibm log that LLVM vectorises; np.log would be a scalar libm call per voxel).
 """
 
 import numpy as np
 from numba import prange
 
 from ._jit import jit
+from .vmath import log_row
 
 SPG, SP, SG, SP2, L1, L0, F1, F0 = range(8)
 N_SUMS = 8
@@ -88,7 +92,7 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
     need_l1m = (need & NEED_LOG1M) != 0
     need_f1 = (need & NEED_F1) != 0
     need_f0 = (need & NEED_F0) != 0
-    log_eps = np.log(eps)
+    need_any_log = need_log or need_l1m or need_f1 or need_f0
     for ch in prange(nchunks):
         r0 = ch * nrows // nchunks
         r1 = (ch + 1) * nrows // nchunks
@@ -98,7 +102,9 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
         prow = np.empty(n2, np.float64)
         l1c = np.zeros(kk, np.float64)
         f1c = np.zeros(kk, np.float64)
-        prods = np.ones(kk, np.float64)
+        qrow = np.empty(n2, np.float64)
+        xrow = np.empty(n2, np.float64)
+        lrow = np.empty(n2, np.float64)
         valid = np.empty(n2, np.float64)
         for r in range(r0, r1):
             i = r // n1
@@ -188,102 +194,103 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
                 buf[ch, SP, c] += sp
                 buf[ch, SG, c] += sg
                 buf[ch, SP2, c] += sp2
+                if not logits:
+                    # probabilities: one vectorised log per voxel and class covers both
+                    # log p (voxels of class c) and log(1 - p) (the others)
+                    if not need_any_log:
+                        continue
+                    # qrow = 1 - p; for a sigmoid's class 0 the stored score, exactly
+                    if sigmoid and c == 0:
+                        for t in range(n2):
+                            qrow[t] = np.float64(scores[0, i, j, t])
+                    else:
+                        for t in range(n2):
+                            qrow[t] = 1.0 - prow[t]
+                    for t in range(n2):
+                        p = prow[t]
+                        q = qrow[t]
+                        a = p if p > eps else eps
+                        b = q if q > eps else eps
+                        xrow[t] = a if lab[t] == c else b
+                    log_row(xrow, lrow, n2)
+                    l1 = 0.0
+                    l0 = 0.0
+                    f1 = 0.0
+                    f0 = 0.0
+                    for t in range(n2):
+                        h = 1.0 if lab[t] == c else 0.0
+                        w = valid[t] - h
+                        lx = lrow[t]
+                        l1 += h * lx
+                        l0 += w * lx
+                    if need_f1 or need_f0:
+                        # focal weights (1 - p)^gamma (own class) and p^gamma (others)
+                        if gamma == 2.0:
+                            for t in range(n2):
+                                q = qrow[t]
+                                p = prow[t]
+                                xrow[t] = q * q if lab[t] == c else p * p
+                        else:
+                            for t in range(n2):
+                                xrow[t] = _powg(qrow[t] if lab[t] == c else prow[t], gamma)
+                        for t in range(n2):
+                            h = 1.0 if lab[t] == c else 0.0
+                            wl = xrow[t] * lrow[t]
+                            f1 += h * wl
+                            f0 += (valid[t] - h) * wl
+                    buf[ch, L1, c] += l1
+                    buf[ch, L0, c] += l0
+                    buf[ch, F1, c] += f1
+                    buf[ch, F0, c] += f0
+                    continue
                 if not (need_l1m or need_f0):
                     continue
-                # 3) log(1 - p) terms on the voxels that are not of class c (the log p
-                # terms of the voxels of class c are gathered once per voxel below)
+                # 3) logits: log(1 - p) terms on the voxels that are not of class c (the
+                # log p terms of the voxels of class c are gathered once per voxel below)
                 l0 = 0.0
                 f0 = 0.0
-                if not logits:
-                    # probabilities: sum log a_t = log prod a_t, so the log(1 - p) sum
-                    # takes one log per row instead of one per voxel; the running
-                    # product is flushed into the sum before it can underflow
-                    # (factors are >= eps). The focal term weights each log, so it
-                    # still takes one log per voxel.
-                    prod0 = 1.0
-                    for t in range(n2):
-                        y = lab[t]
-                        if y < 0:
-                            continue
-                        p = prow[t]
-                        if sigmoid and c == 0:
-                            q = np.float64(scores[0, i, j, t])
+                for t in range(n2):
+                    y = lab[t]
+                    if y < 0:
+                        continue
+                    p = prow[t]
+                    if y == c:
+                        continue
+                    else:
+                        if sigmoid:
+                            x = np.float64(scores[0, i, j, t])
+                            lq = -_softplus(x if c == 1 else -x)
+                        elif p < 0.5:
+                            lq = np.log1p(-p)
                         else:
-                            q = 1.0 - p
-                        if y == c:
-                            continue
-                        else:
-                            b = q if q > eps else eps
-                            if need_l1m:
-                                prod0 *= b
-                                if prod0 < 1e-250:
-                                    l0 += np.log(prod0)
-                                    prod0 = 1.0
-                            if need_f0:
-                                f0 += _powg(p, gamma) * np.log(b)
-                    l0 += np.log(prod0)
-                else:
-                    for t in range(n2):
-                        y = lab[t]
-                        if y < 0:
-                            continue
-                        p = prow[t]
-                        if y == c:
-                            continue
-                        else:
-                            if sigmoid:
-                                x = np.float64(scores[0, i, j, t])
-                                lq = -_softplus(x if c == 1 else -x)
-                            elif p < 0.5:
-                                lq = np.log1p(-p)
-                            else:
-                                # 1 - p is the mass of the other classes: sum it directly
-                                # instead of cancelling against p
-                                lq = _lse_others(scores, c, i, j, t) - norm[t]
-                            l0 += lq
-                            if need_f0:
-                                f0 += _powg(p, gamma) * lq
+                            # 1 - p is the mass of the other classes: sum it directly
+                            # instead of cancelling against p
+                            lq = _lse_others(scores, c, i, j, t) - norm[t]
+                        l0 += lq
+                        if need_f0:
+                            f0 += _powg(p, gamma) * lq
                 buf[ch, L0, c] += l0
                 buf[ch, F0, c] += f0
-            # 4) log p of each voxel's own class: one gather per voxel instead of a
-            # pass per class. For probabilities the plain sum goes through a running
-            # product per class (one log per flush, factors >= eps).
-            if need_log or need_f1:
+            # 4) logits: log p of each voxel's own class, one gather per voxel instead of
+            # a pass per class
+            if logits and (need_log or need_f1):
                 for t in range(n2):
                     y = lab[t]
                     if y < 0:
                         continue
                     if sigmoid:
                         x = np.float64(scores[0, i, j, t])
-                        if logits:
-                            z = x if y == 1 else -x
-                            lp = -_softplus(-z)
-                            q = np.exp(-_softplus(z))
-                        else:
-                            p = x if y == 1 else 1.0 - x
-                            q = 1.0 - x if y == 1 else x
-                            lp = np.log(p) if p > eps else log_eps
-                    elif logits:
+                        z = x if y == 1 else -x
+                        lp = -_softplus(-z)
+                        q = np.exp(-_softplus(z))
+                    else:
                         lp = np.float64(scores[y, i, j, t]) - norm[t]
                         q = -np.expm1(lp)
-                    else:
-                        p = np.float64(scores[y, i, j, t])
-                        if renorm:
-                            p = p * norm[t]
-                        q = 1.0 - p
-                        a = p if p > eps else eps
-                        if not need_f1:
-                            prods[y] *= a
-                            if prods[y] < 1e-250:
-                                l1c[y] += np.log(prods[y])
-                                prods[y] = 1.0
-                            continue
-                        lp = np.log(a)
                     l1c[y] += lp
                     if need_f1:
                         f1c[y] += _powg(q, gamma) * lp
         for c in range(kk):
-            buf[ch, L1, c] += l1c[c] + np.log(prods[c])
+            buf[ch, L1, c] += l1c[c]
             buf[ch, F1, c] += f1c[c]
     out = np.zeros((N_SUMS, kk), np.float64)
     for ch in range(nchunks):
