@@ -289,6 +289,37 @@ def _scaled(raw: np.ndarray, slope, inter, path: Path) -> np.ndarray:
         raise InputError(f"has invalid intensity scaling (scl_slope/scl_inter: {_reason(exc)}); fix the header", path) from None
 
 
+def _gunzip_checked(data: bytes, need: int) -> bytearray:
+    """The first ``need`` decompressed bytes of a whole gzip file, every member's CRC checked.
+
+    One zlib call per member instead of Python-level read loops; output beyond ``need`` is
+    decompressed in bounded pieces and dropped (it is only read so that the CRC-32 and length
+    in each member's trailer are verified: a flipped bit must not pass as plausible voxels).
+    Raises EOFError for a truncated stream and OSError for trailing bytes that are not gzip.
+    """
+    out = bytearray()
+    rest = data
+    while True:
+        d = zlib.decompressobj(wbits=31)  # gzip wrapper: zlib checks CRC-32 and ISIZE at eof
+        tail = rest
+        want = need - len(out)
+        if want > 0:
+            out += d.decompress(tail, want)
+            tail = d.unconsumed_tail
+        while not d.eof:
+            # Past ``need``: decompress in bounded pieces and drop them. Output may still be
+            # pending inside zlib when all input is consumed, so loop until eof or no progress.
+            piece = d.decompress(tail, 1 << 20)
+            tail = d.unconsumed_tail
+            if not piece and not tail:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        rest = d.unused_data
+        if not rest:
+            return out
+        if not rest.startswith(GZIP_MAGIC):
+            raise OSError("trailing bytes after the gzip stream")
+
+
 def _read_nifti_gz(path: Path):
     compressed = path.stat().st_size
     try:
@@ -301,26 +332,14 @@ def _read_nifti_gz(path: Path):
     bound = DEFLATE_MAX_RATIO * compressed + SLACK_BYTES
     if need > bound:
         raise _declared_too_big(path, shape, dtype, need, bound, f"{_size(compressed)} of gzip data can expand to")
-    buf = bytearray(need)
     try:
-        with gzip.open(path, "rb") as fh:
-            view = memoryview(buf)
-            got = 0
-            while got < need:
-                n = fh.readinto(view[got:])
-                if not n:
-                    break
-                got += n
-            if got < need:
-                raise _declared_too_big(path, shape, dtype, need, got, "the decompressed file holds")
-            # Read to the end of the stream: gzip checks CRC-32 and length only there, and a
-            # flipped bit inside the data would otherwise give plausible, wrong voxels.
-            while fh.read(1 << 20):
-                pass
+        buf = _gunzip_checked(path.read_bytes(), need)
     except InputError:
         raise
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"is a truncated or corrupt gzip file ({_reason(exc)}); re-export or re-copy it", path) from None
+    if len(buf) < need:
+        raise _declared_too_big(path, shape, dtype, need, len(buf), "the decompressed file holds")
     raw = np.frombuffer(buf, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape, order="F")
     return _scaled(raw, slope, inter, path), affine, zooms
 
