@@ -265,3 +265,13 @@ def test_summary_csv_kinds_for_metrics_and_losses(tmp_path, rng):
     doc = json.loads(result.stdout)
     loss_row = next(r for r in rows if r["label"] == "all" and r["kind"] == "loss")
     assert float(loss_row["mean"]) == doc["cases"][0]["losses"]["dice"]["value"]
+
+
+def test_table_header_names_the_hd_percentile_used(pair):
+    p, g, *_ = pair
+    default = run("eval", p, g, "--metrics", "hd95")
+    assert default.exit_code == 0, default.output
+    assert "hd95 (mm)" in default.stdout
+    other = run("eval", p, g, "--metrics", "hd95", "--hd-percentile", "90")
+    assert other.exit_code == 0, other.output
+    assert "hd95 = p90 (mm)" in other.stdout

@@ -30,7 +30,7 @@ def summary_table(run: RunResult) -> Table:
     table.add_column("name", no_wrap=True)
     table.add_column("cases", justify="right", no_wrap=True)
     for m in metrics:
-        table.add_column(_header(m, run.metric_units.get(m)), justify="right", no_wrap=True)
+        table.add_column(_header(m, run.metric_units.get(m), run.settings), justify="right", no_wrap=True)
     for name in run.loss_names:
         table.add_column(f"loss.{name}", justify="right", no_wrap=True)
     for label, entry in summary.get("classes", {}).items():

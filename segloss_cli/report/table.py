@@ -24,7 +24,12 @@ def fmt(value: Any, unit: Optional[str] = None) -> str:
     return f"{value:.4f}"
 
 
-def _header(name: str, unit: Optional[str]) -> str:
+def _header(name: str, unit: Optional[str], settings: Optional[dict] = None) -> str:
+    """Column title: the metric name with its unit; hd95 names the percentile actually used."""
+    if name == "hd95" and settings and settings.get("hd_percentile") not in (None, 95, 95.0):
+        q = settings["hd_percentile"]
+        mode = "" if settings.get("hd_mode", "max") == "max" else f" {settings['hd_mode']}"
+        return f"hd95 = p{q:g}{mode} ({unit})"
     return f"{name} ({unit})" if unit and not name.endswith(f"_{unit}") else name
 
 
@@ -36,7 +41,7 @@ def case_table(run: RunResult, index: int = 0) -> Table:
     table.add_column("name", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for m in metrics:
-        table.add_column(_header(m, run.metric_units.get(m)), justify="right", no_wrap=True)
+        table.add_column(_header(m, run.metric_units.get(m), run.settings), justify="right", no_wrap=True)
     for row in case.classes:
         cells = [str(row.label), row.name or "", row.status if row.status == "ok" else f"[yellow]{row.status}[/]"]
         cells += [fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics]
