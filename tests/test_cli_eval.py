@@ -275,3 +275,15 @@ def test_table_header_names_the_hd_percentile_used(pair):
     other = run("eval", p, g, "--metrics", "hd95", "--hd-percentile", "90")
     assert other.exit_code == 0, other.output
     assert "hd95 = p90 (mm)" in other.stdout
+
+
+def test_background_only_pair_says_why_nothing_is_reported(tmp_path):
+    z = np.zeros((4, 5, 6), np.uint8)
+    p = write_nifti(tmp_path / "p.nii.gz", z)
+    g = write_nifti(tmp_path / "g.nii.gz", z)
+    result = run("eval", p, g, "--format", "json", "--metrics", "dice")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["cases"][0]["classes"] == {}
+    assert "no class to report" in result.stderr and "--labels" in result.stderr
+    listed = _json(run("eval", p, g, "--labels", "1", "--format", "json", "--metrics", "dice"))
+    assert listed["cases"][0]["classes"]["1"] == {"name": None, "status": "both_empty", "metrics": {"dice": 1.0}}

@@ -198,6 +198,11 @@ def eval_command(
         )
     else:
         cases = (evaluate_pair(str(pred), str(gt), opts),)
+        if not cases[0].classes and not quiet:
+            from ._common import err
+
+            err("segloss: note: no class to report: PRED and GT hold only background; "
+                "name labels with --labels to report them (as both_empty) or add --include-background")
     computed = _computed_losses(cases)
     settings = run_settings(opts)
     settings["losses"] = list(computed)
