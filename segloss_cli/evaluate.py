@@ -102,6 +102,7 @@ def load_pair(pred_path: str, gt_path: str, opts: EvalOptions):
     gt, gt_present = load_gt(gt_path, opts.load)
     pred, pred_present = load_prediction(pred_path, gt, opts.load)
     check_same_grid(pred.volume, pred.labels.shape, gt)
+    _check_unused_spacing_option(pred, gt, opts)
     _require_spacing(pred, gt, opts)  # before any computation, not after the overlap pass
     if pred.scores is not None:
         k = max(pred.n_channels, 2)
@@ -124,6 +125,23 @@ def load_pair(pred_path: str, gt_path: str, opts: EvalOptions):
         names=opts.label_names,
     )
     return pred, gt, classes
+
+
+def _check_unused_spacing_option(pred: Prediction, gt: Volume, opts: EvalOptions) -> None:
+    """``--spacing`` on two NIfTI files is used by neither: it must agree with their header.
+
+    (With one numpy input the option is that file's spacing and the grid check compares it.)
+    """
+    option = opts.load.spacing_mm
+    if not option or "option" in (pred.volume.spacing_source, gt.spacing_source) or gt.spacing_mm is None:
+        return
+    want = tuple(option) * len(gt.spacing_mm) if len(option) == 1 else tuple(option)
+    if len(want) != len(gt.spacing_mm) or not np.allclose(want, gt.spacing_mm, rtol=0, atol=1e-4):
+        raise UsageError(
+            f"--spacing {','.join(f'{v:g}' for v in option)} disagrees with the header spacing "
+            f"{tuple(round(float(v), 6) for v in gt.spacing_mm)} mm of {gt.path}; --spacing is for .npy/.npz "
+            "inputs: drop it for NIfTI files (or fix their headers)"
+        )
 
 
 def _require_spacing(pred: Prediction, gt: Volume, opts: EvalOptions) -> None:

@@ -287,3 +287,13 @@ def test_background_only_pair_says_why_nothing_is_reported(tmp_path):
     assert "no class to report" in result.stderr and "--labels" in result.stderr
     listed = _json(run("eval", p, g, "--labels", "1", "--format", "json", "--metrics", "dice"))
     assert listed["cases"][0]["classes"]["1"] == {"name": None, "status": "both_empty", "metrics": {"dice": 1.0}}
+
+
+def test_spacing_option_on_nifti_must_agree_with_header(pair):
+    p, g, *_ = pair  # header spacing (0.8, 0.9, 2.5)
+    same = run("eval", p, g, "--metrics", "dice", "--spacing", "0.8,0.9,2.5", "--format", "json")
+    assert same.exit_code == 0, same.output
+    other = run("eval", p, g, "--metrics", "dice", "--spacing", "1")
+    assert other.exit_code == 2
+    assert "disagrees with the header spacing" in other.stderr and "gt.nii.gz" in other.stderr
+    assert "Traceback" not in other.output
