@@ -62,7 +62,8 @@ class EvalOptions:
         }
         if any(specs[m].family == "surface" for m in self.metrics if m in specs):
             out.update(
-                distance_unit="mm",
+                # `--spacing 1` is how numpy inputs ask for voxel units (conventions.md): say so.
+                distance_unit="voxel" if self.load.spacing_mm and all(v == 1 for v in self.load.spacing_mm) else "mm",
                 hd_percentile=self.hd_percentile,
                 hd_mode=self.hd_mode,
                 nsd_tolerance_mm=self.nsd_tolerance_mm,

@@ -297,3 +297,17 @@ def test_spacing_option_on_nifti_must_agree_with_header(pair):
     assert other.exit_code == 2
     assert "disagrees with the header spacing" in other.stderr and "gt.nii.gz" in other.stderr
     assert "Traceback" not in other.output
+
+
+def test_spacing_one_on_numpy_reports_voxel_units(tmp_path):
+    g = np.zeros((12, 12), np.uint8)
+    g[3:8, 3:8] = 1
+    np.save(tmp_path / "g.npy", g)
+    np.save(tmp_path / "p.npy", np.roll(g, 2, axis=0))
+    doc = _json(run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "1", "--metrics", "hd", "--format", "json"))
+    assert doc["settings"]["distance_unit"] == "voxel"
+    assert doc["cases"][0]["classes"]["1"]["metrics"]["hd"] == 2.0
+    table = run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "1", "--metrics", "hd")
+    assert "hd (voxel)" in table.stdout
+    mm = _json(run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "0.5", "--metrics", "hd", "--format", "json"))
+    assert mm["settings"]["distance_unit"] == "mm" and mm["cases"][0]["classes"]["1"]["metrics"]["hd"] == 1.0
