@@ -117,15 +117,19 @@ def load_pair(pred_path: str, gt_path: str, opts: EvalOptions):
         present = gt_present
     else:
         present = np.union1d(gt_present, pred_present)
-    classes = resolve_classes(
-        n_channels=pred.n_channels,
+    return pred, gt, case_classes(pred.n_channels, present, opts)
+
+
+def case_classes(n_channels, present: np.ndarray, opts: EvalOptions) -> ClassSet:
+    """The class set of one case under the run's class options (--labels, background, ...)."""
+    return resolve_classes(
+        n_channels=n_channels,
         present=present,
         requested=opts.labels,
         include_background=opts.include_background,
         ignore_label=opts.load.ignore_label,
         names=opts.label_names,
     )
-    return pred, gt, classes
 
 
 def _check_unused_spacing_option(pred: Prediction, gt: Volume, opts: EvalOptions) -> None:

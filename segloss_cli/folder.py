@@ -166,22 +166,14 @@ def evaluate_missing(gt_path: str, opts, *, case: str) -> CaseResult:
     The GT is loaded and checked as usual; the prediction is an all-zero label map on the
     GT's grid, so every GT class is ``pred_empty`` and scores the worst value.
     """
-    from .classes import resolve_classes
-    from .evaluate import evaluate_loaded
+    from .evaluate import case_classes, evaluate_loaded
     from .io.prediction import load_gt
 
     gt, gt_present = load_gt(gt_path, opts.load)
     zeros = np.zeros(gt.array.shape, dtype=np.uint8)
     volume = Volume(zeros, gt.spacing_mm, gt.affine, "", gt.spacing_source)
     pred = Prediction(kind="labels", labels=zeros, scores=None, volume=volume)
-    classes = resolve_classes(
-        n_channels=None,
-        present=np.union1d(gt_present, np.array([0], dtype=gt_present.dtype)),
-        requested=opts.labels,
-        include_background=opts.include_background,
-        ignore_label=opts.load.ignore_label,
-        names=opts.label_names,
-    )
+    classes = case_classes(None, np.union1d(gt_present, np.array([0], dtype=gt_present.dtype)), opts)
     result = evaluate_loaded(pred, gt, classes, opts, case=case)
     return CaseResult(result.case, None, result.gt, result.spacing_mm, result.classes, result.losses)
 
