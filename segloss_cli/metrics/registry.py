@@ -59,11 +59,7 @@ def register(spec: MetricSpec) -> MetricSpec:
 
 def _load_all() -> None:
     # Import for the side effect of registering; kept lazy so listing names stays cheap.
-    from . import overlap  # noqa: F401
-    try:
-        from . import distance  # noqa: F401
-    except ImportError:  # surface metrics not built yet
-        pass
+    from . import distance, overlap  # noqa: F401
 
 
 def all_metrics() -> dict[str, MetricSpec]:
