@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..errors import UsageError
+from ..selection import register_name, select_names
 
 LOG_EPS = 1e-7  # log(max(p, eps)) for probabilities (conventions.md, "Losses")
 
@@ -78,12 +79,7 @@ GROUPS = {
 
 
 def register(spec: LossSpec) -> LossSpec:
-    for key in (spec.name, *spec.aliases):
-        if key in _ALIASES or key in GROUPS:
-            raise ValueError(f"loss name {key!r} declared twice")
-        _ALIASES[key] = spec.name
-    LOSSES[spec.name] = spec
-    return spec
+    return register_name(spec, LOSSES, _ALIASES, GROUPS, "loss")
 
 
 def all_losses() -> dict[str, LossSpec]:
@@ -105,16 +101,7 @@ def select(names: Optional[str]) -> Optional[tuple[str, ...]]:
     """
     if names is None:
         return None
-    chosen: set[str] = set()
-    for raw in names.split(","):
-        key = raw.strip().lower()
-        if not key or key in ("none", "-"):
-            continue
-        if key in GROUPS:
-            chosen.update(n for n, s in LOSSES.items() if GROUPS[key](s))
-        else:
-            chosen.add(resolve(key).name)
-    return tuple(n for n in LOSSES if n in chosen)
+    return select_names(names, LOSSES, GROUPS, resolve)
 
 
 def default_losses(pred_kind: str) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..errors import UsageError
+from ..selection import register_name, select_names
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,7 @@ GROUPS = {
 
 
 def register(spec: MetricSpec) -> MetricSpec:
-    for key in (spec.name, *spec.aliases):
-        if key in _ALIASES or key in GROUPS:
-            raise ValueError(f"metric name {key!r} declared twice")
-        _ALIASES[key] = spec.name
-    METRICS[spec.name] = spec
-    return spec
+    return register_name(spec, METRICS, _ALIASES, GROUPS, "metric")
 
 
 def _load_all() -> None:
@@ -83,15 +79,4 @@ def select(names: Optional[str]) -> tuple[str, ...]:
     specs = all_metrics()
     if names is None:
         return tuple(specs)
-    chosen: set[str] = set()
-    for raw in names.split(","):
-        key = raw.strip().lower()
-        if not key:
-            continue
-        if key in ("none", "-"):
-            continue
-        if key in GROUPS:
-            chosen.update(n for n, s in specs.items() if GROUPS[key](s))
-        else:
-            chosen.add(resolve(key).name)
-    return tuple(n for n in specs if n in chosen)
+    return select_names(names, specs, GROUPS, resolve)
