@@ -8,8 +8,7 @@ losses (only if selected) -> empty-mask policy -> CaseResult. Nothing here forma
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np

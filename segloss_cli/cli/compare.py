@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from ._common import err, handle_errors, stderr_console
+from ._common import err, handle_errors
 
 
 class CompareFormat(str, Enum):

@@ -11,7 +11,7 @@ import typer
 from typing import Annotated
 
 from . import app
-from ._common import handle_errors, stderr_console
+from ._common import handle_errors
 
 
 class Format(str, Enum):
@@ -124,7 +124,7 @@ def eval_command(
     """
     from ..classes import load_label_names, parse_labels
     from ..evaluate import EvalOptions, evaluate_pair, run_settings
-    from ..io.atomic import check_writable, write_atomic
+    from ..io.atomic import check_writable
     from ..io.prediction import LoadOptions, parse_spacing
     from ..metrics.registry import all_metrics, select
     from ..model import RunResult

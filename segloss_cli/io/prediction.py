@@ -188,7 +188,7 @@ def _channel_axis(arr: np.ndarray, gt_shape: tuple[int, ...], requested: Optiona
 def _load_scores(vol: Volume, gt: Volume, kind: str, opts: LoadOptions) -> Prediction:
     from ..kernels import labels as K
     from ..kernels._jit import n_chunks
-    from ..kernels.layout import as_kernel_3d, from_kernel_3d, scores_kernel_4d, spatial_order
+    from ..kernels.layout import from_kernel_3d, scores_kernel_4d, spatial_order
 
     arr = vol.array
     if arr.dtype.kind != "f":

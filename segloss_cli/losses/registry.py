@@ -10,7 +10,7 @@ computed (see kernels/loss_sums.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..errors import UsageError
 from ..selection import register_name, select_names
