@@ -26,6 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segloss_cli.cli import app
+from segloss_cli.errors import InputError
 from tests.conftest import sigint_default
 
 SHAPE = (6, 7, 5)
@@ -765,3 +766,55 @@ def test_json_never_contains_nan_or_infinity(tmp_path, policy):
         assert cls["3"]["status"] == "both_empty" and cls["1"]["status"] == "pred_empty"
         assert cls["1"]["metrics"]["precision"] is None  # 0/0
         assert cls["1"]["metrics"]["vol_gt_ml"] is None  # no spacing
+
+
+@pytest.fixture(params=["isal", "zlib"])
+def inflater(request, monkeypatch):
+    """Run a test with ISA-L (the dependency) and with the stdlib zlib fallback."""
+    import zlib
+
+    from segloss_cli.io import readers
+
+    if request.param == "isal":
+        isal_zlib = pytest.importorskip("isal.isal_zlib")
+        monkeypatch.setattr(readers, "_INFLATE", isal_zlib)
+    else:
+        monkeypatch.setattr(readers, "_INFLATE", zlib)
+    return request.param
+
+
+def _big_labels():
+    # Large enough that a corrupt byte near the end lies beyond what reading the header
+    # decompresses (gzip.open reads ahead 128 KiB), so the full-stream check must catch it.
+    return np.random.default_rng(3).integers(0, 4, (80, 80, 60)).astype(np.uint8)
+
+
+def test_bit_flip_deep_in_nii_gz_is_caught_by_either_inflater(tmp_path, gt, inflater):
+    from segloss_cli.io.readers import read_volume
+
+    raw = nib.Nifti1Image(_big_labels(), affine()).to_bytes()
+    blob = bytearray(gzip.compress(raw, compresslevel=0))
+    blob[len(blob) - 20] ^= 0x01
+    p = tmp_path / "flip.nii.gz"
+    p.write_bytes(bytes(blob))
+    with pytest.raises(InputError, match="CRC check failed"):
+        read_volume(p)
+
+
+def test_truncated_and_multimember_nii_gz_with_either_inflater(tmp_path, inflater):
+    from segloss_cli.io.readers import read_volume
+
+    arr = _big_labels()
+    raw = nib.Nifti1Image(arr, affine()).to_bytes()
+    whole = gzip.compress(raw)
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(whole[: len(whole) - 50])
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        read_volume(cut)
+    # gzip members concatenated (as `cat a.gz b.gz` makes) are one valid stream.
+    half = len(raw) // 2
+    multi = tmp_path / "multi.nii.gz"
+    multi.write_bytes(gzip.compress(raw[:half]) + gzip.compress(raw[half:]))
+    got = read_volume(multi).array
+    assert got.dtype == arr.dtype
+    np.testing.assert_array_equal(got, arr)

@@ -289,26 +289,66 @@ def _scaled(raw: np.ndarray, slope, inter, path: Path) -> np.ndarray:
         raise InputError(f"has invalid intensity scaling (scl_slope/scl_inter: {_reason(exc)}); fix the header", path) from None
 
 
-def _gunzip_checked(data: bytes, need: int) -> bytearray:
+def _inflater():
+    """The deflate implementation: ISA-L (python-isal) when installed, else the stdlib zlib.
+
+    ISA-L inflates 3-5x faster than zlib with the same API and the same checks (gzip CRC-32
+    and length at each member's end); decompression is most of the time of scoring a folder
+    of .nii.gz label maps, so it is a dependency, with zlib as the fallback where no isal
+    wheel exists.
+    """
+    global _INFLATE
+    if _INFLATE is None:
+        try:
+            from isal import isal_zlib as module
+        except ImportError:  # pragma: no cover - isal is a dependency; the fallback is for exotic platforms
+            module = zlib
+        _INFLATE = module
+    return _INFLATE
+
+
+_INFLATE = None
+
+
+def _gunzip_checked(data: bytes, need: int) -> bytes | bytearray:
     """The first ``need`` decompressed bytes of a whole gzip file, every member's CRC checked.
 
-    One zlib call per member instead of Python-level read loops; output beyond ``need`` is
+    One inflate call per member instead of Python-level read loops; output beyond ``need`` is
     decompressed in bounded pieces and dropped (it is only read so that the CRC-32 and length
     in each member's trailer are verified: a flipped bit must not pass as plausible voxels).
-    Raises EOFError for a truncated stream and OSError for trailing bytes that are not gzip.
+    A single-member file (the usual case) returns the inflater's own buffer, with no copy.
+    Raises EOFError for a truncated stream and OSError for corrupt data (a failed CRC-32
+    check says so, whichever inflater found it) or trailing bytes that are not gzip.
     """
-    out = bytearray()
+    inflate = _inflater()
+    try:
+        return _gunzip_members(inflate, data, need)
+    except inflate.error as exc:
+        text = str(exc)
+        if "check" in text.lower():  # zlib: "incorrect data check"; ISA-L: "Incorrect checksum found"
+            raise OSError(f"CRC check failed ({text})") from None
+        raise OSError(text) from None
+
+
+def _gunzip_members(inflate, data: bytes, need: int) -> bytes | bytearray:
+    out: bytes | bytearray = b""
     rest = data
     while True:
-        d = zlib.decompressobj(wbits=31)  # gzip wrapper: zlib checks CRC-32 and ISIZE at eof
+        d = inflate.decompressobj(wbits=31)  # gzip wrapper: checks CRC-32 and ISIZE at eof
         tail = rest
         want = need - len(out)
         if want > 0:
-            out += d.decompress(tail, want)
+            piece = d.decompress(tail, want)
+            if not out:
+                out = piece
+            else:  # a later member: join (rare: multi-member gzip files come from concatenation)
+                if not isinstance(out, bytearray):
+                    out = bytearray(out)
+                out += piece
             tail = d.unconsumed_tail
         while not d.eof:
             # Past ``need``: decompress in bounded pieces and drop them. Output may still be
-            # pending inside zlib when all input is consumed, so loop until eof or no progress.
+            # pending inside the inflater when all input is consumed, so loop until eof or no progress.
             piece = d.decompress(tail, 1 << 20)
             tail = d.unconsumed_tail
             if not piece and not tail:
