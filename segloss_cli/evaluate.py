@@ -1,7 +1,8 @@
 """Orchestration: load one pair, check it, compute what was asked, return a CaseResult.
 
-Flow: io (GT first, then PRED against it) -> geometry check -> class set -> one confusion
-pass -> overlap metrics (formulas over counts) -> surface metrics (only if selected) ->
+Flow: io (GT first, then PRED against it) -> label validation, which for two integer label
+maps is one pass that also counts overlap -> geometry check -> class set -> (a confusion
+pass when validation could not count) -> overlap metrics (formulas over counts) -> surface metrics (only if selected) ->
 losses (only if selected) -> empty-mask policy -> CaseResult. Nothing here formats output.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -17,8 +18,17 @@ from . import __version__
 from .classes import ClassSet, resolve_classes
 from .errors import InputError, UsageError
 from .io.geometry import check_same_grid
-from .io.prediction import LoadOptions, load_gt, load_prediction
+from .io.prediction import (
+    LoadOptions,
+    integral_labels,
+    label_prediction,
+    load_scores,
+    read_gt,
+    read_prediction,
+    validate_label_map,
+)
 from .io.readers import case_id
+from .metrics.overlap import LabelHistograms, label_histograms
 from .metrics.registry import all_metrics
 from .model import CaseResult, ClassResult, Prediction, Volume
 
@@ -97,10 +107,41 @@ def worst_distance_mm(gt: Volume, spacing_mm, override: Optional[float]) -> floa
     return float(math.sqrt(sum((n * s) ** 2 for n, s in zip(gt.array.shape, spacing_mm))))
 
 
-def load_pair(pred_path: str, gt_path: str, opts: EvalOptions):
-    """Read and validate both files: (Prediction, GT Volume, ClassSet)."""
-    gt, gt_present = load_gt(gt_path, opts.load)
-    pred, pred_present = load_prediction(pred_path, gt, opts.load)
+class LoadedPair(NamedTuple):
+    pred: Prediction
+    gt: Volume
+    classes: ClassSet
+    # Label histograms from the one pass that validated a label-map pair; they hold the
+    # overlap counts, so evaluate_loaded needs no second pass. None on the general path.
+    histograms: Optional[LabelHistograms] = None
+
+
+def load_pair(pred_path: str, gt_path: str, opts: EvalOptions) -> LoadedPair:
+    """Read and validate both files.
+
+    Two integer label maps of one shape (the usual case) are validated by one pass over
+    both that also counts every label (metrics.overlap.label_histograms). Anything else, or
+    a value that pass cannot tabulate (negative, >= 65536), takes the general path: each
+    map scanned on its own (which names the problem), overlap counted later.
+    """
+    gt = read_gt(gt_path, opts.load)
+    pred_vol, kind = read_prediction(pred_path, gt, opts.load)
+    histograms = None
+    if kind == "labels":
+        gt = gt.with_array(integral_labels(gt.array, gt.path, "GT"))
+        pred_vol = pred_vol.with_array(integral_labels(pred_vol.array, pred_vol.path, "PRED"))
+        histograms = label_histograms(pred_vol.array, gt.array, opts.load.ignore_label)
+        if histograms is None:
+            gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", opts.load.ignore_label)
+            p_arr, pred_present = validate_label_map(pred_vol.array, pred_vol.path, "PRED", None)
+            gt, pred_vol = gt.with_array(gt_arr), pred_vol.with_array(p_arr)
+        else:
+            gt_present, pred_present = histograms.gt_present(), histograms.pred_present()
+        pred = label_prediction(pred_vol)
+    else:
+        gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", opts.load.ignore_label)
+        gt = gt.with_array(gt_arr)
+        pred = load_scores(pred_vol, gt, kind, opts.load)
     check_same_grid(pred.volume, pred.labels.shape, gt)
     _check_unused_spacing_option(pred, gt, opts)
     _require_spacing(pred, gt, opts)  # before any computation, not after the overlap pass
@@ -116,7 +157,7 @@ def load_pair(pred_path: str, gt_path: str, opts: EvalOptions):
         present = gt_present
     else:
         present = np.union1d(gt_present, pred_present)
-    return pred, gt, case_classes(pred.n_channels, present, opts)
+    return LoadedPair(pred, gt, case_classes(pred.n_channels, present, opts), histograms)
 
 
 def case_classes(n_channels, present: np.ndarray, opts: EvalOptions) -> ClassSet:
@@ -160,21 +201,33 @@ def _require_spacing(pred: Prediction, gt: Volume, opts: EvalOptions) -> None:
 
 
 def evaluate_pair(pred_path: str, gt_path: str, opts: EvalOptions, *, case: Optional[str] = None) -> CaseResult:
-    pred, gt, classes = load_pair(pred_path, gt_path, opts)
-    return evaluate_loaded(pred, gt, classes, opts, case=case or case_id(gt_path))
+    pair = load_pair(pred_path, gt_path, opts)
+    return evaluate_loaded(pair.pred, pair.gt, pair.classes, opts, case=case or case_id(gt_path),
+                           histograms=pair.histograms)
 
 
 def _spacing(pred: Prediction, gt: Volume):
     return gt.spacing_mm if gt.spacing_mm is not None else pred.volume.spacing_mm
 
 
-def evaluate_loaded(pred: Prediction, gt: Volume, classes: ClassSet, opts: EvalOptions, *, case: str) -> CaseResult:
+def evaluate_loaded(
+    pred: Prediction,
+    gt: Volume,
+    classes: ClassSet,
+    opts: EvalOptions,
+    *,
+    case: str,
+    histograms: Optional[LabelHistograms] = None,
+) -> CaseResult:
     from .metrics.overlap import confusion
 
     specs = all_metrics()
     spacing = _spacing(pred, gt)
     labels = np.asarray(classes.reported, dtype=np.int64)
-    counts = confusion(pred.labels, gt.array, labels, ignore_label=opts.load.ignore_label, spacing_mm=spacing)
+    if histograms is not None:
+        counts = histograms.counts(labels, ignore_label=opts.load.ignore_label, spacing_mm=spacing)
+    else:
+        counts = confusion(pred.labels, gt.array, labels, ignore_label=opts.load.ignore_label, spacing_mm=spacing)
     statuses = [class_status(int(p), int(g)) for p, g in zip(counts.n_pred, counts.n_gt)]
 
     values: dict[str, np.ndarray] = {}

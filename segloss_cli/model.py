@@ -32,6 +32,10 @@ class Volume:
     path: str
     spacing_source: str = "header"  # header | option | none
 
+    def with_array(self, array: np.ndarray) -> "Volume":
+        """The same image with another array of the same grid (e.g. labels cast to integers)."""
+        return Volume(array, self.spacing_mm, self.affine, self.path, self.spacing_source)
+
 
 @dataclass(frozen=True)
 class Prediction:

@@ -97,3 +97,98 @@ def test_counts_exact_beyond_2_31_voxels():
     assert int(c.tp[0]) == n // 2
     assert int(c.fp[0]) == n // 2
     assert int(c.fn[0]) == 0 and int(c.tn[0]) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# label_histograms: validation and overlap counts of a label-map pair in one pass
+
+
+def _blocky(rng, shape, hi, dtype, order, noise):
+    """Long runs of one label (the word-skip path) with sparse noise (the voxel-by-voxel path)."""
+    n = int(np.prod(shape))
+    run_starts = np.sort(rng.choice(n, size=max(1, n // 40), replace=False))
+    values = rng.integers(0, hi, run_starts.size)
+    flat = np.zeros(n, np.int64)
+    flat[run_starts] = np.diff(np.concatenate([[0], values]))
+    flat = np.cumsum(flat)
+    flip = rng.random(n) < noise
+    flat[flip] = rng.integers(0, hi, int(flip.sum()))
+    return np.asarray(flat.reshape(shape), dtype=dtype, order=order)
+
+
+def _oracle_histograms(pred, gt, ignore_label):
+    p = pred.astype(np.int64).ravel()
+    g = gt.astype(np.int64).ravel()
+    keep = g != ignore_label if ignore_label is not None else np.ones(g.size, bool)
+    size = 1 + int(max(p.max(), g.max()))
+    return (np.bincount(p[keep], minlength=size), np.bincount(g, minlength=size),
+            np.bincount(p[keep & (p == g)], minlength=size), np.bincount(p[~keep], minlength=size))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    shape=st.one_of(hnp.array_shapes(min_dims=2, max_dims=2, max_side=40), hnp.array_shapes(min_dims=3, max_dims=3, max_side=17)),
+    n_labels=st.integers(1, 6),
+    pred_dtype=st.sampled_from(DTYPES),
+    gt_dtype=st.sampled_from(DTYPES),
+    order=st.sampled_from("CF"),
+    noise=st.sampled_from([0.0, 0.01, 0.3]),
+    ignore=st.sampled_from([None, 0, 2]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_label_histograms_match_oracle(shape, n_labels, pred_dtype, gt_dtype, order, noise, ignore, seed):
+    from segloss_cli.metrics.overlap import label_histograms
+
+    rng = np.random.default_rng(seed)
+    hi_p = 2 if pred_dtype == np.bool_ else n_labels + 1
+    hi_g = 2 if gt_dtype == np.bool_ else n_labels + 1
+    pred = _blocky(rng, shape, hi_p, pred_dtype, order, noise)
+    gt = _blocky(rng, shape, hi_g, gt_dtype, order, noise)
+    h = label_histograms(pred, gt, ignore)
+    assert h is not None  # contiguous small non-negative integers always take the one-pass path
+    for got, want in zip((h.pred, h.gt, h.tp, h.pred_in_ignored), _oracle_histograms(pred, gt, ignore)):
+        np.testing.assert_array_equal(got[: want.size], want)
+        assert not got[want.size:].any()
+    labels = list(range(max(hi_p, hi_g) + 1))  # one label present in neither map
+    c = h.counts(labels, ignore_label=ignore)
+    ref = confusion(pred, gt, labels, ignore_label=ignore)
+    for field in ("tp", "fp", "fn", "tn"):
+        np.testing.assert_array_equal(getattr(c, field), getattr(ref, field), err_msg=field)
+    assert c.n == ref.n
+
+
+@pytest.mark.parametrize(
+    "pred_dtype, gt_dtype, value, takes_general_path",
+    [
+        (np.uint8, np.uint8, 255, False),
+        (np.uint16, np.uint16, 65535, False),
+        (np.int32, np.int32, 65535, False),
+        (np.int32, np.int32, 65536, True),  # beyond the 16-bit table
+        (np.int16, np.int16, -1, True),  # negative: the general path names the error
+        (np.int64, np.uint8, 2**40, True),
+        (np.uint8, np.int16, 300, False),  # mixed widths are cast to the wider one
+    ],
+)
+def test_label_histograms_table_edges(pred_dtype, gt_dtype, value, takes_general_path):
+    from segloss_cli.metrics.overlap import label_histograms
+
+    gt = np.zeros((5, 6, 7), gt_dtype)
+    pred = np.zeros((5, 6, 7), pred_dtype)
+    target = gt if np.array(value).astype(gt_dtype) == value else pred
+    target[2, 3, 4] = value
+    target[4, 5, 6] = value  # in the tail after the last whole 64-bit word
+    h = label_histograms(pred, gt)
+    assert (h is None) == takes_general_path
+    if h is not None:
+        hist = h.gt if target is gt else h.pred
+        assert int(hist[value]) == 2 and int(hist[0]) == gt.size - 2
+
+
+def test_label_histograms_decline_strided_and_mismatched_inputs():
+    from segloss_cli.metrics.overlap import label_histograms
+
+    a = np.zeros((6, 8, 10), np.uint8)
+    assert label_histograms(a[:, ::2], a[:, ::2]) is None  # not contiguous
+    assert label_histograms(a, np.zeros((6, 8, 11), np.uint8)) is None  # shapes differ
+    assert label_histograms(a.astype(np.float32), a) is None  # float: validated elsewhere first
+    assert label_histograms(a.astype(np.uint64), a.astype(np.int64)) is None  # promotes to float

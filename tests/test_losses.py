@@ -33,7 +33,7 @@ def run(tmp_path, pred, gt, *, kind="probs", names=ALL, params=None, include_bac
         load=LoadOptions(pred_type=kind, ignore_label=ignore, renormalize=renormalize, channel_axis=channel_axis),
         include_background=include_background, labels=labels, losses=tuple(names), loss_params=dict(params or {}),
     )
-    p, g, classes = load_pair(str(pp), str(gp), opts)
+    p, g, classes, _ = load_pair(str(pp), str(gp), opts)
     return compute_losses(p, g, classes, opts), classes
 
 

@@ -70,18 +70,15 @@ def _check_header_spacing(vol: Volume, role: str) -> None:
         )
 
 
-def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Optional[int]):
-    """Check a label map and return (integer array, sorted labels present as int64).
-
-    Floats with integral values are accepted and cast to the smallest integer type; NaN,
-    Inf, fractional and negative labels are errors.
-    """
+def integral_labels(arr: np.ndarray, path: str, role: str) -> np.ndarray:
+    """An integer label map: integer arrays as they are, floats with integral values cast to
+    the smallest integer type that holds them; NaN, Inf and fractional values are errors."""
     from ..kernels import labels as K
     from ..kernels._jit import n_chunks
     from ..kernels.layout import as_kernel_3d, spatial_order
 
-    order = spatial_order(arr)
     if arr.dtype.kind == "f":
+        order = spatial_order(arr)
         if arr.dtype == np.float16:
             arr = arr.astype(np.float32)
         view = as_kernel_3d(arr, order)
@@ -107,9 +104,23 @@ def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Opti
             )
         lo_i, hi_i = int(lo), int(hi)
         dtype = np.result_type(np.min_scalar_type(lo_i), np.min_scalar_type(hi_i))
-        arr = arr.astype(dtype, order="K")
-    elif arr.dtype.kind not in "biu":
+        return arr.astype(dtype, order="K")
+    if arr.dtype.kind not in "biu":
         raise InputError(f"{role} has dtype {arr.dtype}; expected an integer label map", path)
+    return arr
+
+
+def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Optional[int]):
+    """Check a label map and return (integer array, sorted labels present as int64).
+
+    Floats with integral values are accepted and cast to the smallest integer type; NaN,
+    Inf, fractional and negative labels are errors.
+    """
+    from ..kernels import labels as K
+    from ..kernels._jit import n_chunks
+    from ..kernels.layout import as_kernel_3d, spatial_order
+
+    arr = integral_labels(arr, path, role)
     order = spatial_order(arr)
     view = as_kernel_3d(arr, order)
     present, lo, hi, outside = K.scan_int_labels(view, n_chunks(view.shape[0] * view.shape[1]))
@@ -131,33 +142,53 @@ def _only_negative_is(view, value: int) -> bool:
     return bool(np.all(values[values < 0] == value))
 
 
-def load_gt(path: str, opts: LoadOptions) -> tuple[Volume, np.ndarray]:
-    """Ground truth: (Volume with a validated integer label map, labels present)."""
+def read_gt(path: str, opts: LoadOptions) -> Volume:
+    """Ground truth read and its geometry checked; its labels are not scanned yet."""
     vol = read_volume(path, npz_key=opts.npz_key, spacing_mm=opts.spacing_mm)
     vol = _drop_trailing_singletons(vol)
     _check_spatial(vol.array, vol.path, "GT")
     vol = _fit_spacing(vol, vol.array.ndim)
     _check_header_spacing(vol, "GT")
+    return vol
+
+
+def load_gt(path: str, opts: LoadOptions) -> tuple[Volume, np.ndarray]:
+    """Ground truth: (Volume with a validated integer label map, labels present)."""
+    vol = read_gt(path, opts)
     arr, present = validate_label_map(vol.array, vol.path, "GT", opts.ignore_label)
-    return Volume(arr, vol.spacing_mm, vol.affine, vol.path, vol.spacing_source), present
+    return vol.with_array(arr), present
 
 
-def load_prediction(path: str, gt: Volume, opts: LoadOptions) -> tuple[Prediction, Optional[np.ndarray]]:
-    """Prediction of any kind: (Prediction, labels present or None for score maps)."""
+def read_prediction(path: str, gt: Volume, opts: LoadOptions) -> tuple[Volume, str]:
+    """(PRED read, its kind: labels | probs | logits); a label map's labels are not scanned yet.
+
+    ``gt`` may be unvalidated: only its number of dimensions is used (a float PRED with one
+    more axis than GT is a probability map under ``--pred-type auto``).
+    """
     vol = read_volume(path, npz_key=opts.npz_key, spacing_mm=opts.spacing_mm)
-    arr = vol.array
     kind = opts.pred_type
     if kind == "auto":
-        kind = "probs" if arr.dtype.kind == "f" and arr.ndim == gt.array.ndim + 1 else "labels"
+        kind = "probs" if vol.array.dtype.kind == "f" and vol.array.ndim == gt.array.ndim + 1 else "labels"
     if kind == "labels":
         vol = _drop_trailing_singletons(vol)
         _check_spatial(vol.array, vol.path, "PRED")
         vol = _fit_spacing(vol, vol.array.ndim)
         _check_header_spacing(vol, "PRED")
+    return vol, kind
+
+
+def load_prediction(path: str, gt: Volume, opts: LoadOptions) -> tuple[Prediction, Optional[np.ndarray]]:
+    """Prediction of any kind: (Prediction, labels present or None for score maps)."""
+    vol, kind = read_prediction(path, gt, opts)
+    if kind == "labels":
         labels, present = validate_label_map(vol.array, vol.path, "PRED", None)
-        vol = Volume(labels, vol.spacing_mm, vol.affine, vol.path, vol.spacing_source)
-        return Prediction("labels", labels, None, vol), present
-    return _load_scores(vol, gt, kind, opts), None
+        return label_prediction(vol.with_array(labels)), present
+    return load_scores(vol, gt, kind, opts), None
+
+
+def label_prediction(vol: Volume) -> Prediction:
+    """A validated integer label map as a Prediction."""
+    return Prediction("labels", vol.array, None, vol)
 
 
 def _channel_axis(arr: np.ndarray, gt_shape: tuple[int, ...], requested: Optional[int], path: str) -> int:
@@ -185,7 +216,7 @@ def _channel_axis(arr: np.ndarray, gt_shape: tuple[int, ...], requested: Optiona
     return candidates[0]
 
 
-def _load_scores(vol: Volume, gt: Volume, kind: str, opts: LoadOptions) -> Prediction:
+def load_scores(vol: Volume, gt: Volume, kind: str, opts: LoadOptions) -> Prediction:
     from ..kernels import labels as K
     from ..kernels._jit import n_chunks
     from ..kernels.layout import from_kernel_3d, scores_kernel_4d, spatial_order

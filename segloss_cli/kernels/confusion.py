@@ -105,3 +105,90 @@ def confusion_counts(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ig
     for ch in range(nchunks):
         out += buf[ch]
     return out, ignored.sum()
+
+
+@jit(inline="always")
+def _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore):
+    """Count ``run`` voxels with PRED = lp, GT = lg; return how many fall outside the table."""
+    p = np.int64(lp)
+    g = np.int64(lg)
+    if p < 0 or p >= size or g < 0 or g >= size:
+        return run
+    hist[1, g] += run
+    if has_ignore and g == ignore_label:
+        hist[3, p] += run
+    else:
+        hist[0, p] += run
+        if p == g:
+            hist[2, p] += run
+    return 0
+
+
+@jit(inline="always")
+def _splat(value, mask, unit):
+    """A 64-bit word holding ``value`` in every label slot (two's complement, ``mask`` wide)."""
+    return (np.uint64(np.int64(value)) & mask) * unit
+
+
+@jit(parallel=True)
+def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size, ignore_label, has_ignore, nchunks):
+    """One read of two flat, equally long integer label maps: (hist[4, size], n_outside).
+
+    For every value v in [0, size):
+      hist[0, v] = |PRED == v|       over voxels whose GT is not ``ignore_label``
+      hist[1, v] = |GT == v|         over all voxels
+      hist[2, v] = |PRED == v == GT| over voxels whose GT is not ``ignore_label``
+      hist[3, v] = |PRED == v|       over voxels whose GT is ``ignore_label``
+    These are the labels present in each map (validation) and every class's TP, |PRED| and
+    |GT| (overlap counts) at once, so a label-map pair is read once instead of three times.
+    Voxels with a value outside [0, size) in either map (negative, or too large for the
+    table) are not counted but tallied in ``n_outside``: the caller then takes the general path.
+
+    ``pred_words``/``gt_words`` are uint64 views of the first ``per_word * len(words)`` voxels
+    (``per_word`` labels per word). Label maps are mostly long runs of one (PRED, GT) pair,
+    background above all: a word equal to the current pair repeated (``_splat``) adds
+    ``per_word`` voxels to the run with one compare per map; only words where a label changes
+    are walked voxel by voxel. Integer counts are exact, so any number of chunks gives the
+    same result.
+    """
+    n = gt.size
+    n_words = pred_words.size
+    buf = np.zeros((nchunks, 4, size), np.int64)
+    outside = np.zeros(nchunks, np.int64)
+    for ch in prange(nchunks):
+        w0 = ch * n_words // nchunks
+        w1 = (ch + 1) * n_words // nchunks
+        if w0 >= w1:
+            continue
+        hist = buf[ch]
+        n_out = 0
+        lp = pred[w0 * per_word]
+        lg = gt[w0 * per_word]
+        pp = _splat(lp, mask, unit)
+        gp = _splat(lg, mask, unit)
+        run = 0
+        for w in range(w0, w1):
+            if pred_words[w] == pp and gt_words[w] == gp:
+                run += per_word
+                continue
+            for u in range(w * per_word, (w + 1) * per_word):
+                p = pred[u]
+                g = gt[u]
+                if p == lp and g == lg:
+                    run += 1
+                else:
+                    n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+                    lp = p
+                    lg = g
+                    run = 1
+            pp = _splat(lp, mask, unit)
+            gp = _splat(lg, mask, unit)
+        n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+        outside[ch] = n_out
+    out = np.zeros((4, size), np.int64)
+    n_out = outside.sum()
+    for ch in range(nchunks):
+        out += buf[ch]
+    for u in range(n_words * per_word, n):  # the few voxels after the last whole word
+        n_out += _add_hist_run(out, pred[u], gt[u], 1, size, ignore_label, has_ignore)
+    return out, n_out

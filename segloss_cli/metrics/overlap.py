@@ -81,6 +81,88 @@ def confusion(
     return Counts(want, tp[idx], fp[idx], fn[idx], tn[idx], n, voxel_ml)
 
 
+@dataclass(frozen=True)
+class LabelHistograms:
+    """Voxel counts per label value of a PRED/GT label-map pair, from one read of both.
+
+    Index v holds label value v (0 <= v < size). ``pred``, ``tp`` and ``n`` leave out voxels
+    whose GT is the ignore label; ``pred_in_ignored`` counts PRED there (it still makes a
+    label present) and ``gt`` counts every voxel.
+    """
+
+    pred: np.ndarray
+    gt: np.ndarray
+    tp: np.ndarray
+    pred_in_ignored: np.ndarray
+    n: int
+
+    def pred_present(self) -> np.ndarray:
+        return np.flatnonzero(self.pred + self.pred_in_ignored).astype(np.int64)
+
+    def gt_present(self) -> np.ndarray:
+        return np.flatnonzero(self.gt).astype(np.int64)
+
+    def counts(self, labels, *, ignore_label: Optional[int] = None, spacing_mm=None) -> Counts:
+        """Per-class confusion counts for ``labels`` (labels outside the table count 0)."""
+        want = np.asarray(labels, dtype=np.int64)
+        size = self.gt.size
+        inside = (want >= 0) & (want < size)
+        idx = np.where(inside, want, 0)
+
+        def pick(table: np.ndarray) -> np.ndarray:
+            return np.where(inside, table[idx], 0).astype(np.int64)
+
+        tp, n_pred, n_gt = pick(self.tp), pick(self.pred), pick(self.gt)
+        if ignore_label is not None:
+            n_gt = np.where(want == ignore_label, 0, n_gt)
+        fp = n_pred - tp
+        fn = n_gt - tp
+        tn = self.n - tp - fp - fn
+        voxel_ml = float(np.prod(spacing_mm)) / 1000.0 if spacing_mm is not None else None
+        return Counts(want, tp, fp, fn, tn, self.n, voxel_ml)
+
+
+def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[int] = None) -> Optional[LabelHistograms]:
+    """Label histograms of two integer label maps of one shape in one pass, or None.
+
+    None means "use the general path" (validation scans, then :func:`confusion`): float or
+    differently laid out arrays, or a value outside the table (negative, or >= 65536 in a
+    wider than 8-bit map). The table has 256 entries for 8-bit maps, 65536 otherwise.
+    """
+    import numba
+
+    from ..kernels import confusion as K
+    from ..kernels.layout import as_kernel_3d, spatial_order
+
+    if pred.shape != gt.shape or pred.dtype.kind not in "biu" or gt.dtype.kind not in "biu":
+        return None
+    order = spatial_order(gt)
+    views = [as_kernel_3d(arr, order) for arr in (pred, gt)]  # bool arrays come back as uint8
+    if not all(v.flags.c_contiguous for v in views):
+        return None  # strided input: the general path walks any layout
+    common = np.promote_types(views[0].dtype, views[1].dtype)
+    if common.kind not in "iu":
+        return None  # int64 with uint64 promotes to float
+    flat = [v.reshape(-1) if v.dtype == common else v.reshape(-1).astype(common) for v in views]
+    p1, g1 = flat
+    itemsize = common.itemsize
+    per_word = 8 // itemsize
+    n_words = p1.size // per_word
+    mask = np.uint64((1 << (8 * itemsize)) - 1)
+    unit = np.uint64(sum(1 << (8 * itemsize * i) for i in range(per_word)))
+    size = 1 << 8 if itemsize == 1 else 1 << 16
+    threads = numba.get_num_threads()
+    hist, outside = K.label_histograms(
+        p1, g1, p1[: n_words * per_word].view(np.uint64), g1[: n_words * per_word].view(np.uint64),
+        per_word, mask, unit, size, np.int64(ignore_label if ignore_label is not None else 0),
+        ignore_label is not None, max(1, min(threads, n_words)),
+    )
+    if outside:
+        return None
+    n_ignored = int(hist[1, ignore_label]) if ignore_label is not None and 0 <= ignore_label < size else 0
+    return LabelHistograms(hist[0], hist[1], hist[2], hist[3], int(g1.size) - n_ignored)
+
+
 def _div(num, den) -> np.ndarray:
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
