@@ -5,17 +5,19 @@ Two steps, both free of printing:
 1. :func:`pair_folders` matches files by case id (file name without .nii.gz/.nii/.npy/.npz,
    minus an optional suffix such as ``_seg``) and lists what did not pair: missing
    predictions, extra predictions and duplicate ids. It reads no image data.
-2. :func:`evaluate_folder` scores the pairs. The first case runs in this process: that
-   compiles (and writes to numba's on-disk cache) exactly the kernel specialisations the
-   data needs. The other cases then go to a pool of ``spawn``-ed workers, one case per worker
-   at a time, which load the compiled kernels from the cache instead of compiling them
-   again (see evaluate_folder for when the pool is worth starting). Results are sorted by case id, so the output does not depend on the number of
-   workers or on the order of files on disk.
+2. :func:`evaluate_folder` scores the pairs. The first case runs alone: that compiles (or
+   loads from numba's on-disk cache) exactly the kernel specialisations the data needs, once.
+   The other cases go to ``jobs`` worker threads, one case per worker at a time. Results
+   are sorted by case id, so the output does not depend on the number of workers or on the
+   order of files on disk.
 
-Why spawn and not fork: numba's threading layers are not all fork-safe once their threads
-have started in the parent (GNU OpenMP is not; workqueue is unsafe with concurrent use), and
-the parent has just run parallel kernels. Spawned workers start clean; each one's numba
-thread count is set so that workers x threads does not exceed the cores.
+Why threads and not processes: the work of a case is inflating its files (ISA-L/zlib
+release the GIL) and numba kernels (compiled ``nogil``), so threads run it in parallel,
+and they start in microseconds where a spawned process re-imports numpy, numba and the
+kernels (about a second of CPU each, as long as a hundred small cases take). Each worker
+thread runs kernels on ``cores // jobs`` numba threads (numba's thread count is per
+calling thread), so workers x threads never exceeds the cores. The GIL-bound remainder
+(header parsing, building results) is a few percent of a case.
 """
 
 from __future__ import annotations
@@ -186,34 +188,6 @@ def score_pair(pair: CasePair, opts) -> CaseResult:
     return evaluate_pair(pair.pred, pair.gt, opts, case=pair.case)
 
 
-# Worker-process state: the options arrive once per worker (initializer), not once per case.
-_WORKER_OPTS = None
-
-
-def _worker_init(opts, numba_threads: int) -> None:
-    import signal
-
-    # Ctrl-C goes to the whole process group: the parent alone handles it and terminates us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # Spawned workers have not imported numba yet, so the thread count can still be set here.
-    os.environ["NUMBA_NUM_THREADS"] = str(numba_threads)
-    global _WORKER_OPTS
-    _WORKER_OPTS = opts
-    # Import what scoring needs now, while the parent scores the first case.
-    from . import evaluate  # noqa: F401
-    from .io import prediction  # noqa: F401
-    from .metrics.registry import all_metrics
-
-    all_metrics()
-    import nibabel  # noqa: F401
-
-
-def _worker_score(item: tuple[int, CasePair]) -> tuple[int, CaseResult]:
-    index, pair = item
-    return index, score_pair(pair, _WORKER_OPTS)
-
-
 def _threads_per_worker(jobs: int) -> int:
     env = os.environ.get("NUMBA_NUM_THREADS")
     cores = default_jobs()
@@ -222,51 +196,22 @@ def _threads_per_worker(jobs: int) -> int:
     return max(1, cores // jobs)
 
 
-def _start_pool(ctx, jobs: int, opts):
-    """Start the workers with SIGINT ignored from their first instruction.
-
-    A Ctrl-C reaches every process of the terminal's process group; a worker still importing
-    (before its initializer runs) would die with a KeyboardInterrupt traceback. An ignored
-    signal stays ignored across exec, and Python then installs no KeyboardInterrupt handler.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return ctx.Pool(jobs, initializer=_worker_init, initargs=(opts, _threads_per_worker(jobs)))
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return ctx.Pool(jobs, initializer=_worker_init, initargs=(opts, _threads_per_worker(jobs)))
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def evaluate_folder(
     pairs,
     opts,
     *,
     jobs: int = 1,
     on_case: Optional[Callable[[CaseResult], None]] = None,
-    adaptive: bool = True,
 ) -> tuple[CaseResult, ...]:
     """Score every pair; return the results sorted by case id.
 
-    ``jobs`` worker processes score cases in parallel (1: all in this process). ``on_case`` is
-    called in this process after each case (progress display). Any error in any case stops
-    the whole run: the pool is terminated and the exception propagates. So do Ctrl-C
-    (KeyboardInterrupt) and SIGTERM; workers ignore SIGINT and are killed by the parent.
-
-    Starting a spawned worker costs about what this process spent before its first result
-    (interpreter, imports, loading compiled kernels): around a second of CPU. With
-    ``adaptive`` (the default) this process scores the first two cases itself, starts the
-    workers only when the remaining serial work is clearly larger than that cost, and keeps
-    scoring cases itself until the workers answer, so more jobs never make a small folder
-    slower. ``adaptive=False`` always hands cases 1.. to the pool (tests use it). Which process
-    scores a case does not change its result: kernels split work into a fixed number of
-    chunks whatever the thread count.
+    ``jobs`` worker threads score cases in parallel (1: all in the calling thread).
+    ``on_case`` is called in the calling thread after each case (progress display). Any
+    error in any case stops the run: no new case starts and the exception propagates; so
+    do Ctrl-C (KeyboardInterrupt) and SIGTERM. Workers are daemon threads: one still inside
+    a case does not hold up the exit. Which thread scores a case does not change its result:
+    kernels split work into a fixed number of chunks whatever the thread count.
     """
-    import time
-
     pairs = sorted(pairs, key=lambda p: p.case)
     if not pairs:
         raise InputError("no case pairs to score")
@@ -279,92 +224,66 @@ def evaluate_folder(
         if on_case is not None:
             on_case(res)
 
-    # The first case compiles the kernels (or loads them from numba's cache) and writes the
-    # cache, before any worker exists: workers then load compiled kernels, never compile.
+    # The first case compiles the kernels (or loads them from numba's cache) before any
+    # worker exists, so no two threads wait on the same compile.
     done(0, score_pair(pairs[0], opts))
-    start = 1
     jobs = min(jobs, len(pairs) - 1)
-    if jobs > 1 and adaptive:
-        startup = _cpu_seconds()
-        t = time.perf_counter()
-        done(1, score_pair(pairs[1], opts))
-        per_case = time.perf_counter() - t
-        start = 2
-        if (len(pairs) - 2) * per_case < 2.0 * startup:
-            jobs = 1  # workers would not pay for their start
     if jobs <= 1:
-        for i in range(start, len(pairs)):
+        for i in range(1, len(pairs)):
             done(i, score_pair(pairs[i], opts))
-        return tuple(results)  # type: ignore[arg-type]
-    _score_with_pool(pairs, list(range(start, len(pairs))), opts, jobs, done, results, parent_helps=adaptive)
+    else:
+        _score_threaded(pairs, range(1, len(pairs)), opts, jobs, done)
     return tuple(results)  # type: ignore[arg-type]
 
 
-def _cpu_seconds() -> float:
-    """CPU time this process has used so far (a proxy for what starting a worker costs)."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _score_with_pool(pairs, indices, opts, jobs: int, done, results, *, parent_helps: bool) -> None:
-    import multiprocessing as mp
+def _score_threaded(pairs, indices, opts, jobs: int, done) -> None:
     import queue
-    from collections import deque
+    import threading
 
-    pool = _start_pool(mp.get_context("spawn"), jobs, opts)
-    try:
-        todo = deque((i, pairs[i]) for i in indices)
-        inbox: queue.SimpleQueue = queue.SimpleQueue()
-        in_flight: dict[int, CasePair] = {}
-        workers_up = False
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for i in indices:
+        todo.put(i)
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    threads_each = _threads_per_worker(jobs)
 
-        def fail(error: BaseException) -> None:
-            inbox.put(_Failed(error))
+    def work() -> None:
+        import numba
 
-        def top_up(limit: int) -> None:
-            while todo and len(in_flight) < limit:
-                i, pair = todo.popleft()
-                in_flight[i] = pair
-                pool.apply_async(_worker_score, ((i, pair),), callback=inbox.put, error_callback=fail)
-
-        # One case per worker until a worker has answered (a case given to the pool cannot be
-        # taken back), then a short backlog of paths per worker keeps them busy. Each worker
-        # holds one case at a time, so memory stays at about `jobs` cases (plus one here).
-        # Meanwhile this process scores cases from the end of the list; while no worker has
-        # answered yet it also scores cases already given to them (same result, first wins).
-        top_up(jobs)
-        while todo or any(results[i] is None for i in in_flight):
-            helping = parent_helps and (bool(todo) or not workers_up)
+        numba.set_num_threads(threads_each)  # per calling thread: this worker's kernels only
+        while not stop.is_set():
             try:
-                got = inbox.get_nowait() if helping else inbox.get(timeout=0.1)
+                i = todo.get_nowait()
             except queue.Empty:
-                if not helping:
-                    continue
-                if todo:
-                    i, pair = todo.pop()
-                else:
-                    i, pair = next((i, p) for i, p in in_flight.items() if results[i] is None)
-                    del in_flight[i]
-                done(i, score_pair(pair, opts))
-                continue
+                return
+            try:
+                outbox.put((i, score_pair(pairs[i], opts)))
+            except BaseException as exc:  # noqa: BLE001 - carried to the calling thread
+                outbox.put((i, _Failed(exc)))
+                return
+
+    workers = [threading.Thread(target=work, name=f"segloss-case-{n}", daemon=True) for n in range(jobs)]
+    for w in workers:
+        w.start()
+    try:
+        for _ in range(len(indices)):
+            while True:
+                try:
+                    # A bounded wait keeps Ctrl-C and SIGTERM handled promptly in this thread.
+                    i, got = outbox.get(timeout=0.2)
+                    break
+                except queue.Empty:
+                    if not any(w.is_alive() for w in workers) and outbox.empty():
+                        raise RuntimeError("case workers stopped without a result") from None
             if isinstance(got, _Failed):
                 raise got.error
-            i, res = got
-            in_flight.pop(i, None)
-            workers_up = True
-            if results[i] is None:
-                done(i, res)
-            top_up(2 * jobs)
+            done(i, got)
     finally:
-        # Every case is done (or the run failed): stop the workers, also any still starting.
-        pool.terminate()
-        pool.join()
+        stop.set()  # on error or interrupt: workers start no new case
 
 
 class _Failed:
-    """An exception raised in a worker, carried to the parent through the result queue."""
+    """An exception raised in a worker, carried to the calling thread through the result queue."""
 
     def __init__(self, error: BaseException):
         self.error = error

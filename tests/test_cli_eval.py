@@ -239,6 +239,35 @@ def test_help_does_not_import_numba():
     assert "PRED" in out.stdout
 
 
+def test_cli_skips_numbas_scipy_blas_probe_but_library_use_keeps_it(tmp_path):
+    """The command does not pay for importing scipy.linalg (numba's BLAS probe); importing
+    segloss as a library leaves numba's probe alone."""
+    pytest.importorskip("scipy.linalg")  # the probe only costs anything where scipy is installed
+    gt = np.zeros((6, 7, 8), np.uint8)
+    gt[1:4, 2:5, 3:6] = 1
+    write_nifti(tmp_path / "g.nii.gz", gt)
+    cli = (
+        "import sys\n"
+        "from segloss_cli.cli import main\n"
+        f"sys.argv = ['segloss', 'eval', {str(tmp_path / 'g.nii.gz')!r}, {str(tmp_path / 'g.nii.gz')!r}, '--format', 'json']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'numba.np.arraymath' in sys.modules\n"
+        "print('scipy.linalg' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", cli], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    library = (
+        "import sys, numpy as np\n"
+        "from segloss_cli.metrics.overlap import confusion\n"
+        "confusion(np.zeros((2, 2, 2), np.uint8), np.zeros((2, 2, 2), np.uint8), [0])\n"
+        "print('scipy.linalg' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", library], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+
+
 def test_metrics_listing_reads_registry():
     from segloss_cli.metrics.registry import all_metrics
 

@@ -53,6 +53,9 @@ from . import compare as _compare  # noqa: E402,F401
 
 
 def main() -> None:
+    import segloss_cli
+
     from ._common import run_app
 
+    segloss_cli.CLI_PROCESS = True
     run_app(app)

@@ -16,6 +16,7 @@ import gzip
 import io
 import math
 import os
+import threading
 import warnings
 import zipfile
 import zlib
@@ -35,6 +36,9 @@ ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 # best); a gzip/zip member declaring more than this from its compressed size is lying.
 DEFLATE_MAX_RATIO = 1032
 SLACK_BYTES = 1 << 16
+# Folder runs read cases on several threads; the two process-wide switches used below (the
+# nibabel logger level, the warnings filters) are flipped under this lock.
+_PROCESS_STATE = threading.Lock()
 
 
 def file_kind(path: str | os.PathLike) -> Optional[str]:
@@ -204,7 +208,7 @@ def _nifti_header(head: bytes, path: Path, kind: str):
         raw_pixdim = [float(v) for v in raw["pixdim"][1 : 1 + min(len(raw_shape), 3)]]
         # nibabel repairs fixable header fields (negative pixdim, qfac) as nib.load does; its
         # log lines would break the one-line error contract, so they are silenced.
-        with LoggingOutputSuppressor():
+        with _PROCESS_STATE, LoggingOutputSuppressor():
             hdr = klass.from_fileobj(io.BytesIO(head[:size]), check=True)
         shape = tuple(int(n) for n in hdr.get_data_shape())
         dtype = np.dtype(hdr.get_data_dtype())
@@ -279,7 +283,7 @@ def _scaled(raw: np.ndarray, slope, inter, path: Path) -> np.ndarray:
     from nibabel.volumeutils import apply_read_scaling
 
     try:
-        with warnings.catch_warnings():
+        with _PROCESS_STATE, warnings.catch_warnings():
             # Overflow to inf is caught by the NaN/Inf checks of the validation that follows.
             warnings.simplefilter("ignore")
             return apply_read_scaling(raw, slope, inter)

@@ -15,7 +15,33 @@ import os
 # own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import sys  # noqa: E402
+
 import numba  # noqa: E402
+
+import segloss_cli as _package  # noqa: E402
+
+def _skip_blas_probe() -> None:
+    """Answer numba's BLAS probe with "no BLAS" without importing scipy.
+
+    The first kernel that compiles or loads from numba's cache imports numba.np.arraymath,
+    which probes for BLAS by importing scipy.linalg: about 0.1-0.2 s of every CLI run when scipy
+    is installed, for functions (np.dot, np.linalg) no segloss kernel uses. The CLI process
+    runs only segloss kernels, so it hides scipy for the one import of arraymath that runs
+    the probe. Library users keep numba's normal behaviour: only the `segloss` command's
+    own process (segloss_cli.CLI_PROCESS, set by cli.main) does this.
+    """
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # `import scipy.linalg...` fails fast
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        del sys.modules["scipy.linalg"]
+
+
+if _package.CLI_PROCESS:
+    _skip_blas_probe()
 
 _BASE = dict(nogil=True, cache=True, error_model="numpy")
 
