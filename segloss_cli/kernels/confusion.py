@@ -119,9 +119,24 @@ def _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore):
         hist[3, p] += run
     else:
         hist[0, p] += run
-        if p == g:
-            hist[2, p] += run
+        hist[2, p] += run if p == g else 0  # a select, not a branch: p == g flips at random
     return 0
+
+
+_DEBRUIJN64 = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_INDEX = np.array(
+    [0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18,
+     12, 5, 63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19,
+     9, 13, 8, 7, 6],
+    dtype=np.int64,
+)
+
+
+@jit(inline="always")
+def _lowest_set_bit(x):
+    """Index of the lowest set bit of a non-zero uint64 (de Bruijn multiply: no loop, no branch)."""
+    low = x & (~x + np.uint64(1))
+    return _DEBRUIJN_INDEX[(low * _DEBRUIJN64) >> np.uint64(58)]
 
 
 @jit(inline="always")
@@ -147,12 +162,16 @@ def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size,
     ``pred_words``/``gt_words`` are uint64 views of the first ``per_word * len(words)`` voxels
     (``per_word`` labels per word). Label maps are mostly long runs of one (PRED, GT) pair,
     background above all: a word equal to the current pair repeated (``_splat``) adds
-    ``per_word`` voxels to the run with one compare per map; only words where a label changes
-    are walked voxel by voxel. Integer counts are exact, so any number of chunks gives the
+    ``per_word`` voxels to the run with one compare per map. In any other word, XOR with
+    the word shifted by one slot marks where a label changes, and only those positions are
+    visited (lowest set bit first), so the cost follows the number of label changes, not
+    the number of voxels. Integer counts are exact, so any number of chunks gives the
     same result.
     """
     n = gt.size
     n_words = pred_words.size
+    slot_bits = np.uint64(64 // per_word)  # bits per label in a word: 8, 16 or 32
+    slot_shift = np.uint64(3 if per_word == 8 else (4 if per_word == 4 else (5 if per_word == 2 else 6)))
     buf = np.zeros((nchunks, 4, size), np.int64)
     outside = np.zeros(nchunks, np.int64)
     for ch in prange(nchunks):
@@ -168,19 +187,29 @@ def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size,
         gp = _splat(lg, mask, unit)
         run = 0
         for w in range(w0, w1):
-            if pred_words[w] == pp and gt_words[w] == gp:
+            pw = pred_words[w]
+            gw = gt_words[w]
+            if pw == pp and gw == gp:
                 run += per_word
                 continue
-            for u in range(w * per_word, (w + 1) * per_word):
-                p = pred[u]
-                g = gt[u]
-                if p == lp and g == lg:
-                    run += 1
-                else:
-                    n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
-                    lp = p
-                    lg = g
-                    run = 1
+            # Label changes inside the word: slot i differs from the voxel before it (slot 0
+            # from the last voxel of the previous word, i.e. the current pair) in either map.
+            if per_word > 1:
+                change = (pw ^ ((pw << slot_bits) | (pp & mask))) | (gw ^ ((gw << slot_bits) | (gp & mask)))
+            else:  # one label per word: a shift by 64 bits would be undefined
+                change = (pw ^ pp) | (gw ^ gp)
+            u0 = w * per_word
+            start = 0
+            while change != 0:
+                slot = _lowest_set_bit(change) >> slot_shift
+                run += slot - start
+                n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+                lp = pred[u0 + slot]
+                lg = gt[u0 + slot]
+                run = 0
+                start = slot
+                change &= ~(mask << (np.uint64(slot) << slot_shift))
+            run += per_word - start
             pp = _splat(lp, mask, unit)
             gp = _splat(lg, mask, unit)
         n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
