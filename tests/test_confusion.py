@@ -166,7 +166,9 @@ def test_label_histograms_match_oracle(shape, n_labels, pred_dtype, gt_dtype, or
         (np.int32, np.int32, 65536, True),  # beyond the 16-bit table
         (np.int16, np.int16, -1, True),  # negative: the general path names the error
         (np.int64, np.uint8, 2**40, True),
-        (np.uint8, np.int16, 300, False),  # mixed widths are cast to the wider one
+        (np.uint8, np.int16, 300, False),  # mixed widths: walked voxel by voxel, nothing cast
+        (np.uint64, np.int64, 7, False),
+        (np.uint64, np.int64, 2**63, True),  # read as negative by the kernel: general path
     ],
 )
 def test_label_histograms_table_edges(pred_dtype, gt_dtype, value, takes_general_path):
@@ -191,4 +193,3 @@ def test_label_histograms_decline_strided_and_mismatched_inputs():
     assert label_histograms(a[:, ::2], a[:, ::2]) is None  # not contiguous
     assert label_histograms(a, np.zeros((6, 8, 11), np.uint8)) is None  # shapes differ
     assert label_histograms(a.astype(np.float32), a) is None  # float: validated elsewhere first
-    assert label_histograms(a.astype(np.uint64), a.astype(np.int64)) is None  # promotes to float

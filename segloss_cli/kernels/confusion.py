@@ -221,3 +221,39 @@ def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size,
     for u in range(n_words * per_word, n):  # the few voxels after the last whole word
         n_out += _add_hist_run(out, pred[u], gt[u], 1, size, ignore_label, has_ignore)
     return out, n_out
+
+
+@jit(parallel=True)
+def label_histograms_mixed(pred, gt, size, ignore_label, has_ignore, nchunks):
+    """label_histograms for two flat maps of different integer widths (e.g. uint8 PRED, int16
+    GT): the same tables, walking voxels one by one, so neither map is cast (a copy the size
+    of the volume); only the per-run bookkeeping is shared."""
+    n = gt.size
+    buf = np.zeros((nchunks, 4, size), np.int64)
+    outside = np.zeros(nchunks, np.int64)
+    for ch in prange(nchunks):
+        lo = ch * n // nchunks
+        hi = (ch + 1) * n // nchunks
+        if lo >= hi:
+            continue
+        hist = buf[ch]
+        n_out = 0
+        lp = np.int64(pred[lo])
+        lg = np.int64(gt[lo])
+        run = 0
+        for u in range(lo, hi):
+            p = np.int64(pred[u])
+            g = np.int64(gt[u])
+            if p == lp and g == lg:
+                run += 1
+            else:
+                n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+                lp = p
+                lg = g
+                run = 1
+        n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+        outside[ch] = n_out
+    out = np.zeros((4, size), np.int64)
+    for ch in range(nchunks):
+        out += buf[ch]
+    return out, outside.sum()

@@ -126,8 +126,10 @@ def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[in
     """Label histograms of two integer label maps of one shape in one pass, or None.
 
     None means "use the general path" (validation scans, then :func:`confusion`): float or
-    differently laid out arrays, or a value outside the table (negative, or >= 65536 in a
-    wider than 8-bit map). The table has 256 entries for 8-bit maps, 65536 otherwise.
+    differently laid out arrays, or a value outside the table (negative, >= 65536 in a
+    wider than 8-bit map, uint64 values >= 2**63 which the kernel reads as negative). The
+    table has 256 entries for 8-bit maps, 65536 otherwise. Maps of one width are compared
+    a 64-bit word at a time; maps of different widths voxel by voxel, neither one cast.
     """
     import numba
 
@@ -140,23 +142,25 @@ def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[in
     views = [as_kernel_3d(arr, order) for arr in (pred, gt)]  # bool arrays come back as uint8
     if not all(v.flags.c_contiguous for v in views):
         return None  # strided input: the general path walks any layout
-    common = np.promote_types(views[0].dtype, views[1].dtype)
-    if common.kind not in "iu":
-        return None  # int64 with uint64 promotes to float
-    flat = [v.reshape(-1) if v.dtype == common else v.reshape(-1).astype(common) for v in views]
-    p1, g1 = flat
-    itemsize = common.itemsize
-    per_word = 8 // itemsize
-    n_words = p1.size // per_word
-    mask = np.uint64((1 << (8 * itemsize)) - 1)
-    unit = np.uint64(sum(1 << (8 * itemsize * i) for i in range(per_word)))
-    size = 1 << 8 if itemsize == 1 else 1 << 16
+    p1, g1 = (v.reshape(-1) for v in views)
+    ignore = np.int64(ignore_label if ignore_label is not None else 0)
     threads = numba.get_num_threads()
-    hist, outside = K.label_histograms(
-        p1, g1, p1[: n_words * per_word].view(np.uint64), g1[: n_words * per_word].view(np.uint64),
-        per_word, mask, unit, size, np.int64(ignore_label if ignore_label is not None else 0),
-        ignore_label is not None, max(1, min(threads, n_words)),
-    )
+    itemsize = p1.dtype.itemsize
+    size = 1 << 8 if max(itemsize, g1.dtype.itemsize) == 1 else 1 << 16
+    if g1.dtype.itemsize != itemsize:
+        # Different widths: no common word layout, and casting one map would copy a volume.
+        hist, outside = K.label_histograms_mixed(p1, g1, size, ignore, ignore_label is not None,
+                                                 max(1, min(threads, p1.size)))
+    else:
+        per_word = 8 // itemsize
+        n_words = p1.size // per_word
+        mask = np.uint64((1 << (8 * itemsize)) - 1)
+        unit = np.uint64(sum(1 << (8 * itemsize * i) for i in range(per_word)))
+        # The word views reinterpret bytes; PRED and GT of one width compare slot by slot.
+        hist, outside = K.label_histograms(
+            p1, g1, p1[: n_words * per_word].view(np.uint64), g1[: n_words * per_word].view(np.uint64),
+            per_word, mask, unit, size, ignore, ignore_label is not None, max(1, min(threads, n_words)),
+        )
     if outside:
         return None
     n_ignored = int(hist[1, ignore_label]) if ignore_label is not None and 0 <= ignore_label < size else 0
