@@ -228,12 +228,29 @@ def evaluate_folder(
     # worker exists, so no two threads wait on the same compile.
     done(0, score_pair(pairs[0], opts))
     jobs = min(jobs, len(pairs) - 1)
+    if jobs > 1 and not _kernels_threadsafe():
+        jobs = 1
     if jobs <= 1:
         for i in range(1, len(pairs)):
             done(i, score_pair(pairs[i], opts))
     else:
         _score_threaded(pairs, range(1, len(pairs)), opts, jobs, done)
     return tuple(results)  # type: ignore[arg-type]
+
+
+def _kernels_threadsafe() -> bool:
+    """Whether numba's threading layer lets two threads launch parallel kernels at once.
+
+    OpenMP and TBB do; workqueue (numba's fallback where neither is installed, e.g. some
+    macOS wheels) aborts the process on concurrent launches, so cases then run one at a
+    time. The layer is known once a parallel kernel has run, which the first case did.
+    """
+    import numba
+
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet: the layer is unknown
+        return False
 
 
 def _score_threaded(pairs, indices, opts, jobs: int, done) -> None:

@@ -465,3 +465,27 @@ def test_results_do_not_depend_on_the_numba_thread_count(tmp_path):
         assert res.returncode == 0, res.stderr
         outs.append(res.stdout)
     assert outs[0] == outs[1]
+
+
+def test_workqueue_threading_layer_scores_cases_one_at_a_time(tmp_path, monkeypatch):
+    """numba's workqueue layer aborts on concurrent parallel launches: no worker threads then."""
+    import threading
+
+    import numba
+
+    import segloss_cli.folder as folder_mod
+    from segloss_cli.evaluate import EvalOptions
+    from segloss_cli.metrics.registry import select
+
+    pdir, gdir = make_folders(tmp_path, 4)
+    names = []
+    score = folder_mod.score_pair
+
+    def spy(pair, opts):
+        names.append(threading.current_thread().name)
+        return score(pair, opts)
+
+    monkeypatch.setattr(folder_mod, "score_pair", spy)
+    monkeypatch.setattr(numba, "threading_layer", lambda: "workqueue")
+    results = evaluate_folder(pair_folders(pdir, gdir).pairs, EvalOptions(metrics=select("dice")), jobs=2)
+    assert len(results) == 4 and set(names) == {threading.current_thread().name}
