@@ -339,15 +339,15 @@ def test_worker_threads_share_compiled_kernels_and_match_serial(tmp_path):
     assert not set(saved) & set(loaded)
 
 
-def test_cases_run_on_worker_threads(tmp_path, monkeypatch):
+def _thread_names_scoring(tmp_path, monkeypatch, n_cases: int, jobs: int) -> list[str]:
+    """Score a generated folder; the name of the thread that scored each case, in order."""
     import threading
 
     import segloss_cli.folder as folder_mod
     from segloss_cli.evaluate import EvalOptions
     from segloss_cli.metrics.registry import select
 
-    pdir, gdir = make_folders(tmp_path, 6)
-    pairs = pair_folders(pdir, gdir).pairs
+    pdir, gdir = make_folders(tmp_path, n_cases)
     names = []
     score = folder_mod.score_pair
 
@@ -356,9 +356,28 @@ def test_cases_run_on_worker_threads(tmp_path, monkeypatch):
         return score(pair, opts)
 
     monkeypatch.setattr(folder_mod, "score_pair", spy)
-    evaluate_folder(pairs, EvalOptions(metrics=select("dice")), jobs=2)
+    results = evaluate_folder(pair_folders(pdir, gdir).pairs, EvalOptions(metrics=select("dice")), jobs=jobs)
+    assert [r.case for r in results] == [f"case{i:02d}" for i in range(n_cases)]
+    return names
+
+
+def test_cases_run_on_worker_threads(tmp_path, monkeypatch):
+    import threading
+
+    names = _thread_names_scoring(tmp_path, monkeypatch, 6, jobs=2)
     assert names[0] == threading.current_thread().name  # the first case compiles, alone
     assert len(names) == 6 and all(n.startswith("segloss-case-") for n in names[1:])
+
+
+def test_workqueue_threading_layer_scores_cases_one_at_a_time(tmp_path, monkeypatch):
+    """numba's workqueue layer aborts on concurrent parallel launches: no worker threads then."""
+    import threading
+
+    import numba
+
+    monkeypatch.setattr(numba, "threading_layer", lambda: "workqueue")
+    names = _thread_names_scoring(tmp_path, monkeypatch, 4, jobs=2)
+    assert len(names) == 4 and set(names) == {threading.current_thread().name}
 
 
 def test_worker_error_stops_the_pool_and_writes_nothing(tmp_path):
@@ -466,26 +485,3 @@ def test_results_do_not_depend_on_the_numba_thread_count(tmp_path):
         outs.append(res.stdout)
     assert outs[0] == outs[1]
 
-
-def test_workqueue_threading_layer_scores_cases_one_at_a_time(tmp_path, monkeypatch):
-    """numba's workqueue layer aborts on concurrent parallel launches: no worker threads then."""
-    import threading
-
-    import numba
-
-    import segloss_cli.folder as folder_mod
-    from segloss_cli.evaluate import EvalOptions
-    from segloss_cli.metrics.registry import select
-
-    pdir, gdir = make_folders(tmp_path, 4)
-    names = []
-    score = folder_mod.score_pair
-
-    def spy(pair, opts):
-        names.append(threading.current_thread().name)
-        return score(pair, opts)
-
-    monkeypatch.setattr(folder_mod, "score_pair", spy)
-    monkeypatch.setattr(numba, "threading_layer", lambda: "workqueue")
-    results = evaluate_folder(pair_folders(pdir, gdir).pairs, EvalOptions(metrics=select("dice")), jobs=2)
-    assert len(results) == 4 and set(names) == {threading.current_thread().name}
