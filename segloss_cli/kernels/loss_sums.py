@@ -2,27 +2,30 @@
 
 Layout: ``scores`` is a ``(K, a, b, c)`` view (class axis first, spatial axes in memory
 order, see layout.scores_kernel_4d) and ``gt`` the matching ``(a, b, c)`` label map whose
-values are class indices 0..K-1 (K = 2 for a single sigmoid channel). The kernel walks
-one row ``(i, j, :)`` at a time: the per-voxel normaliser (log-sum-exp for logits, the
-channel sum for ``renorm``) is built in a row buffer, then each class's row is read
-contiguously and folded into a handful of scalar accumulators. Nothing volume-sized is
-allocated; each chunk of rows has its own accumulator row, merged serially at the end.
+values are class indices 0..K-1 (K = 2 for a single sigmoid channel). Kernels walk one row
+``(i, j, :)`` at a time and read each class's row contiguously. Nothing volume-sized is
+allocated; each of a fixed number of chunks of rows has its own accumulators, merged in
+chunk order at the end (the same bits whatever the thread count).
 
 Sums (rows of the result, columns are classes):
   SPG sum p g         SP sum p          SG sum g (voxel count of the class)
   SP2 sum p^2         L1 sum_{g=1} log p            L0 sum_{g=0} log(1 - p)
   F1 sum_{g=1} (1-p)^gamma log p        F0 sum_{g=0} p^gamma log(1 - p)
 Log terms: exact log-softmax / log-sigmoid for logits; log(max(p, eps)) for probabilities.
-For probabilities each class row gets one log per voxel, of max(p, eps) where the voxel is
-of that class and of max(1 - p, eps) elsewhere, computed by vmath.log_row (a branch-free
-fdlibm log that LLVM vectorises; np.log would be a scalar libm call per voxel).
+
+Two kernels (``loss_sums`` picks one):
+  _sums_probs    probabilities with K >= 2 channels (the common case, see the section
+                 below): per class row one loop that reads each p once and updates every
+                 sum from registers; only the log terms ``need`` asks for are evaluated.
+  _sums_general  logits (log-softmax / log-sigmoid) and a single sigmoid channel.
 """
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
 from ._jit import jit
-from .vmath import log_row
+from .vmath import log_row, logf_own_other, vlog, vlogf
 
 SPG, SP, SG, SP2, L1, L0, F1, F0 = range(8)
 N_SUMS = 8
@@ -70,8 +73,8 @@ def _lse_others(scores, c, i, j, t):
 
 # reassoc/contract only: lets the plain sums vectorise; no NaN/Inf assumptions
 @jit(parallel=True, fastmath={"reassoc", "contract"})
-def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_label, has_ignore, nchunks):
-    """Return (sums[N_SUMS, K'], n_zero_sum, n_outside).
+def _sums_general(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_label, has_ignore, nchunks):
+    """Logits and single sigmoid channels: return (sums[N_SUMS, K'], n_zero_sum, n_outside).
 
     ``logits``: scores are logits (softmax over K, or sigmoid when ``sigmoid``).
     ``sigmoid``: one channel holds class 1; class 0 is its complement (K' = 2).
@@ -298,3 +301,314 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
             for c in range(kk):
                 out[q_, c] += buf[ch, q_, c]
     return out, zero_sum.sum(), outside.sum()
+
+
+# --- probabilities (K >= 2 channels) --------------------------------------------------------
+#
+# Per row (i, j, :): the label row (and for --renormalize the channel sums), then one loop per
+# class over its contiguous row that reads each p once and folds it into every sum from
+# registers. Which loop depends on the log terms asked for:
+#   PLAIN     sum p, sum p^2, sum p g, sum g                      (region losses)
+#   OWN_LOGS  PLAIN, plus log p of each voxel's own class: one log per voxel, not per class,
+#             gathered before the class loops and scattered to its class (ce, focal)
+#   ALL_LOGS  every class row takes one log per voxel: of p on the class's own voxels, of
+#             1 - p elsewhere (bce, binary_focal, combo need log(1 - p) for every class)
+# Voxels that do not count (ignore label) are given p = 0 in a row copy and are nobody's own
+# voxel: p = 0 adds 0 to every sum, log(1 - 0) = 0 included, so the hot loops need no
+# validity test.
+#
+# float32 input uses the float32 logs of vmath.py (< 1 ulp, ~3x faster than the float64 log):
+# every log sum is sign-definite (all terms <= 0), so its relative error stays below the
+# largest per-term relative error, ~1e-7 (log < 1 ulp = 6e-8 plus one float32 rounding of
+# the clamp constant log(eps)); weights and accumulation are float64. float64 input (and
+# --renormalize, whose p is a float64 quotient) keeps the float64 log.
+
+
+def log_clamped(p, eps, eps_lo, log_eps):
+    """log(max(p, eps)) as float64 (NaN gives log eps); float32 p uses the float32 log.
+    ``eps_lo`` is the largest float32 <= eps: for a float32 x, x > eps_lo is x > eps."""
+
+
+def log_own_other(p, own, eps, eps_lo, log_eps):
+    """log(max(p, eps)) if ``own`` else log(max(1 - p, eps)), as float64 (NaN: log eps)."""
+
+
+@overload(log_clamped)
+def _log_clamped(p, eps, eps_lo, log_eps):
+    if p == types.float32:
+        def impl(p, eps, eps_lo, log_eps):
+            return np.float64(vlogf(p)) if p > eps_lo else log_eps
+    else:
+        def impl(p, eps, eps_lo, log_eps):
+            return vlog(p if p > eps else eps)
+    return impl
+
+
+@overload(log_own_other)
+def _log_own_other(p, own, eps, eps_lo, log_eps):
+    if p == types.float32:
+        def impl(p, own, eps, eps_lo, log_eps):
+            # 1 - p is exact in float32 for p >= 1/2, so the clamp test is exact where it
+            # matters; below the clamp the argument is a normal float32
+            arg = p if own else np.float32(1.0) - p
+            return np.float64(logf_own_other(p, own)) if arg > eps_lo else log_eps
+    else:
+        def impl(p, own, eps, eps_lo, log_eps):
+            arg = p if own else 1.0 - p
+            return vlog(arg if arg > eps else eps)
+    return impl
+
+
+@jit()
+def _label_row(gt, i, j, lab, kk, ignore_label, has_ignore):
+    """lab[t] = class index of GT voxel (i, j, t), -1 if ignored or outside 0..kk-1.
+    Returns (voxels outside: neither a class nor the ignore label, voxels with lab -1)."""
+    outside = 0
+    skipped = 0
+    for t in range(lab.size):
+        g = np.int64(gt[i, j, t])
+        ign = has_ignore and g == ignore_label
+        bad = (g < 0 or g >= kk) and not ign
+        outside += 1 if bad else 0
+        skipped += 1 if (ign or bad) else 0
+        lab[t] = -1 if (ign or bad) else g
+    return outside, skipped
+
+
+@jit()
+def _renorm_row(flat, base, s0, s3, k, lab, norm):
+    """norm[t] = 1 / channel sum for counted voxels (0 for ignored ones and zero sums).
+    Returns how many counted voxels have a zero sum."""
+    n2 = lab.size
+    for t in range(n2):
+        norm[t] = 0.0
+    for c in range(k):
+        for t in range(n2):
+            norm[t] += np.float64(flat[base + c * s0 + t * s3])
+    zero = 0
+    for t in range(n2):
+        s = norm[t]
+        ok = lab[t] >= 0
+        zero += 1 if (ok and not s > 0.0) else 0
+        norm[t] = 1.0 / s if (ok and s > 0.0) else 0.0
+    return zero
+
+
+@jit()
+def _gather_own(flat, base, s0, s3, lab, renorm, norm, prow, xrow):
+    """Each voxel's own-class p into xrow (float input) or prow (renormalised, float64);
+    1 where lab < 0 (a neutral value: those voxels are skipped)."""
+    if renorm:
+        for t in range(lab.size):
+            prow[t] = np.float64(flat[base + max(lab[t], 0) * s0 + t * s3]) * norm[t] if lab[t] >= 0 else 1.0
+    else:
+        for t in range(lab.size):
+            xrow[t] = flat[base + max(lab[t], 0) * s0 + t * s3] if lab[t] >= 0 else 1
+
+
+@jit(fastmath={"contract"})
+def _own_log_terms(x, gamma, eps, eps_lo, log_eps, lown, fown):
+    """lown[t] = log p, fown[t] = (1 - p)^gamma log p for p = x[t], the own-class p.
+    gamma = 2 (the default) has its own loop: a pow call would keep the loop scalar."""
+    if gamma == 2.0:
+        for t in range(lown.size):
+            lp = log_clamped(x[t], eps, eps_lo, log_eps)
+            q = 1.0 - np.float64(x[t])
+            lown[t] = lp
+            fown[t] = q * q * lp
+    else:
+        for t in range(lown.size):
+            lp = log_clamped(x[t], eps, eps_lo, log_eps)
+            lown[t] = lp
+            fown[t] = _powg(1.0 - np.float64(x[t]), gamma) * lp
+
+
+@jit()
+def _scatter_own(lab, lown, fown, oacc):
+    """oacc[bank, 0/1, class] += the voxel's own-class log terms. Banks cycle with t so a run
+    of one class (GT is piecewise constant) is not one serial chain of dependent additions."""
+    for t in range(lab.size):
+        y = lab[t]
+        if y >= 0:
+            b = t & 3
+            oacc[b, 0, y] += lown[t]
+            oacc[b, 1, y] += fown[t]
+
+
+# Modes (picked once from `need`): which log terms are evaluated.
+PLAIN, OWN_LOGS, ALL_LOGS = 0, 1, 2
+
+
+# reassoc: the float64 sums become vector partial sums (fixed order for a given build, so the
+# result does not depend on the thread count). The own/other split multiplies by h = 0 or 1
+# (one fused multiply-add per sum) rather than selecting (a masked move and an add).
+@jit(fastmath={"reassoc", "contract"})
+def _class_row(x, lab, c, all_logs, squared, gamma, eps, eps_lo, log_eps):
+    """Sums of one class's row ``x`` (lab[t] == c: the class's own voxels), in the order
+    SPG, SP, SG, SP2, L1, L0, F1, F0. One branch-free loop per case so each vectorises."""
+    spg = 0.0
+    sp = 0.0
+    sg = 0.0
+    sp2 = 0.0
+    l1 = 0.0
+    l0 = 0.0
+    f1 = 0.0
+    f0 = 0.0
+    n = x.size
+    if not all_logs:
+        if squared:
+            for t in range(n):
+                p = np.float64(x[t])
+                h = 1.0 if lab[t] == c else 0.0
+                sp += p
+                sp2 += p * p
+                spg += p * h
+                sg += h
+        else:
+            for t in range(n):
+                p = np.float64(x[t])
+                h = 1.0 if lab[t] == c else 0.0
+                sp += p
+                spg += p * h
+                sg += h
+    elif gamma == 2.0:
+        for t in range(n):
+            p = np.float64(x[t])
+            own = lab[t] == c
+            h = 1.0 if own else 0.0
+            hn = 0.0 if own else 1.0
+            lg = log_own_other(x[t], own, eps, eps_lo, log_eps)
+            u = 1.0 - p if own else p  # focal weight u^gamma: (1 - p) on own voxels, else p
+            wl = u * u * lg
+            sp += p
+            spg += p * h
+            sg += h
+            l1 += lg * h
+            l0 += lg * hn
+            f1 += wl * h
+            f0 += wl * hn
+        if squared:
+            for t in range(n):
+                p = np.float64(x[t])
+                sp2 += p * p
+    else:
+        for t in range(n):
+            p = np.float64(x[t])
+            own = lab[t] == c
+            h = 1.0 if own else 0.0
+            hn = 0.0 if own else 1.0
+            lg = log_own_other(x[t], own, eps, eps_lo, log_eps)
+            wl = _powg(1.0 - p if own else p, gamma) * lg
+            sp += p
+            sp2 += p * p
+            spg += p * h
+            sg += h
+            l1 += lg * h
+            l0 += lg * hn
+            f1 += wl * h
+            f0 += wl * hn
+    return spg, sp, sg, sp2, l1, l0, f1, f0
+
+
+@jit(parallel=True)
+def _sums_probs(flat, strides, k, gt, renorm, mode, squared, gamma, eps, eps_lo, ignore_label, has_ignore, nchunks):
+    """Probabilities with K >= 2 channels: return (sums[N_SUMS, K], n_zero_sum, n_outside).
+
+    ``flat`` holds the (K, a, b, c) score array as a 1-D C array with element ``strides``
+    (row (c, i, j) starts at c s0 + i s1 + j s2): a 'C' row slice is what lets LLVM load a
+    row with contiguous vector loads (a strided 'A' view compiles to gathers).
+    """
+    s0, s1, s2, s3 = strides[0], strides[1], strides[2], strides[3]
+    n0, n1, n2 = gt.shape
+    nrows = n0 * n1
+    log_eps = np.log(eps)
+    all_logs = mode == ALL_LOGS
+    buf = np.zeros((nchunks, N_SUMS, k), np.float64)
+    zero_sum = np.zeros(nchunks, np.int64)
+    outside = np.zeros(nchunks, np.int64)
+    for ch in prange(nchunks):
+        lab = np.empty(n2, np.int32)
+        norm = np.zeros(n2, np.float64)
+        prow = np.empty(n2, np.float64)
+        xrow = np.empty(n2, flat.dtype)
+        lown = np.empty(n2, np.float64)
+        fown = np.empty(n2, np.float64)
+        oacc = np.zeros((4, 2, k), np.float64)
+        acc = buf[ch]
+        for r in range(ch * nrows // nchunks, (ch + 1) * nrows // nchunks):
+            i = r // n1
+            j = r - i * n1
+            base = i * s1 + j * s2
+            n_out, n_skip = _label_row(gt, i, j, lab, k, ignore_label, has_ignore)
+            outside[ch] += n_out
+            if renorm:
+                zero_sum[ch] += _renorm_row(flat, base, s0, s3, k, lab, norm)
+            if mode == OWN_LOGS:
+                _gather_own(flat, base, s0, s3, lab, renorm, norm, prow, xrow)
+                if renorm:
+                    _own_log_terms(prow, gamma, eps, eps_lo, log_eps, lown, fown)
+                else:
+                    _own_log_terms(xrow, gamma, eps, eps_lo, log_eps, lown, fown)
+                _scatter_own(lab, lown, fown, oacc)
+            for c in range(k):
+                b = base + c * s0
+                if renorm:
+                    # normalised p in float64 (norm is 0 on skipped voxels): the float64 log
+                    # keeps log p exact near p = 1
+                    for t in range(n2):
+                        prow[t] = np.float64(flat[b + t * s3]) * norm[t]
+                    sums = _class_row(prow, lab, c, all_logs, squared, gamma, eps, eps_lo, log_eps)
+                elif s3 == 1 and n_skip == 0:
+                    sums = _class_row(flat[b:b + n2], lab, c, all_logs, squared, gamma, eps, eps_lo, log_eps)
+                else:
+                    for t in range(n2):
+                        xrow[t] = flat[b + t * s3] if lab[t] >= 0 else 0
+                    sums = _class_row(xrow, lab, c, all_logs, squared, gamma, eps, eps_lo, log_eps)
+                for q in range(N_SUMS):
+                    acc[q, c] += sums[q]
+        for b in range(4):
+            for c in range(k):
+                acc[L1, c] += oacc[b, 0, c]
+                acc[F1, c] += oacc[b, 1, c]
+    out = np.zeros((N_SUMS, k), np.float64)
+    for ch in range(nchunks):
+        out += buf[ch]
+    return out, zero_sum.sum(), outside.sum()
+
+
+def _flat_view(scores):
+    """(flat, element strides) over the memory of ``scores`` without copying when its strides
+    are non-negative multiples of the item size (any layout numpy or nibabel produces);
+    otherwise a C-ordered copy."""
+    item = scores.itemsize
+    if all(s >= 0 and s % item == 0 for s in scores.strides) and scores.size:
+        span = 1 + sum((n - 1) * s // item for n, s in zip(scores.shape, scores.strides))
+        flat = np.lib.stride_tricks.as_strided(scores, shape=(span,), strides=(item,), writeable=False)
+        return flat, np.array([s // item for s in scores.strides], np.int64)
+    dense = np.ascontiguousarray(scores)
+    return dense.reshape(-1), np.array([s // item for s in dense.strides], np.int64)
+
+
+def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_label, has_ignore, nchunks):
+    """Return (sums[N_SUMS, K'], n_zero_sum, n_outside); see the module docstring.
+
+    ``logits``: scores are logits (softmax over K, or sigmoid when ``sigmoid``).
+    ``sigmoid``: one channel holds class 1; class 0 is its complement (K' = 2).
+    ``renorm``: probabilities are divided by their channel sum (``n_zero_sum`` counts voxels
+    whose sum is 0, left as they are). ``n_outside`` counts GT values that are neither a
+    class index nor ``ignore_label`` (the caller rejects those before calling).
+    """
+    if logits or sigmoid:
+        return _sums_general(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_label, has_ignore, nchunks)
+    if need & (NEED_LOG1M | NEED_F0):
+        mode = ALL_LOGS
+    elif need & (NEED_LOG | NEED_F1):
+        mode = OWN_LOGS
+    else:
+        mode = PLAIN
+    eps_lo = np.float32(eps)
+    if eps_lo > eps:
+        eps_lo = np.nextafter(eps_lo, np.float32(0))
+    flat, strides = _flat_view(scores)
+    return _sums_probs(flat, strides, scores.shape[0], gt, renorm, mode, bool(need & NEED_SQ), float(gamma), float(eps),
+                       eps_lo, ignore_label, has_ignore, nchunks)

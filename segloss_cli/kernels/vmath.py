@@ -1,8 +1,10 @@
-"""A float64 natural log that LLVM can vectorise (numba here has no SVML).
+"""Natural logs that LLVM can vectorise (numba here has no SVML).
 
 ``np.log`` inside a numba loop is a scalar libm call per element, which keeps the loop
-scalar. ``log_row`` instead computes fdlibm's ``e_log.c`` algorithm inline with selects
-instead of branches, so a row loop compiles to SIMD instructions:
+scalar. These compute the log inline with selects instead of branches, so a row loop
+compiles to SIMD instructions.
+
+float64, ``vlog`` / ``log_row``: fdlibm's ``e_log.c`` algorithm,
 
     x = 2^k * z with z in [sqrt(1/2), sqrt(2))   (exponent split by integer arithmetic
                                                    on the bits, subnormals pre-scaled)
@@ -13,6 +15,13 @@ R is fdlibm's degree-14 polynomial (error < 2^-58.45 on the range); the result i
 1 ulp of the correctly rounded log (tests/test_vmath.py checks against np.log).
 log(0) = -inf, log(+inf) = +inf, log(x < 0) = log(nan) = nan. Compiled without fastmath
 flags: the evaluation order above is what keeps the error below 1 ulp.
+
+float32, ``vlogf``, ``vlog1mf`` (log(1 - p)) and ``logf_own_other`` (either, per element):
+the same exponent split in 32-bit lanes, then Cephes' logf polynomial
+log(1 + f) = f - f^2/2 + f^3 P(f), P of degree 8, with no division: about 3x the
+throughput of the float64 log on 8 or 16 lanes. The reduced argument f is formed exactly,
+also for 1 - p (see log1mf_finite), so the result is within 1 ulp of the exact log
+(< 0.85 ulp, 8.1e-8 relative, measured by tests/test_vmath.py) even where log(1 - p) ~ -p.
 """
 
 import numpy as np
@@ -87,3 +96,127 @@ def log_row(x, out, n):
     """out[:n] = log(x[:n]); the loop vectorises."""
     for t in range(n):
         out[t] = vlog(x[t])
+
+
+# --- float32 --------------------------------------------------------------------------
+
+
+@intrinsic
+def _split_f32(typingctx, x):
+    """(k, z, 2^-k) as float32 with x = 2^k z, z in [sqrt(1/2), sqrt(2)), for normal x > 0.
+
+    Integer arithmetic on the bits, in 32-bit lanes: numba's own int32 arithmetic widens to
+    int64, which would halve the vector width.
+    """
+    if x != types.float32:
+        return None
+    rtype = types.UniTuple(types.float32, 3)
+
+    def codegen(context, builder, sig, args):
+        i32 = context.get_value_type(types.int32)
+        f32 = context.get_value_type(types.float32)
+        ix = builder.bitcast(args[0], i32)
+        k = builder.ashr(builder.sub(ix, i32(0x3F3504F3)), i32(23))  # 0x3F3504F3: float32(sqrt(1/2))
+        z = builder.bitcast(builder.sub(ix, builder.shl(k, i32(23))), f32)
+        s = builder.bitcast(builder.shl(builder.sub(i32(127), k), i32(23)), f32)
+        kf = builder.sitofp(k, f32)
+        return context.make_tuple(builder, rtype, (kf, z, s))
+
+    return rtype(types.float32), codegen
+
+
+# Cephes logf: log(1 + f) = f - f^2/2 + f^3 P(f) on [sqrt(1/2) - 1, sqrt(2) - 1]; ln 2 split
+# so that k * _LN2F_HI is exact for |k| < 2^15. np.float32 globals keep the arithmetic in
+# float32 (a Python float would promote every operation to float64).
+_PF = tuple(np.float32(v) for v in (
+    7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+    -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1))
+_PF0, _PF1, _PF2, _PF3, _PF4, _PF5, _PF6, _PF7, _PF8 = _PF
+_LN2F_HI = np.float32(0.693359375)
+_LN2F_LO = np.float32(-2.12194440e-4)
+_HALF_F = np.float32(0.5)
+_ONE_F = np.float32(1.0)
+_TINY_F = np.float32(1.17549435e-38)  # smallest normal float32
+_TWO23_F = np.float32(8388608.0)
+_TWENTY3_F = np.float32(23.0)
+
+
+# contract: the polynomial's multiply-adds become FMAs (one rounding instead of two)
+@jit(fastmath={"contract"})
+def _logf_reduced(kf, f):
+    """k ln2 + log(1 + f) in float32 for f in [sqrt(1/2) - 1, sqrt(2) - 1] (f exact)."""
+    # P(f) by Estrin's scheme: a dependency chain of 5 operations instead of Horner's 9,
+    # so a vectorised loop keeps more iterations in flight
+    z = f * f
+    z2 = z * z
+    q1 = (_PF1 * f + _PF2) * z + (_PF3 * f + _PF4)
+    q2 = (_PF5 * f + _PF6) * z + (_PF7 * f + _PF8)
+    y = (_PF0 * z2 + q1) * z2 + q2
+    y = y * f * z
+    y = y + kf * _LN2F_LO
+    y = y - _HALF_F * z
+    return (f + y) + kf * _LN2F_HI
+
+
+@jit()
+def vlogf(x):
+    """log(x) for one float32, branch-free; same special values as vlog."""
+    sub = x < _TINY_F
+    kf, z, _ = _split_f32(x * _TWO23_F if sub else x)
+    kf = kf - _TWENTY3_F if sub else kf
+    res = _logf_reduced(kf, z - _ONE_F)  # z - 1 is exact (Sterbenz)
+    res = res if x < np.float32(np.inf) else x
+    if not x > 0:
+        res = np.float32(-np.inf) if x == 0 else np.float32(np.nan)
+    return res
+
+
+@jit()
+def log1mf_finite(p):
+    """log(1 - p) for a float32 p < 1 with 1 - p finite, to float32 accuracy relative to the
+    result; no special values (callers that clamp 1 - p away from 0 use this directly).
+
+    1 - p rounded to float32 would lose p below 2^-24 (log(1 - p) ~ -p); instead the
+    reduced argument f = 2^-k (1 - p) - 1 = (2^-k - 1) - 2^-k p is formed exactly:
+    k = 0 (p < 0.29) gives f = -p, k = -1 gives 1 - 2p (Sterbenz), and for p >= 1/2 1 - p
+    itself is exact. Only the exponent k is read from the rounded 1 - p.
+    """
+    kf, _, s = _split_f32(_ONE_F - p)  # s = 2^-k <= 2^25 for 1 - p >= 2^-25
+    return _logf_reduced(kf, (s - _ONE_F) - s * p)
+
+
+@jit()
+def logf_own_other(p, own):
+    """log(p) if ``own`` else log(1 - p), for a float32 p with the argument a positive
+    finite normal float32 (no special values): one log of either kind, branch-free. Both
+    reduced arguments are formed exactly as in log1mf_finite: f = 2^-k p - 1 or
+    (2^-k - 1) - 2^-k p, with k from the (rounded) argument."""
+    kf, _, s = _split_f32(p if own else _ONE_F - p)
+    f = s * p - _ONE_F if own else (s - _ONE_F) - s * p
+    return _logf_reduced(kf, f)
+
+
+@jit()
+def vlog1mf(p):
+    """log(1 - p) for one float32 p: log1mf_finite with log(0) = -inf, NaN for p > 1 or NaN,
+    +inf for p = -inf."""
+    q = _ONE_F - p
+    res = log1mf_finite(p)
+    res = res if q < np.float32(np.inf) else q
+    if not q > 0:
+        res = np.float32(-np.inf) if q == 0 else np.float32(np.nan)
+    return res
+
+
+@jit()
+def logf_row(x, out, n):
+    """out[:n] = log(x[:n]) for float32 rows; the loop vectorises."""
+    for t in range(n):
+        out[t] = vlogf(x[t])
+
+
+@jit()
+def log1mf_row(p, out, n):
+    """out[:n] = log(1 - p[:n]) for float32 rows; the loop vectorises."""
+    for t in range(n):
+        out[t] = vlog1mf(p[t])
