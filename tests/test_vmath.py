@@ -49,3 +49,113 @@ def test_log_special_values(x, want):
 
 def test_log_nan_for_negative_and_nan():
     assert np.all(np.isnan(_log([-1.0, -5e-324, -np.inf, np.nan])))
+
+
+# --- float32 ---------------------------------------------------------------------------
+# Reference: np.log / np.log1p in float64 (exact to ~1e-16, far below a float32 ulp); the
+# error is counted in ulps of the float32 nearest the exact value.
+
+import numba  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from segloss_cli.kernels.vmath import log1mf_finite, log1mf_row, logf_own_other, logf_row, vlog1mf, vlogf  # noqa: E402
+
+F32_ULP_BOUND = 1.0  # measured max 0.83 (logf) and 0.81 (log(1 - p)) over the sweeps below
+
+
+def _logf(x):
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty_like(x)
+    logf_row(x, out, x.size)
+    return out
+
+
+def _log1mf(p):
+    p = np.ascontiguousarray(p, dtype=np.float32)
+    out = np.empty_like(p)
+    log1mf_row(p, out, p.size)
+    return out
+
+
+def _ulps32(got, exact):
+    return np.abs(got.astype(np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+
+
+def _positive_float32(rng, n):
+    bits = rng.integers(1, 0x7F800000, n, dtype=np.int64).astype(np.int32)  # every positive finite float32
+    return bits.view(np.float32)
+
+
+def test_logf_within_one_ulp_everywhere_incl_subnormals():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([
+        _positive_float32(rng, 1_000_000),
+        rng.random(500_000, dtype=np.float32),
+        np.float32(1) - rng.random(100_000, dtype=np.float32) * np.float32(1e-5),  # just below 1
+        np.float32(1) + rng.random(100_000, dtype=np.float32) * np.float32(1e-5),
+        np.array([1e-45, 1e-40, 1.17549435e-38, 1e-7, 0.5, np.sqrt(0.5), np.sqrt(2.0), 2.0, 3.4028235e38], np.float32),
+        np.nextafter(np.float32(1), np.array([0, 2], np.float32)),
+    ])
+    got, exact = _logf(x), np.log(x.astype(np.float64))
+    nz = exact != 0
+    assert np.max(_ulps32(got[nz], exact[nz])) <= F32_ULP_BOUND
+    assert np.all(got[~nz] == 0)
+
+
+@pytest.mark.parametrize("x, want", [(0.0, -np.inf), (-0.0, -np.inf), (np.inf, np.inf), (1.0, 0.0)])
+def test_logf_special_values(x, want):
+    assert _logf([x])[0] == want
+
+
+def test_logf_nan_for_negative_and_nan():
+    assert np.all(np.isnan(_logf([-1.0, -1e-45, -np.inf, np.nan])))
+
+
+def test_log1mf_within_one_ulp_incl_tiny_p():
+    """log(1 - p) keeps full relative accuracy where it is ~ -p (1 - p in float32 would be 1)."""
+    rng = np.random.default_rng(4)
+    p = np.concatenate([
+        rng.random(1_000_000, dtype=np.float32),
+        np.exp(rng.uniform(-103, 0, 500_000)).astype(np.float32),  # down to subnormal p
+        np.float32(1) - rng.random(100_000, dtype=np.float32) * np.float32(1e-5),  # p near 1
+        np.array([1e-45, 1e-30, 1e-7, 0.25, 1 - np.sqrt(0.5), 0.5, 0.99999994], np.float32),
+    ])
+    p = p[np.isfinite(p) & (p < 1)]
+    got, exact = _log1mf(p), np.log1p(-p.astype(np.float64))
+    nz = exact != 0
+    assert np.max(_ulps32(got[nz], exact[nz])) <= F32_ULP_BOUND
+    assert np.all(got[~nz] == 0)
+
+
+def test_log1mf_negative_p_within_two_ulp():
+    """Not a probability, but defined: 1 - p > 1 is rounded (<= 1 ulp of the log of the
+    rounded value, < 1.5 ulp of the exact one)."""
+    rng = np.random.default_rng(5)
+    p = -_positive_float32(rng, 300_000)
+    p = p[np.isfinite(1 - p)]
+    got, exact = _log1mf(p), np.log1p(-p.astype(np.float64))
+    nz = exact != 0
+    assert np.max(_ulps32(got[nz], exact[nz])) <= 2.0
+
+
+@pytest.mark.parametrize("p, want", [(1.0, -np.inf), (0.0, 0.0), (-np.inf, np.inf)])
+def test_log1mf_special_values(p, want):
+    assert _log1mf([p])[0] == want
+
+
+def test_log1mf_nan_above_one_and_for_nan():
+    assert np.all(np.isnan(_log1mf([1.0000001, 2.0, np.inf, np.nan])))
+
+
+@numba.njit
+def _own_other_and_parts(p, own):
+    return logf_own_other(p, own), vlogf(p), log1mf_finite(p), vlog1mf(p)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=2.0**-24, max_value=1.0, width=32, exclude_max=True), st.booleans())
+def test_log_own_other_is_bitwise_the_log_it_selects(p, own):
+    """The kernel's per-element own/other log equals log p or log(1 - p) exactly."""
+    both, lp, lq_finite, lq = _own_other_and_parts(np.float32(p), own)
+    assert lq_finite == lq
+    assert both == (lp if own else lq)

@@ -177,9 +177,11 @@ def log1mf_finite(p):
     result; no special values (callers that clamp 1 - p away from 0 use this directly).
 
     1 - p rounded to float32 would lose p below 2^-24 (log(1 - p) ~ -p); instead the
-    reduced argument f = 2^-k (1 - p) - 1 = (2^-k - 1) - 2^-k p is formed exactly:
-    k = 0 (p < 0.29) gives f = -p, k = -1 gives 1 - 2p (Sterbenz), and for p >= 1/2 1 - p
-    itself is exact. Only the exponent k is read from the rounded 1 - p.
+    reduced argument f = 2^-k (1 - p) - 1 = (2^-k - 1) - 2^-k p is formed exactly for
+    0 <= p < 1: k = 0 (p < 0.29) gives f = -p, k = -1 gives 1 - 2p (Sterbenz), and for
+    p >= 1/2 1 - p itself is exact. Only the exponent k is read from the rounded 1 - p.
+    (Negative p, not a probability: f carries the rounding of 1 - p, <= 1.5 ulp; and 2^-k
+    must be a normal float32, so p > -2^125.)
     """
     kf, _, s = _split_f32(_ONE_F - p)  # s = 2^-k <= 2^25 for 1 - p >= 2^-25
     return _logf_reduced(kf, (s - _ONE_F) - s * p)
@@ -198,11 +200,10 @@ def logf_own_other(p, own):
 
 @jit()
 def vlog1mf(p):
-    """log(1 - p) for one float32 p: log1mf_finite with log(0) = -inf, NaN for p > 1 or NaN,
-    +inf for p = -inf."""
+    """log(1 - p) for one float32 p: log1mf_finite for 1 - p < 2 (where its exact reduction
+    matters), vlogf(1 - p) above; log(0) = -inf, NaN for p > 1 or NaN, +inf for p = -inf."""
     q = _ONE_F - p
-    res = log1mf_finite(p)
-    res = res if q < np.float32(np.inf) else q
+    res = log1mf_finite(p) if q < np.float32(2.0) else vlogf(q)
     if not q > 0:
         res = np.float32(-np.inf) if q == 0 else np.float32(np.nan)
     return res
