@@ -17,6 +17,7 @@ from segloss_cli.losses.registry import LOSSES, PARAMS
 from . import naive_losses as naive
 
 runner = CliRunner()
+F32_LOG_REL = 2.0**-23  # loss values from float32 probabilities (see kernels/loss_sums.py)
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
 
@@ -199,5 +200,9 @@ def test_sample_tissue_probabilities_match_oracle():
     P, LP, LQ = naive.activations(np.moveaxis(probs, -1, 0), "probs")
     G = np.stack([(gt.ravel() == c).astype(float) for c in range(3)])
     want = naive.all_losses(P, LP, LQ, G, [1, 2], np.ones(3), {})
-    for name in LOSSES:
-        assert losses[name]["value"] == pytest.approx(want[name][1], rel=1e-9), name
+    for name, spec in LOSSES.items():
+        # float32 probabilities take the float32 log: each log term is within 8.1e-8 of the
+        # exact value (< 1 ulp, tests/test_vmath.py), and every log sum adds terms of one
+        # sign, so a log-based loss is within 2^-23 relative; the others are float64 sums
+        rel = F32_LOG_REL if spec.uses_log else 1e-9
+        assert losses[name]["value"] == pytest.approx(want[name][1], rel=rel), name
