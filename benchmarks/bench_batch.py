@@ -6,7 +6,8 @@
 Generates CASES pairs of uint8 label maps (blobby labels 0..LABELS-1, the prediction a noisy,
 shifted copy) as .nii.gz, then, from one run, times (each the best of --repeat runs):
   - read only: nibabel load + decompress of every PRED and GT file (np.asarray(img.dataobj)),
-    serially and with N processes (the floor for --jobs 1 and --jobs N);
+    serially and with N processes (the floor for --jobs 1 and --jobs N), with the same
+    glibc allocator settings segloss uses for folders;
   - `segloss eval PRED_DIR GT_DIR --metrics METRICS --jobs 1` and `--jobs N`, whole command
     wall time in a fresh process (interpreter start, pairing, scoring, JSON rendering), after
     one warm-up run so numba's cache is filled (the compile is a one-off, reported apart);
@@ -90,7 +91,27 @@ def time_segloss(pdir, gdir, metrics: str, jobs: int, out: Path, repeat: int = 1
     return best
 
 
+def same_allocator_as_segloss() -> None:
+    """Give the read-only floor the glibc settings the segloss CLI uses in folder mode.
+
+    segloss keeps case-sized buffers in the heap (cli._batch._keep_case_buffers_in_the_heap);
+    nibabel reading with glibc's defaults pays page faults for every file and is ~1.8x
+    slower here, which would flatter segloss. The read-only processes (and the pool's
+    forked workers) use the same settings.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+    mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+
+
 def main():
+    same_allocator_as_segloss()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--shape", type=int, nargs=3, default=[128, 128, 96])
