@@ -485,3 +485,21 @@ def test_results_do_not_depend_on_the_numba_thread_count(tmp_path):
         outs.append(res.stdout)
     assert outs[0] == outs[1]
 
+
+
+def test_folder_json_is_the_same_document_with_one_line_per_case(tmp_path):
+    from segloss_cli.model import RunResult
+    from segloss_cli.report.json_ import render_json, run_dict
+
+    pdir, gdir = make_folders(tmp_path, 3, empty_class2=("case01",))
+    res = run("eval", pdir, gdir, "--metrics", "all", "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    case_lines = [line for line in res.stdout.splitlines() if line.startswith('    {"case": ')]
+    assert [json.loads(line.rstrip(","))["case"] for line in case_lines] == ["case00", "case01", "case02"]
+    assert [json.loads(line.rstrip(",")) for line in case_lines] == doc["cases"]
+    # Whitespace is all the layout changes: the same dictionary as a plain dump, in key order.
+    run_ = RunResult(settings={"segloss_version": "x", "a": [1, {"b": None}]}, cases=(), summary={"s": 1.5})
+    text = render_json(run_)
+    assert json.loads(text) == json.loads(json.dumps(run_dict(run_))) and text.endswith("}\n")
+    assert list(json.loads(text)) == ["schema_version", "segloss_version", "settings", "cases", "summary"]

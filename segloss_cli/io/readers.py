@@ -203,13 +203,14 @@ def _nifti_header(head: bytes, path: Path, kind: str):
     if len(head) < size:
         raise InputError(f"is truncated inside the NIfTI header ({len(head)} of {size} bytes); re-export it", path)
     try:
-        raw = klass.from_fileobj(io.BytesIO(head[:size]), check=False)
-        raw_shape = tuple(int(n) for n in raw.get_data_shape())
-        raw_pixdim = [float(v) for v in raw["pixdim"][1 : 1 + min(len(raw_shape), 3)]]
-        # nibabel repairs fixable header fields (negative pixdim, qfac) as nib.load does; its
-        # log lines would break the one-line error contract, so they are silenced.
+        hdr = klass.from_fileobj(io.BytesIO(head[:size]), check=False)
+        raw_shape = tuple(int(n) for n in hdr.get_data_shape())
+        raw_pixdim = [float(v) for v in hdr["pixdim"][1 : 1 + min(len(raw_shape), 3)]]
+        # Then nibabel repairs fixable header fields (negative pixdim, qfac) in place, as
+        # nib.load does (check=True is this same call); its log lines would break the
+        # one-line error contract, so they are silenced.
         with _PROCESS_STATE, LoggingOutputSuppressor():
-            hdr = klass.from_fileobj(io.BytesIO(head[:size]), check=True)
+            hdr.check_fix()
         shape = tuple(int(n) for n in hdr.get_data_shape())
         dtype = np.dtype(hdr.get_data_dtype())
         offset = int(hdr.get_data_offset())
