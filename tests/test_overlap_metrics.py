@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from segloss_cli.evaluate import EvalOptions, _apply_empty_rule, class_status
+from segloss_cli.evaluate import _apply_empty_rule, class_status
 from segloss_cli.metrics.overlap import Counts
 from segloss_cli.metrics.registry import all_metrics, resolve, select
 from tests import naive

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .registry import LOSSES, LOG_EPS, PARAMS, default_losses, param_values, resolve_weights, select  # noqa: F401
+from .registry import LOSSES, LOG_EPS, default_losses, param_values, resolve_weights
 
 
 def _formulas():
