@@ -74,14 +74,7 @@ def _lse_others(scores, c, i, j, t):
 # reassoc/contract only: lets the plain sums vectorise; no NaN/Inf assumptions
 @jit(parallel=True, fastmath={"reassoc", "contract"})
 def _sums_general(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_label, has_ignore, nchunks):
-    """Logits and single sigmoid channels: return (sums[N_SUMS, K'], n_zero_sum, n_outside).
-
-    ``logits``: scores are logits (softmax over K, or sigmoid when ``sigmoid``).
-    ``sigmoid``: one channel holds class 1; class 0 is its complement (K' = 2).
-    ``renorm``: probabilities are divided by their channel sum (``n_zero_sum`` counts voxels
-    whose sum is 0, left as they are). ``n_outside`` counts GT values that are neither a
-    class index nor ``ignore_label`` (the caller rejects those before calling).
-    """
+    """Logits and single sigmoid channels; arguments and result as for :func:`loss_sums`."""
     k = scores.shape[0]
     kk = 2 if sigmoid else k
     n0, n1, n2 = gt.shape
