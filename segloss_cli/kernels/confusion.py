@@ -123,6 +123,29 @@ def _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore):
     return 0
 
 
+@jit(inline="always")
+def _count_runs(pred, gt, lo, hi, hist, size, ignore_label, has_ignore):
+    """Count voxels lo..hi-1 of two flat maps into ``hist``, one update per run of equal
+    (PRED, GT) pairs; return how many fell outside the table. Nothing for lo >= hi."""
+    n_out = 0
+    if lo >= hi:
+        return n_out
+    lp = np.int64(pred[lo])
+    lg = np.int64(gt[lo])
+    run = 0
+    for u in range(lo, hi):
+        p = np.int64(pred[u])
+        g = np.int64(gt[u])
+        if p == lp and g == lg:
+            run += 1
+        else:
+            n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+            lp = p
+            lg = g
+            run = 1
+    return n_out + _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+
+
 _DEBRUIJN64 = np.uint64(0x03F79D71B4CB0A89)
 _DEBRUIJN_INDEX = np.array(
     [0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18,
@@ -218,41 +241,22 @@ def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size,
     n_out = outside.sum()
     for ch in range(nchunks):
         out += buf[ch]
-    for u in range(n_words * per_word, n):  # the few voxels after the last whole word
-        n_out += _add_hist_run(out, pred[u], gt[u], 1, size, ignore_label, has_ignore)
+    # the few voxels after the last whole word
+    n_out += _count_runs(pred, gt, n_words * per_word, n, out, size, ignore_label, has_ignore)
     return out, n_out
 
 
 @jit(parallel=True)
 def label_histograms_mixed(pred, gt, size, ignore_label, has_ignore, nchunks):
     """label_histograms for two flat maps of different integer widths (e.g. uint8 PRED, int16
-    GT): the same tables, walking voxels one by one, so neither map is cast (a copy the size
-    of the volume); only the per-run bookkeeping is shared."""
+    GT): the same tables, counted run by run, so neither map is cast (a copy the size of
+    the volume)."""
     n = gt.size
     buf = np.zeros((nchunks, 4, size), np.int64)
     outside = np.zeros(nchunks, np.int64)
     for ch in prange(nchunks):
-        lo = ch * n // nchunks
-        hi = (ch + 1) * n // nchunks
-        if lo >= hi:
-            continue
-        hist = buf[ch]
-        n_out = 0
-        lp = np.int64(pred[lo])
-        lg = np.int64(gt[lo])
-        run = 0
-        for u in range(lo, hi):
-            p = np.int64(pred[u])
-            g = np.int64(gt[u])
-            if p == lp and g == lg:
-                run += 1
-            else:
-                n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
-                lp = p
-                lg = g
-                run = 1
-        n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
-        outside[ch] = n_out
+        outside[ch] = _count_runs(pred, gt, ch * n // nchunks, (ch + 1) * n // nchunks, buf[ch], size, ignore_label,
+                                  has_ignore)
     out = np.zeros((4, size), np.int64)
     for ch in range(nchunks):
         out += buf[ch]
