@@ -12,7 +12,6 @@ compressed file can possibly expand to.
 
 from __future__ import annotations
 
-import gzip
 import io
 import math
 import os
@@ -329,10 +328,32 @@ def _gunzip_checked(data: bytes, need: int) -> bytes | bytearray:
     try:
         return _gunzip_members(inflate, data, need)
     except inflate.error as exc:
-        text = str(exc)
-        if "check" in text.lower():  # zlib: "incorrect data check"; ISA-L: "Incorrect checksum found"
-            raise OSError(f"CRC check failed ({text})") from None
-        raise OSError(text) from None
+        raise _inflate_error(exc) from None
+
+
+def _gunzip_head(data: bytes, n: int) -> bytes:
+    """The first ``n`` decompressed bytes of a gzip file (fewer if its stream is shorter).
+
+    Only the start of the stream is inflated, from the bytes already read for the whole
+    file; nothing is checked to the end here (``_gunzip_checked`` does that). The input is
+    offered 64 KiB first so the inflater does not copy the rest of the file aside.
+    """
+    inflate = _inflater()
+    try:
+        head = inflate.decompressobj(wbits=31).decompress(memoryview(data)[: 1 << 16], n)
+        if len(head) < n and len(data) > 1 << 16:  # a long gzip header field: take it all
+            head = inflate.decompressobj(wbits=31).decompress(data, n)
+        return head
+    except inflate.error as exc:
+        raise _inflate_error(exc) from None
+
+
+def _inflate_error(exc: Exception) -> OSError:
+    """The inflater's error as an OSError; a failed CRC-32 check says so by name."""
+    text = str(exc)
+    if "check" in text.lower():  # zlib: "incorrect data check"; ISA-L: "Incorrect checksum found"
+        return OSError(f"CRC check failed ({text})")
+    return OSError(text)
 
 
 def _gunzip_members(inflate, data: bytes, need: int) -> bytes | bytearray:
@@ -366,19 +387,19 @@ def _gunzip_members(inflate, data: bytes, need: int) -> bytes | bytearray:
 
 
 def _read_nifti_gz(path: Path):
-    compressed = path.stat().st_size
     try:
-        with gzip.open(path, "rb") as fh:
-            head = fh.read(1024)
+        data = path.read_bytes()
+        head = _gunzip_head(data, 1024)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"is a truncated or corrupt gzip file ({_reason(exc)}); re-export or re-copy it", path) from None
     _, shape, dtype, offset, slope, inter, affine, zooms, data_bytes = _nifti_header(head, path, ".nii.gz")
     need = offset + data_bytes
+    compressed = len(data)
     bound = DEFLATE_MAX_RATIO * compressed + SLACK_BYTES
     if need > bound:
         raise _declared_too_big(path, shape, dtype, need, bound, f"{_size(compressed)} of gzip data can expand to")
     try:
-        buf = _gunzip_checked(path.read_bytes(), need)
+        buf = _gunzip_checked(data, need)
     except InputError:
         raise
     except (OSError, EOFError, zlib.error) as exc:
