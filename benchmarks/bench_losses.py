@@ -42,9 +42,8 @@ def make_case(shape, k, seed=0):
 
 def segloss_losses(probs, gt, names):
     from segloss_cli.classes import ClassSet
-    from segloss_cli.evaluate import EvalOptions
-    from segloss_cli.io.prediction import LoadOptions
     from segloss_cli.losses import compute_losses
+    from segloss_cli.losses.registry import LossParams
     from segloss_cli.model import Prediction, Volume
 
     k = probs.shape[-1]
@@ -52,8 +51,7 @@ def segloss_losses(probs, gt, names):
     pred = Prediction("probs", gt, np.moveaxis(probs, -1, 0), vol, channel_axis=3)
     gvol = Volume(gt, (1.0, 1.0, 1.0), np.eye(4), "<memory>")
     classes = ClassSet(tuple(range(k)), tuple(range(1, k)), {})
-    opts = EvalOptions(metrics=(), load=LoadOptions(), losses=tuple(names))
-    return compute_losses(pred, gvol, classes, opts)
+    return compute_losses(pred, gvol, classes, LossParams(), names=tuple(names))
 
 
 def numpy_losses(probs, gt):

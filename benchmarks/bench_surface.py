@@ -20,7 +20,6 @@ import argparse
 import os
 import sys
 import time
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -108,9 +107,10 @@ def scipy_surface_metrics(pred, gt, labels, spacing):
 
 def segloss_surface_metrics(pred, gt, labels, spacing):
     from segloss_cli.metrics.distance import surface_metrics
+    from segloss_cli.metrics.params import SurfaceParams
 
-    opts = SimpleNamespace(hd_percentile=95.0, hd_mode="max", nsd_tolerance_mm=TAU_MM, nsd_tolerance_per_label={})
-    return surface_metrics(pred, gt, labels, spacing_mm=spacing, names=list(NAMES), opts=opts)
+    params = SurfaceParams(nsd_tolerance_mm=TAU_MM)
+    return surface_metrics(pred, gt, labels, spacing_mm=spacing, names=list(NAMES), params=params)
 
 
 def _status(key):

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from .errors import InputError, UsageError
 
 BACKGROUND = 0
-MAX_LABEL_RANGE = 1 << 16
+
+
+@dataclass(frozen=True)
+class ClassSelection:
+    """Which classes a run reports and how they are named (conventions.md, "Classes").
+
+    ``labels``: the classes to report (None: every label present, 0..K-1 for score maps);
+    a listed label absent from both maps is still reported. Background (0) only with
+    ``include_background``. Voxels whose GT is ``ignore_label`` are left out of every count,
+    distance and loss. ``names``: label -> name.
+    """
+
+    labels: Optional[tuple[int, ...]] = None
+    include_background: bool = False
+    ignore_label: Optional[int] = None
+    names: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -25,50 +42,27 @@ class ClassSet:
         return self.names.get(label)
 
 
-def parse_labels(text: Optional[str]) -> Optional[tuple[int, ...]]:
-    """``--labels 1,2,5`` (ranges like ``1-3`` allowed) -> sorted unique labels."""
-    if text is None or not text.strip():
-        return None
-    out: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
-                lo, hi = int(a), int(b)
-                if hi < lo:
-                    raise ValueError
-                if hi - lo >= MAX_LABEL_RANGE:  # a typo like 1-1000000000 must not build a huge set
-                    raise UsageError(f"--labels: range '{part}' spans more than {MAX_LABEL_RANGE} labels; list the labels present")
-                out.update(range(lo, hi + 1))
-            else:
-                out.add(int(part))
-        except ValueError:
-            raise UsageError(f"--labels: '{part}' is not a label or a range like 1-3 (example: --labels 1,2,5)") from None
-    if any(v < 0 for v in out):
-        raise UsageError("--labels: labels must be >= 0")
-    if any(v >= 2**63 for v in out):
-        raise UsageError("--labels: labels must be below 2**63")
-    return tuple(sorted(out))
-
-
-def load_label_names(path: Optional[str]) -> dict[int, str]:
-    """Names from ``{"1": "liver"}`` or a dataset.json with ``labels`` in either direction."""
+def load_label_names(path: Optional[str | os.PathLike]) -> dict[int, str]:
+    """Names from a JSON file: ``{"1": "liver"}`` or a dataset.json with ``labels`` in either direction."""
     if not path:
         return {}
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError("label-names file not found; check --label-names", p) from None
+        raise InputError("label-names file not found; check @label_names", p) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"--label-names is not valid JSON ({exc}); expected {{\"1\": \"liver\"}} or a dataset.json", p) from None
+        raise InputError(f"@label_names is not valid JSON ({exc}); expected {{\"1\": \"liver\"}} or a dataset.json", p) from None
+    return label_names_from(data, p)
+
+
+def label_names_from(data: object, path=None) -> dict[int, str]:
+    """Names from a parsed label table: ``{label: name}``, ``{name: label}`` or a dataset.json dict."""
+    p = path
     if isinstance(data, dict) and isinstance(data.get("labels"), dict):
         data = data["labels"]
     if not isinstance(data, dict):
-        raise InputError("--label-names must be a JSON object like {\"1\": \"liver\"} or a dataset.json", p)
+        raise InputError("@label_names must be a JSON object like {\"1\": \"liver\"} or a dataset.json", p)
     names: dict[int, str] = {}
     for key, value in data.items():
         if isinstance(value, (list, tuple)):
@@ -78,7 +72,7 @@ def load_label_names(path: Optional[str]) -> dict[int, str]:
         elif isinstance(key, str) and _is_int(value):
             names[int(value)] = key
         else:
-            raise InputError(f"--label-names entry {key!r}: {value!r} maps neither label->name nor name->label", p)
+            raise InputError(f"@label_names entry {key!r}: {value!r} maps neither label->name nor name->label", p)
     return names
 
 
@@ -96,27 +90,20 @@ def _is_int(v) -> bool:
     return False
 
 
-def resolve_classes(
-    *,
-    n_channels: Optional[int],
-    present: np.ndarray,
-    requested: Optional[Sequence[int]],
-    include_background: bool,
-    ignore_label: Optional[int],
-    names: dict[int, str],
-) -> ClassSet:
+def resolve_classes(n_channels: Optional[int], present: np.ndarray, selection: ClassSelection) -> ClassSet:
     """Class set of one case.
 
     ``n_channels`` is K for score maps (classes 0..K-1; a single sigmoid channel is K = 2)
     and None for label maps, whose classes are the labels ``present`` in PRED or GT.
     """
+    requested, ignore_label = selection.labels, selection.ignore_label
     if n_channels is not None:
         k = max(n_channels, 2)
         all_labels = tuple(range(k))
         if requested is not None:
             bad = [v for v in requested if v >= k]
             if bad:
-                raise UsageError(f"--labels {bad[0]} is outside the prediction's {k} classes (0..{k - 1})")
+                raise UsageError(f"@labels {bad[0]} is outside the prediction's {k} classes (0..{k - 1})")
     else:
         all_labels = tuple(int(v) for v in present if v != ignore_label)
     if requested is not None:
@@ -124,5 +111,5 @@ def resolve_classes(
         all_labels = tuple(sorted(set(all_labels) | set(chosen)))
     else:
         chosen = all_labels
-    reported = tuple(v for v in chosen if include_background or v != BACKGROUND)
-    return ClassSet(all_labels, reported, names)
+    reported = tuple(v for v in chosen if selection.include_background or v != BACKGROUND)
+    return ClassSet(all_labels, reported, dict(selection.names))

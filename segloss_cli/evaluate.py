@@ -1,9 +1,12 @@
-"""Orchestration: load one pair, check it, compute what was asked, return a CaseResult.
+"""Orchestration of one case, and of a run's result from its cases.
 
-Flow: io (GT first, then PRED against it) -> label validation, which for two integer label
-maps is one pass that also counts overlap -> geometry check -> class set -> (a confusion
-pass when validation could not count) -> overlap metrics (formulas over counts) -> surface metrics (only if selected) ->
-losses (only if selected) -> empty-mask policy -> CaseResult. Nothing here formats output.
+One case: io (GT first, then PRED against it) -> label scan, which for two integer label maps
+is one pass that also counts overlap -> geometry check -> class set -> (a confusion pass when
+the scan could not count) -> overlap metrics (formulas over counts) -> surface metrics (only
+if selected) -> losses (only if selected) -> empty-mask policy -> CaseResult.
+
+A run: cases -> summary, worst cases (folders), settings -> RunResult. Nothing here formats
+output or picks an exit code.
 """
 
 from __future__ import annotations
@@ -15,78 +18,94 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 
 from . import __version__
-from .classes import ClassSet, resolve_classes
+from .classes import ClassSelection, ClassSet, resolve_classes
 from .errors import InputError, UsageError
 from .io.geometry import check_same_grid
-from .io.prediction import (
-    LoadOptions,
+from .io.prediction import LoadParams, read_gt, read_prediction, score_view
+from .io.readers import case_id
+from .losses.registry import LossParams
+from .metrics.params import SurfaceParams
+from .metrics.registry import all_metrics
+from .model import (
+    CaseResult,
+    ClassResult,
+    ConfusionCounts,
+    EmptyPolicy,
+    PairingSummary,
+    Prediction,
+    RunResult,
+    Volume,
+)
+from .scan import (
+    LabelHistograms,
     integral_labels,
+    label_histograms,
     label_prediction,
-    load_scores,
-    read_gt,
-    read_prediction,
+    scan_scores,
     validate_label_map,
 )
-from .io.readers import case_id
-from .metrics.overlap import LabelHistograms, label_histograms
-from .metrics.registry import all_metrics
-from .model import CaseResult, ClassResult, Prediction, Volume
 
 
 @dataclass(frozen=True)
-class EvalOptions:
+class EvalParams:
+    """Everything that decides a case's numbers, one record per domain.
+
+    ``metrics``: registry names, in registry order (``metrics.registry.select``).
+    """
+
     metrics: tuple[str, ...]
-    load: LoadOptions = field(default_factory=LoadOptions)
-    labels: Optional[tuple[int, ...]] = None
-    include_background: bool = False
-    label_names: dict[int, str] = field(default_factory=dict)
-    empty_policy: str = "worst"  # worst | nan
-    worst_distance_mm: Optional[float] = None
-    # Surface-distance options (used only when a surface metric is selected).
-    hd_percentile: float = 95.0
-    hd_mode: str = "max"  # max | pooled
-    nsd_tolerance_mm: float = 1.0
-    nsd_tolerance_per_label: dict[int, float] = field(default_factory=dict)
-    # Losses: names and their parameters (used only when a loss is selected).
-    losses: tuple[str, ...] = ()
-    loss_params: dict[str, Any] = field(default_factory=dict)
-    # True when --losses was not given: losses.default_losses(PRED kind) decides per case
-    # (every non-Lovasz loss for probability/logit maps, none for label maps).
-    losses_default: bool = False
+    load: LoadParams = field(default_factory=LoadParams)
+    classes: ClassSelection = field(default_factory=ClassSelection)
+    empty_policy: EmptyPolicy = EmptyPolicy.WORST
+    surface: SurfaceParams = field(default_factory=SurfaceParams)
+    losses: LossParams = field(default_factory=lambda: LossParams(names=()))
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "empty_policy", EmptyPolicy.parse(self.empty_policy, "@empty_policy"))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+
+    @property
+    def ignore_label(self) -> Optional[int]:
+        return self.classes.ignore_label
+
+    def wants_surface(self) -> bool:
+        specs = all_metrics()
+        return any(specs[m].family == "surface" for m in self.metrics if m in specs)
 
     def settings(self) -> dict[str, Any]:
         """What the run used, recorded in JSON so a result file explains itself."""
-        specs = all_metrics()
+        load, cls, surf = self.load, self.classes, self.surface
         out: dict[str, Any] = {
             "metrics": list(self.metrics),
-            "losses": "default" if (self.losses_default and not self.losses) else list(self.losses),
-            "pred_type": self.load.pred_type,
-            "channel_axis": self.load.channel_axis,
-            "threshold": self.load.threshold,
-            "labels": None if self.labels is None else [str(v) for v in self.labels],
-            "include_background": self.include_background,
-            "ignore_label": self.load.ignore_label,
-            "empty_policy": self.empty_policy,
-            "spacing_option_mm": None if self.load.spacing_mm is None else list(self.load.spacing_mm),
+            "losses": "default" if self.losses.names is None else list(self.losses.names),
+            "pred_type": str(load.pred_type),
+            "channel_axis": load.channel_axis,
+            "threshold": load.threshold,
+            "labels": None if cls.labels is None else [str(v) for v in cls.labels],
+            "include_background": cls.include_background,
+            "ignore_label": cls.ignore_label,
+            "empty_policy": str(self.empty_policy),
+            "spacing_option_mm": None if load.spacing_mm is None else list(load.spacing_mm),
         }
-        if any(specs[m].family == "surface" for m in self.metrics if m in specs):
+        if self.wants_surface():
             out.update(
                 # `--spacing 1` is how numpy inputs ask for voxel units (conventions.md): say so.
-                distance_unit="voxel" if self.load.spacing_mm and all(v == 1 for v in self.load.spacing_mm) else "mm",
-                hd_percentile=self.hd_percentile,
-                hd_mode=self.hd_mode,
-                nsd_tolerance_mm=self.nsd_tolerance_mm,
-                nsd_tolerance_per_label_mm={str(k): v for k, v in sorted(self.nsd_tolerance_per_label.items())},
-                worst_distance_mm=self.worst_distance_mm,
+                distance_unit="voxel" if load.spacing_mm and all(v == 1 for v in load.spacing_mm) else "mm",
+                hd_percentile=surf.hd_percentile,
+                hd_mode=str(surf.hd_mode),
+                nsd_tolerance_mm=surf.nsd_tolerance_mm,
+                nsd_tolerance_per_label_mm={str(k): v for k, v in sorted(surf.nsd_tolerance_per_label.items())},
+                worst_distance_mm=surf.worst_distance_mm,
             )
-        if self.losses or self.losses_default:
-            from .losses.registry import param_values
-
-            params = param_values(dict(self.loss_params))
+        if self.losses.names != ():
+            params = self.losses.resolved()
             w = params["weights"]
             params["weights"] = None if w is None else ({str(k): v for k, v in w.items()} if isinstance(w, dict) else list(w))
             out["loss_params"] = params
-            out["renormalize"] = self.load.renormalize
+            out["renormalize"] = load.renormalize
         return out
 
 
@@ -116,38 +135,45 @@ class LoadedPair(NamedTuple):
     histograms: Optional[LabelHistograms] = None
 
 
-def load_pair(pred_path: str, gt_path: str, opts: EvalOptions) -> LoadedPair:
-    """Read and validate both files.
+def load_pair(pred_path: str, gt_path: str, params: EvalParams) -> LoadedPair:
+    """Read both files (io), then scan and check them (:func:`scan_pair`)."""
+    gt = read_gt(gt_path, params.load)
+    pred_vol, kind = read_prediction(pred_path, gt, params.load)
+    return scan_pair(pred_vol, kind, gt, params)
+
+
+def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> LoadedPair:
+    """Validate a read pair and find its class set.
 
     Two integer label maps of one shape (the usual case) are validated by one pass over
-    both that also counts every label (metrics.overlap.label_histograms). Anything else, or
-    a value that pass cannot tabulate (negative, >= 65536), takes the general path: each
-    map scanned on its own (which names the problem), overlap counted later.
+    both that also counts every label (scan.label_histograms). Anything else, or a value
+    that pass cannot tabulate (negative, >= 65536), takes the general path: each map scanned
+    on its own (which names the problem), overlap counted later.
     """
-    gt = read_gt(gt_path, opts.load)
-    pred_vol, kind = read_prediction(pred_path, gt, opts.load)
+    ignore = params.ignore_label
     histograms = None
     if kind == "labels":
         gt = gt.with_array(integral_labels(gt.array, gt.path, "GT"))
         pred_vol = pred_vol.with_array(integral_labels(pred_vol.array, pred_vol.path, "PRED"))
-        histograms = label_histograms(pred_vol.array, gt.array, opts.load.ignore_label)
+        histograms = label_histograms(pred_vol.array, gt.array, ignore)
         if histograms is None:
-            gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", opts.load.ignore_label)
+            gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", ignore)
             p_arr, pred_present = validate_label_map(pred_vol.array, pred_vol.path, "PRED", None)
             gt, pred_vol = gt.with_array(gt_arr), pred_vol.with_array(p_arr)
         else:
             gt_present, pred_present = histograms.gt_present(), histograms.pred_present()
         pred = label_prediction(pred_vol)
     else:
-        gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", opts.load.ignore_label)
+        gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", ignore)
         gt = gt.with_array(gt_arr)
-        pred = load_scores(pred_vol, gt, kind, opts.load)
+        vol, scores, ax = score_view(pred_vol, gt, kind, params.load)
+        pred = scan_scores(vol, scores, ax, kind, params.load, gt.array.ndim)
     check_same_grid(pred.volume, pred.labels.shape, gt)
-    _check_unused_spacing_option(pred, gt, opts)
-    _require_spacing(pred, gt, opts)  # before any computation, not after the overlap pass
+    _check_unused_spacing_option(pred, gt, params.load)
+    _require_spacing(pred, gt, params)  # before any computation, not after the overlap pass
     if pred.scores is not None:
-        k = max(pred.n_channels, 2)
-        bad = [int(v) for v in gt_present if v >= k and v != opts.load.ignore_label]
+        k = max(pred.scores.shape[0], 2)
+        bad = [int(v) for v in gt_present if v >= k and v != ignore]
         if bad:
             raise InputError(
                 f"GT has label {bad[0]} but the prediction has {k} classes (0..{k - 1}); "
@@ -157,108 +183,92 @@ def load_pair(pred_path: str, gt_path: str, opts: EvalOptions) -> LoadedPair:
         present = gt_present
     else:
         present = np.union1d(gt_present, pred_present)
-    return LoadedPair(pred, gt, case_classes(pred.n_channels, present, opts), histograms)
+    return LoadedPair(pred, gt, resolve_classes(pred.n_channels, present, params.classes), histograms)
 
 
-def case_classes(n_channels, present: np.ndarray, opts: EvalOptions) -> ClassSet:
-    """The class set of one case under the run's class options (--labels, background, ...)."""
-    return resolve_classes(
-        n_channels=n_channels,
-        present=present,
-        requested=opts.labels,
-        include_background=opts.include_background,
-        ignore_label=opts.load.ignore_label,
-        names=opts.label_names,
-    )
-
-
-def _check_unused_spacing_option(pred: Prediction, gt: Volume, opts: EvalOptions) -> None:
-    """``--spacing`` on two NIfTI files is used by neither: it must agree with their header.
+def _check_unused_spacing_option(pred: Prediction, gt: Volume, load: LoadParams) -> None:
+    """A spacing given for two NIfTI files is used by neither: it must agree with their header.
 
     (With one numpy input the option is that file's spacing and the grid check compares it.)
     """
-    option = opts.load.spacing_mm
+    option = load.spacing_mm
     if not option or "option" in (pred.volume.spacing_source, gt.spacing_source) or gt.spacing_mm is None:
         return
     want = tuple(option) * len(gt.spacing_mm) if len(option) == 1 else tuple(option)
     if len(want) != len(gt.spacing_mm) or not np.allclose(want, gt.spacing_mm, rtol=0, atol=1e-4):
         raise UsageError(
-            f"--spacing {','.join(f'{v:g}' for v in option)} disagrees with the header spacing "
-            f"{tuple(round(float(v), 6) for v in gt.spacing_mm)} mm of {gt.path}; --spacing is for .npy/.npz "
+            f"@spacing_mm {','.join(f'{v:g}' for v in option)} disagrees with the header spacing "
+            f"{tuple(round(float(v), 6) for v in gt.spacing_mm)} mm of {gt.path}; @spacing_mm is for .npy/.npz "
             "inputs: drop it for NIfTI files (or fix their headers)"
         )
 
 
-def _require_spacing(pred: Prediction, gt: Volume, opts: EvalOptions) -> None:
-    """Distance metrics on numpy inputs without --spacing: an error naming the file, never 1 mm guessed."""
-    specs = all_metrics()
-    if _spacing(pred, gt) is None and any(specs[m].family == "surface" for m in opts.metrics if m in specs):
+def _require_spacing(pred: Prediction, gt: Volume, params: EvalParams) -> None:
+    """Distance metrics on numpy inputs without a spacing: an error naming the file, never 1 mm guessed."""
+    if _spacing(pred, gt) is None and params.wants_surface():
         raise InputError(
-            "distance metrics need voxel spacing and numpy inputs carry none; pass --spacing "
-            "(e.g. --spacing 1 for voxel units) or skip them with --metrics overlap",
+            "distance metrics need voxel spacing and numpy inputs carry none; pass @spacing_mm "
+            "(e.g. @spacing_mm=1 for voxel units) or skip them with @metrics=overlap",
             gt.path,
         )
 
 
-def evaluate_pair(pred_path: str, gt_path: str, opts: EvalOptions, *, case: Optional[str] = None) -> CaseResult:
-    pair = load_pair(pred_path, gt_path, opts)
-    return evaluate_loaded(pair.pred, pair.gt, pair.classes, opts, case=case or case_id(gt_path),
-                           histograms=pair.histograms)
+def evaluate_pair(pred_path: str, gt_path: str, params: EvalParams, *, case: Optional[str] = None) -> CaseResult:
+    pair = load_pair(pred_path, gt_path, params)
+    return evaluate_loaded(pair, params, case=case or case_id(gt_path))
 
 
 def _spacing(pred: Prediction, gt: Volume):
     return gt.spacing_mm if gt.spacing_mm is not None else pred.volume.spacing_mm
 
 
-def evaluate_loaded(
-    pred: Prediction,
-    gt: Volume,
-    classes: ClassSet,
-    opts: EvalOptions,
-    *,
-    case: str,
-    histograms: Optional[LabelHistograms] = None,
-) -> CaseResult:
+def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseResult:
     from .metrics.overlap import confusion
 
+    pred, gt, classes = pair.pred, pair.gt, pair.classes
     specs = all_metrics()
     spacing = _spacing(pred, gt)
+    ignore = params.ignore_label
     labels = np.asarray(classes.reported, dtype=np.int64)
-    if histograms is not None:
-        counts = histograms.counts(labels, ignore_label=opts.load.ignore_label, spacing_mm=spacing)
+    if pair.histograms is not None:
+        counts = pair.histograms.counts(labels, ignore_label=ignore, spacing_mm=spacing)
     else:
-        counts = confusion(pred.labels, gt.array, labels, ignore_label=opts.load.ignore_label, spacing_mm=spacing)
+        counts = confusion(pred.labels, gt.array, labels, ignore_label=ignore, spacing_mm=spacing)
     statuses = [class_status(int(p), int(g)) for p, g in zip(counts.n_pred, counts.n_gt)]
 
     values: dict[str, np.ndarray] = {}
-    surface = [m for m in opts.metrics if specs[m].family == "surface"]
-    for name in opts.metrics:
+    surface = [m for m in params.metrics if specs[m].family == "surface"]
+    for name in params.metrics:
         spec = specs[name]
         if spec.family == "confusion":
-            values[name] = np.asarray(spec.compute(counts))
+            values[name] = np.asarray(spec.compute(counts))  # type: ignore[misc]
     worst = None
     if surface:
-        _require_spacing(pred, gt, opts)
+        _require_spacing(pred, gt, params)
         from .metrics.distance import surface_metrics
 
-        values.update(surface_metrics(pred.labels, gt.array, labels, spacing_mm=spacing, names=surface, opts=opts,
-                                      ignore_label=opts.load.ignore_label))
-        worst = worst_distance_mm(gt, spacing, opts.worst_distance_mm)
+        values.update(
+            surface_metrics(pred.labels, gt.array, labels, spacing_mm=spacing, names=surface,
+                            params=params.surface, ignore_label=ignore)
+        )
+        worst = worst_distance_mm(gt, spacing, params.surface.worst_distance_mm)
 
     rows = []
     for i, label in enumerate(classes.reported):
         status = statuses[i]
         metrics: dict[str, Any] = {}
-        for name in opts.metrics:
-            spec = specs[name]
-            metrics[name] = _apply_empty_rule(spec, values[name][i], status, opts.empty_policy, worst)
-        rows.append(ClassResult(int(label), classes.name(int(label)), status, metrics))
+        for name in params.metrics:
+            metrics[name] = _apply_empty_rule(specs[name], values[name][i], status, params.empty_policy, worst)
+        tally = ConfusionCounts(int(counts.tp[i]), int(counts.fp[i]), int(counts.fn[i]), int(counts.tn[i]))
+        rows.append(ClassResult(int(label), classes.name(int(label)), status, metrics, tally))  # type: ignore[arg-type]
 
     losses = {}
-    if opts.losses or opts.losses_default:
+    names = params.losses.for_kind(pred.kind)
+    if names:
         from .losses import compute_losses
 
-        losses = compute_losses(pred, gt, classes, opts)
+        losses = compute_losses(pred, gt, classes, params.losses, names=names, ignore_label=ignore,
+                                renormalize=params.load.renormalize)
     return CaseResult(
         case=case,
         pred=pred.volume.path,
@@ -283,5 +293,58 @@ def _apply_empty_rule(spec, value, status: str, policy: str, worst: Optional[flo
     return None if not math.isfinite(v) else v
 
 
-def run_settings(opts: EvalOptions) -> dict[str, Any]:
-    return {"segloss_version": __version__, **opts.settings()}
+# --- a run's result from its cases -------------------------------------------------------------
+
+
+def computed_losses(cases) -> tuple[str, ...]:
+    """Losses present in any case, in registry order (the report's loss columns)."""
+    from .losses.registry import LOSSES
+
+    present = {name for case in cases for name in case.losses}
+    return tuple(n for n in LOSSES if n in present)
+
+
+def headline_metric(metric_names) -> Optional[str]:
+    """The metric of the worst-cases list: dice, else the first metric with a direction."""
+    specs = all_metrics()
+    if "dice" in metric_names:
+        return "dice"
+    return next((m for m in metric_names if specs[m].higher_is_better is not None), None)
+
+
+def assemble_run(
+    cases: tuple[CaseResult, ...],
+    params: EvalParams,
+    *,
+    pairing: Optional[PairingSummary] = None,
+    metrics_chosen: bool = True,
+) -> RunResult:
+    """The RunResult of scored cases: settings, summary (with pairing and worst cases for a
+    folder run), and the terminal table's columns (every metric when they were chosen, else
+    the headline subset)."""
+    from dataclasses import replace
+
+    from .aggregate import summarize, worst_cases
+
+    specs = all_metrics()
+    metric_names = params.metrics
+    computed = computed_losses(cases)
+    settings = {"segloss_version": __version__, **params.settings()}
+    settings["losses"] = list(computed)
+    summary = summarize(cases, metric_names, computed)
+    if pairing is not None:
+        summary = replace(summary, pairing=pairing)
+        headline = headline_metric(metric_names)
+        if headline is not None:
+            better = specs[headline].higher_is_better
+            summary = replace(summary, worst_cases=worst_cases(cases, headline, higher_is_better=bool(better)))
+    table = tuple(metric_names) if metrics_chosen else tuple(m for m in metric_names if specs[m].in_table)
+    return RunResult(
+        settings=settings,
+        cases=tuple(cases),
+        summary=summary,
+        metric_names=metric_names,
+        loss_names=computed,
+        metric_units={m: specs[m].unit for m in metric_names},
+        table_metrics=table,
+    )

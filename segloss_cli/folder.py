@@ -26,15 +26,16 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
 from .errors import InputError, UsageError
 from .io.readers import case_id, file_kind
-from .model import CaseResult, Prediction, Volume
+if TYPE_CHECKING:  # pragma: no cover
+    from .evaluate import EvalParams
+from .model import CaseResult, MissingPolicy, PairingSummary, Prediction, Volume
 
-MISSING_POLICIES = ("error", "worst", "skip")
 _MAX_LISTED = 10
 
 
@@ -52,16 +53,16 @@ class Pairing:
     extra: tuple[str, ...] = ()  # case ids with a prediction but no GT
     policy: str = "error"
 
-    def summary(self) -> dict:
-        """What pairing did, for the JSON summary."""
-        return {
-            "missing_policy": self.policy,
-            "n_pairs": sum(p.pred is not None for p in self.pairs),
-            "missing_predictions": list(self.missing),
-            "n_missing_scored_as_empty": len(self.missing) if self.policy == "worst" else 0,
-            "n_missing_skipped": len(self.missing) if self.policy == "skip" else 0,
-            "extra_predictions": list(self.extra),
-        }
+    def summary(self) -> PairingSummary:
+        """What pairing did, for the run's summary."""
+        return PairingSummary(
+            missing_policy=str(self.policy),
+            n_pairs=sum(p.pred is not None for p in self.pairs),
+            missing_predictions=self.missing,
+            n_missing_scored_as_empty=len(self.missing) if self.policy == "worst" else 0,
+            n_missing_skipped=len(self.missing) if self.policy == "skip" else 0,
+            extra_predictions=self.extra,
+        )
 
 
 def default_jobs() -> int:
@@ -102,7 +103,7 @@ def _index(folder: Path, role: str, pattern: Optional[str], suffix: Optional[str
         raise InputError(
             f"{len(dups)} duplicate case id(s) in the {role} folder: "
             + _listing(f"{cid} ({' and '.join(p.name for p in dups[cid])})" for cid in sorted(dups))
-            + f"; keep one file per case (e.g. remove {dups[first][0].name}) or select with --pattern",
+            + f"; keep one file per case (e.g. remove {dups[first][0].name}) or select with @pattern",
             folder,
         )
     return {cid: files[0] for cid, files in by_id.items()}
@@ -115,7 +116,7 @@ def pair_folders(
     pattern: Optional[str] = None,
     pred_suffix: Optional[str] = None,
     gt_suffix: Optional[str] = None,
-    missing: str = "error",
+    missing: MissingPolicy | str = MissingPolicy.ERROR,
 ) -> Pairing:
     """Pair files of two folders by case id; raise InputError listing what does not pair.
 
@@ -124,11 +125,13 @@ def pair_folders(
     leaves it out. Under ``worst`` and ``skip`` extra predictions (no GT to score against) are
     left out and listed. Duplicate ids and zero pairs are always errors.
     """
-    if missing not in MISSING_POLICIES:
-        raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}, not '{missing}'")
+    try:
+        missing = str(MissingPolicy.parse(missing, "@missing"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     preds = _index(Path(pred_dir), "prediction", pattern, pred_suffix)
     gts = _index(Path(gt_dir), "ground-truth", pattern, gt_suffix)
-    hint = "" if pattern is None else f" matching --pattern '{pattern}'"
+    hint = "" if pattern is None else f" matching @pattern '{pattern}'"
     if not gts:
         raise InputError(f"no ground-truth files (.nii.gz, .nii, .npy, .npz){hint}; check the folder", gt_dir)
     if not preds and missing != "worst":
@@ -142,8 +145,8 @@ def pair_folders(
         if extra_ids:
             parts.append(f"{len(extra_ids)} prediction(s) without a ground truth: {_listing(extra_ids)}")
         fix = (
-            "; check the case names (--pred-suffix/--gt-suffix strip e.g. _seg), or pass --missing worst "
-            "(score a missing prediction as empty) or --missing skip"
+            "; check the case names (@pred_suffix/@gt_suffix strip e.g. _seg), or pass @missing=worst "
+            "(score a missing prediction as empty) or @missing=skip"
         )
         raise InputError("; ".join(parts) + fix)
     pairs = [CasePair(cid, str(preds[cid]), str(gts[cid])) for cid in sorted(set(gts) & set(preds))]
@@ -153,7 +156,7 @@ def pair_folders(
     if not pairs:
         raise InputError(
             f"no case pairs: no file name{hint} occurs in both {pred_dir} and {gt_dir}; "
-            "check the folders, --pattern and --pred-suffix/--gt-suffix"
+            "check the folders, @pattern and @pred_suffix/@gt_suffix"
         )
     return Pairing(tuple(pairs), missing_ids, extra_ids, missing)
 
@@ -162,30 +165,36 @@ def pair_folders(
 # Scoring
 
 
-def evaluate_missing(gt_path: str, opts, *, case: str) -> CaseResult:
+def evaluate_missing(gt_path: str, params: EvalParams, *, case: str) -> CaseResult:
     """Score a missing prediction as an empty one: every voxel background (label 0).
 
     The GT is loaded and checked as usual; the prediction is an all-zero label map on the
     GT's grid, so every GT class is ``pred_empty`` and scores the worst value.
     """
-    from .evaluate import case_classes, evaluate_loaded
-    from .io.prediction import load_gt
+    from dataclasses import replace
 
-    gt, gt_present = load_gt(gt_path, opts.load)
+    from .classes import resolve_classes
+    from .evaluate import LoadedPair, evaluate_loaded
+    from .io.prediction import read_gt
+    from .scan import validate_label_map
+
+    gt = read_gt(gt_path, params.load)
+    arr, gt_present = validate_label_map(gt.array, gt.path, "GT", params.ignore_label)
+    gt = gt.with_array(arr)
     zeros = np.zeros(gt.array.shape, dtype=np.uint8)
     volume = Volume(zeros, gt.spacing_mm, gt.affine, "", gt.spacing_source)
     pred = Prediction(kind="labels", labels=zeros, scores=None, volume=volume)
-    classes = case_classes(None, np.union1d(gt_present, np.array([0], dtype=gt_present.dtype)), opts)
-    result = evaluate_loaded(pred, gt, classes, opts, case=case)
-    return CaseResult(result.case, None, result.gt, result.spacing_mm, result.classes, result.losses)
+    classes = resolve_classes(None, np.union1d(gt_present, np.array([0], dtype=gt_present.dtype)), params.classes)
+    result = evaluate_loaded(LoadedPair(pred, gt, classes), params, case=case)
+    return replace(result, pred=None)
 
 
-def score_pair(pair: CasePair, opts) -> CaseResult:
+def score_pair(pair: CasePair, params: EvalParams) -> CaseResult:
     from .evaluate import evaluate_pair
 
     if pair.pred is None:
-        return evaluate_missing(pair.gt, opts, case=pair.case)
-    return evaluate_pair(pair.pred, pair.gt, opts, case=pair.case)
+        return evaluate_missing(pair.gt, params, case=pair.case)
+    return evaluate_pair(pair.pred, pair.gt, params, case=pair.case)
 
 
 def _threads_per_worker(jobs: int) -> int:
@@ -198,7 +207,7 @@ def _threads_per_worker(jobs: int) -> int:
 
 def evaluate_folder(
     pairs,
-    opts,
+    params: EvalParams,
     *,
     jobs: int = 1,
     on_case: Optional[Callable[[CaseResult], None]] = None,
@@ -216,7 +225,7 @@ def evaluate_folder(
     if not pairs:
         raise InputError("no case pairs to score")
     if jobs < 1:
-        raise UsageError(f"--jobs must be >= 1, not {jobs}")
+        raise UsageError(f"@jobs must be >= 1, not {jobs}")
     results: list[Optional[CaseResult]] = [None] * len(pairs)
 
     def done(i: int, res: CaseResult) -> None:
@@ -226,15 +235,15 @@ def evaluate_folder(
 
     # The first case compiles the kernels (or loads them from numba's cache) before any
     # worker exists, so no two threads wait on the same compile.
-    done(0, score_pair(pairs[0], opts))
+    done(0, score_pair(pairs[0], params))
     jobs = min(jobs, len(pairs) - 1)
     if jobs > 1 and not _kernels_threadsafe():
         jobs = 1
     if jobs <= 1:
         for i in range(1, len(pairs)):
-            done(i, score_pair(pairs[i], opts))
+            done(i, score_pair(pairs[i], params))
     else:
-        _score_threaded(pairs, range(1, len(pairs)), opts, jobs, done)
+        _score_threaded(pairs, range(1, len(pairs)), params, jobs, done)
     return tuple(results)  # type: ignore[arg-type]
 
 
@@ -253,7 +262,7 @@ def _kernels_threadsafe() -> bool:
         return False
 
 
-def _score_threaded(pairs, indices, opts, jobs: int, done) -> None:
+def _score_threaded(pairs, indices, params: EvalParams, jobs: int, done) -> None:
     import queue
     import threading
 
@@ -274,7 +283,7 @@ def _score_threaded(pairs, indices, opts, jobs: int, done) -> None:
             except queue.Empty:
                 return
             try:
-                outbox.put((i, score_pair(pairs[i], opts)))
+                outbox.put((i, score_pair(pairs[i], params)))
             except BaseException as exc:  # noqa: BLE001 - carried to the calling thread
                 outbox.put((i, _Failed(exc)))
                 return

@@ -7,7 +7,8 @@ reduced value. Values come from the summary mean, which for a single pair is the
 itself (the mean of one number). An undefined (null) value fails unless ``allow_undefined``.
 Unknown metrics, losses and classes raise UsageError (exit 2): a typo never passes silently.
 
-Nothing here prints; the CLI renders the checks and picks the exit code.
+Nothing here prints; the CLI renders the checks and picks the exit code. Library entry point:
+:func:`check`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import operator
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from .errors import InputError, UsageError
-from .model import RunResult
+from .model import ClassSummary, RunResult, Stats
 
 OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
@@ -66,18 +68,18 @@ def parse_requirement(text: str) -> Requirement:
     m = _EXPR.match(text)
     if not m:
         if re.search(r"==|!=|=>|=<|(?<![<>])=(?!=)", text):
-            raise UsageError(f"--require '{text}': use one of >= <= > < (examples: {EXAMPLES})")
-        raise UsageError(f"--require '{text}': expected metric[class] OP value with OP one of >= <= > < (examples: {EXAMPLES})")
+            raise UsageError(f"@require '{text}': use one of >= <= > < (examples: {EXAMPLES})")
+        raise UsageError(f"@require '{text}': expected metric[class] OP value with OP one of >= <= > < (examples: {EXAMPLES})")
     raw = m.group("value")
     try:
         threshold = float(raw)
     except ValueError:
-        raise UsageError(f"--require '{text}': '{raw}' is not a number") from None
+        raise UsageError(f"@require '{text}': '{raw}' is not a number") from None
     if threshold != threshold:
-        raise UsageError(f"--require '{text}': the threshold must be a number, not NaN")
+        raise UsageError(f"@require '{text}': the threshold must be a number, not NaN")
     selector = m.group("cls")
     if selector is not None and not selector:
-        raise UsageError(f"--require '{text}': empty class in []; give a label or a name, e.g. dice[1]>=0.9")
+        raise UsageError(f"@require '{text}': empty class in []; give a label or a name, e.g. dice[1]>=0.9")
     return Requirement(text.strip(), "loss" if m.group("loss") else "metric", m.group("name"), selector, m.group("op"), threshold)
 
 
@@ -90,7 +92,7 @@ def load_requirement_file(path: str | Path) -> list[str]:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError("requirements file not found; check --require-file", p) from None
+        raise InputError("requirements file not found; check @require_file", p) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the requirements file ({type(exc).__name__})", p) from None
     try:
@@ -118,12 +120,12 @@ def validate_requirements(requirements: Sequence[Requirement], metric_names: Seq
         if req.kind == "metric":
             metric = resolve(req.name).name
             if metric not in metric_names:
-                raise UsageError(f"--require '{req.text}': metric {metric} is not computed; add it to --metrics")
+                raise UsageError(f"@require '{req.text}': metric {metric} is not computed; add it to @metrics")
         elif _loss(req) not in loss_names:
             computed = ", ".join(loss_names) or "none"
             raise UsageError(
-                f"--require '{req.text}': loss {req.name} is not computed (computed: {computed}); "
-                "select it with --losses"
+                f"@require '{req.text}': loss {req.name} is not computed (computed: {computed}); "
+                "select it with @losses"
             )
 
 
@@ -134,73 +136,88 @@ def _loss(req: Requirement) -> str:
     return resolve(req.name).name
 
 
-def _resolve_class(selector: str, classes: dict[str, Any], req: Requirement) -> str:
-    """JSON label key of the class the selector names (a label, or a name, case-insensitive)."""
-    available = ", ".join(f"{lab} ({c['name']})" if c.get("name") else lab for lab, c in classes.items()) or "none"
+def _resolve_class(selector: str, classes: dict[int, ClassSummary], req: Requirement) -> int:
+    """Label of the class the selector names (a label, or a name, case-insensitive)."""
+    available = ", ".join(f"{lab} ({c.name})" if c.name else str(lab) for lab, c in classes.items()) or "none"
     key = selector.strip()
     try:
-        label = str(int(key))
+        label: Optional[int] = int(key)
     except ValueError:
         label = None
     if label is not None:
         if label in classes:
             return label
-        raise UsageError(f"--require '{req.text}': class {label} is not among the reported classes ({available})")
-    exact = [lab for lab, c in classes.items() if c.get("name") == key]
-    matches = exact or [lab for lab, c in classes.items() if (c.get("name") or "").lower() == key.lower()]
+        raise UsageError(f"@require '{req.text}': class {label} is not among the reported classes ({available})")
+    exact = [lab for lab, c in classes.items() if c.name == key]
+    matches = exact or [lab for lab, c in classes.items() if (c.name or "").lower() == key.lower()]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise UsageError(f"--require '{req.text}': several classes are named '{key}' ({', '.join(matches)}); use the label")
-    raise UsageError(f"--require '{req.text}': no reported class is named '{key}' (classes: {available}); check --label-names")
+        raise UsageError(
+            f"@require '{req.text}': several classes are named '{key}' ({', '.join(map(str, matches))}); use the label"
+        )
+    raise UsageError(
+        f"@require '{req.text}': no reported class is named '{key}' (classes: {available}); check @label_names"
+    )
 
 
-def _mean(stats: Optional[dict]) -> Optional[float]:
-    if not stats:
-        return None
-    v = stats.get("mean")
-    return None if v is None else float(v)
+def _mean(stats: Optional[Stats]) -> Optional[float]:
+    return None if stats is None or stats.mean is None else float(stats.mean)
 
 
-def check_requirements(
-    requirements: Sequence[Requirement],
+def check(
     run: RunResult,
+    requirements: Sequence[Requirement | str],
     *,
     allow_undefined: bool = False,
 ) -> list[Check]:
-    """One Check per requirement and class, in requirement order, classes by label."""
-    validate_requirements(requirements, run.metric_names, run.loss_names)
+    """One Check per requirement and class, in requirement order, classes by label.
+
+    Requirements are :class:`Requirement` records or their text (``"dice>=0.85"``). Values
+    are summary means: for one pair, the case value itself. An undefined value fails unless
+    ``allow_undefined``; naming a metric, loss or class the run does not have is a
+    UsageError, never a pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segloss_cli import run
+    >>> result = run(np.array([[0, 1], [1, 1]]), np.array([[0, 1], [0, 1]]), metrics=["dice"])
+    >>> [(c.label, round(c.actual, 3), c.passed) for c in check(result, ["dice>=0.7"])]
+    [('1', 0.8, True)]
+    """
+    reqs = [parse_requirement(r) if isinstance(r, str) else r for r in requirements]
+    validate_requirements(reqs, run.metric_names, run.loss_names)
     from .metrics.registry import resolve
 
-    summary = run.summary or {}
-    classes: dict[str, Any] = summary.get("classes", {})
-    ordered = sorted(classes, key=int)
+    summary = run.summary
+    classes = summary.by_label() if summary is not None else {}
+    reduced_losses = (summary.losses if summary is not None else None) or {}
     checks: list[Check] = []
 
-    def add(req: Requirement, key: str, label: Optional[str], actual: Optional[float]) -> None:
-        if actual is None:
-            passed = allow_undefined
-        else:
-            passed = req.holds(actual)
-        name = classes[label].get("name") if label is not None else None
-        checks.append(Check(req, key, label, name, actual, passed))
+    def add(req: Requirement, key: str, label: Optional[int], actual: Optional[float]) -> None:
+        passed = allow_undefined if actual is None else req.holds(actual)
+        name = classes[label].name if label is not None else None
+        checks.append(Check(req, key, None if label is None else str(label), name, actual, passed))
 
-    for req in requirements:
+    for req in reqs:
         if req.kind == "metric":
             metric = resolve(req.name).name
-            labels = ordered if req.selector is None else [_resolve_class(req.selector, classes, req)]
+            labels = sorted(classes) if req.selector is None else [_resolve_class(req.selector, classes, req)]
             if not labels:
-                raise UsageError(f"--require '{req.text}': the run reported no classes to check")
+                raise UsageError(f"@require '{req.text}': the run reported no classes to check")
             for lab in labels:
-                add(req, metric, lab, _mean(classes[lab]["metrics"].get(metric)))
+                add(req, metric, lab, _mean(classes[lab].metrics.get(metric)))
         else:
             loss = _loss(req)
             if req.selector is None:
-                add(req, f"loss.{loss}", None, _mean(summary.get("losses", {}).get(loss)))
+                add(req, f"loss.{loss}", None, _mean(reduced_losses.get(loss)))
             else:
                 lab = _resolve_class(req.selector, classes, req)
-                per_class = classes[lab].get("losses", {})
+                per_class = classes[lab].losses or {}
                 if loss not in per_class:
-                    raise UsageError(f"--require '{req.text}': loss {loss} has no per-class value for class {lab}; drop the [class]")
+                    raise UsageError(
+                        f"@require '{req.text}': loss {loss} has no per-class value for class {lab}; drop the [class]"
+                    )
                 add(req, f"loss.{loss}", lab, _mean(per_class[loss]))
     return checks

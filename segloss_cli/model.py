@@ -1,20 +1,30 @@
-"""Frozen records that cross layers: io -> evaluate -> report.
+"""Frozen records that cross layers: io -> scan -> evaluate -> run -> report.
 
-Nothing here computes; report/ imports only this module.
+Nothing here computes beyond turning a record into plain data (``to_dict``, ``to_pandas``);
+report/ imports only this module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import numpy as np
+
+from .choices import Choice, EmptyPolicy, HdMode, MissingPolicy, PredType
+
+__all__ = ["Choice", "EmptyPolicy", "HdMode", "MissingPolicy", "PredType"]  # re-exported: declared in choices.py
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
 
 # Keys of every summary statistic, in output order (aggregate.py computes them).
 STAT_KEYS = ("mean", "std", "median", "q1", "q3", "min", "max", "n", "n_null")
 
-PredKind = Literal["labels", "probs", "logits"]
 Status = Literal["ok", "both_empty", "gt_empty", "pred_empty"]
+
+
+PredKind = Literal["labels", "probs", "logits"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +32,7 @@ class Volume:
     """One image as loaded: the array exactly as stored (dtype kept, possibly memory-mapped).
 
     ``spacing_mm`` follows the spatial array axes; ``None`` when the file has no header
-    (numpy inputs without ``--spacing``). ``affine`` is the 4x4 voxel-to-world matrix of a
+    (numpy inputs without a spacing). ``affine`` is the 4x4 voxel-to-world matrix of a
     NIfTI file, ``None`` for numpy inputs.
     """
 
@@ -32,7 +42,7 @@ class Volume:
     path: str
     spacing_source: str = "header"  # header | option | none
 
-    def with_array(self, array: np.ndarray) -> "Volume":
+    def with_array(self, array: np.ndarray) -> Volume:
         """The same image with another array of the same grid (e.g. labels cast to integers)."""
         return Volume(array, self.spacing_mm, self.affine, self.path, self.spacing_source)
 
@@ -60,11 +70,29 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class ConfusionCounts:
+    """One class's one-vs-rest confusion counts in one case (ignored voxels excluded).
+
+    Kept with every class row so dataset-level (pooled) metrics are sums of these.
+    """
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+
+@dataclass(frozen=True)
 class ClassResult:
     label: int
     name: Optional[str]
     status: Status
     metrics: dict[str, Any]  # name -> float | int | None (None = undefined)
+    counts: Optional[ConfusionCounts] = None
 
 
 @dataclass(frozen=True)
@@ -77,22 +105,194 @@ class LossResult:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """Every number of one case: a row per reported class, and the losses."""
+
     case: str
-    pred: str
+    pred: Optional[str]  # None: the prediction was missing (scored as empty)
     gt: str
     spacing_mm: Optional[tuple[float, ...]]
     classes: tuple[ClassResult, ...]
     losses: dict[str, LossResult] = field(default_factory=dict)
 
+    def row(self, label: int) -> ClassResult:
+        """The row of class ``label``; KeyError when the case does not report it."""
+        for r in self.classes:
+            if r.label == label:
+                return r
+        raise KeyError(label)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The case as in the JSON result (``cases[i]``), labels as strings.
+
+        Undefined values are None; floats stay floats (NaN never occurs: undefined is None).
+        """
+        return {
+            "case": self.case,
+            "pred": self.pred,
+            "gt": self.gt,
+            "spacing": None if self.spacing_mm is None else list(self.spacing_mm),
+            "classes": {
+                str(row.label): {"name": row.name, "status": row.status, "metrics": dict(row.metrics)}
+                for row in self.classes
+            },
+            "losses": {
+                name: {
+                    "value": res.value,
+                    "per_class": {str(k): v for k, v in res.per_class.items()},
+                    "params": dict(res.params),
+                }
+                for name, res in self.losses.items()
+            },
+        }
+
+
+# --- summary over cases ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Statistics of one value over cases, undefined values skipped and counted (n_null)."""
+
+    mean: Optional[float]
+    std: Optional[float]
+    median: Optional[float]
+    q1: Optional[float]
+    q3: Optional[float]
+    min: Optional[float]
+    max: Optional[float]
+    n: int
+    n_null: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in STAT_KEYS}
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    label: int
+    name: Optional[str]
+    metrics: dict[str, Stats]
+    losses: Optional[dict[str, Stats]] = None  # None: the run computed no loss
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "metrics": {m: s.to_dict() for m, s in self.metrics.items()}}
+        if self.losses is not None:
+            out["losses"] = {n: s.to_dict() for n, s in self.losses.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    case: str
+    mean: Optional[float]  # mean over the case's defined class values
+    worst_label: Optional[int] = None
+    worst_name: Optional[str] = None
+    worst_value: Optional[float] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        worst = None
+        if self.worst_label is not None:
+            worst = {"label": str(self.worst_label), "name": self.worst_name, "value": self.worst_value}
+        return {"case": self.case, "mean": self.mean, "worst_class": worst}
+
+
+@dataclass(frozen=True)
+class WorstCases:
+    metric: str
+    cases: tuple[WorstCase, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "cases": [c.to_dict() for c in self.cases]}
+
+
+@dataclass(frozen=True)
+class PairingSummary:
+    """What pairing two folders did (folder runs only)."""
+
+    missing_policy: str
+    n_pairs: int
+    missing_predictions: tuple[str, ...]
+    n_missing_scored_as_empty: int
+    n_missing_skipped: int
+    extra_predictions: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "missing_policy": str(self.missing_policy),
+            "n_pairs": self.n_pairs,
+            "missing_predictions": list(self.missing_predictions),
+            "n_missing_scored_as_empty": self.n_missing_scored_as_empty,
+            "n_missing_skipped": self.n_missing_skipped,
+            "extra_predictions": list(self.extra_predictions),
+        }
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per class and metric (and loss) statistics over the cases of a run."""
+
+    n_cases: int
+    classes: tuple[ClassSummary, ...]  # sorted by label
+    mean_over_classes: dict[str, Stats]
+    losses: Optional[dict[str, Stats]] = None  # reduced loss values; None: no loss computed
+    pairing: Optional[PairingSummary] = None
+    worst_cases: Optional[WorstCases] = None
+
+    def by_label(self) -> dict[int, ClassSummary]:
+        return {c.label: c for c in self.classes}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "n_cases": self.n_cases,
+            "classes": {str(c.label): c.to_dict() for c in self.classes},
+            "mean_over_classes": {m: s.to_dict() for m, s in self.mean_over_classes.items()},
+        }
+        if self.losses is not None:
+            out["losses"] = {n: s.to_dict() for n, s in self.losses.items()}
+        if self.pairing is not None:
+            out["pairing"] = self.pairing.to_dict()
+        if self.worst_cases is not None:
+            out["worst_cases"] = self.worst_cases.to_dict()
+        return out
+
 
 @dataclass(frozen=True)
 class RunResult:
-    """Everything one ``segloss eval`` run produced, ready to render."""
+    """Everything one run produced (a pair or a folder), ready to check and render."""
 
     settings: dict[str, Any]
     cases: tuple[CaseResult, ...]
-    summary: Optional[dict[str, Any]] = None
+    summary: Optional[Summary] = None
     metric_names: tuple[str, ...] = ()
     loss_names: tuple[str, ...] = ()
     metric_units: dict[str, Optional[str]] = field(default_factory=dict)
     table_metrics: tuple[str, ...] = ()  # columns of the terminal table (a readable subset)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One record per case and class: the CSV's rows, with None for undefined values."""
+        out = []
+        for case in self.cases:
+            for row in case.classes:
+                rec: dict[str, Any] = {"case": case.case, "label": row.label, "name": row.name, "status": row.status}
+                for m in self.metric_names:
+                    rec[m] = row.metrics.get(m)
+                for name in self.loss_names:
+                    res = case.losses.get(name)
+                    rec[f"loss_{name}"] = None if res is None else res.per_class.get(row.label, res.value)
+                out.append(rec)
+        return out
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The per-case, per-class rows as a pandas DataFrame (columns as in the CSV).
+
+        pandas is optional and imported only here; undefined values are NaN.
+        """
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ImportError("RunResult.to_pandas needs pandas: pip install pandas") from None
+        columns = ["case", "label", "name", "status", *self.metric_names, *(f"loss_{n}" for n in self.loss_names)]
+        frame = pd.DataFrame.from_records(self.rows(), columns=columns)
+        for col in columns[4:]:
+            frame[col] = pd.to_numeric(frame[col])  # None -> NaN; counts stay integers
+        return frame

@@ -144,7 +144,7 @@ def _oracle_histograms(pred, gt, ignore_label):
     seed=st.integers(0, 2**32 - 1),
 )
 def test_label_histograms_match_oracle(shape, n_labels, dtypes, order, noise, ignore, seed):
-    from segloss_cli.metrics.overlap import label_histograms
+    from segloss_cli.scan import label_histograms
 
     pred_dtype, gt_dtype = dtypes
     rng = np.random.default_rng(seed)
@@ -180,7 +180,7 @@ def test_label_histograms_match_oracle(shape, n_labels, dtypes, order, noise, ig
     ],
 )
 def test_label_histograms_table_edges(pred_dtype, gt_dtype, value, takes_general_path):
-    from segloss_cli.metrics.overlap import label_histograms
+    from segloss_cli.scan import label_histograms
 
     gt = np.zeros((5, 6, 7), gt_dtype)
     pred = np.zeros((5, 6, 7), pred_dtype)
@@ -195,7 +195,7 @@ def test_label_histograms_table_edges(pred_dtype, gt_dtype, value, takes_general
 
 
 def test_label_histograms_decline_strided_and_mismatched_inputs():
-    from segloss_cli.metrics.overlap import label_histograms
+    from segloss_cli.scan import label_histograms
 
     a = np.zeros((6, 8, 10), np.uint8)
     assert label_histograms(a[:, ::2], a[:, ::2]) is None  # not contiguous

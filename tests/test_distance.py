@@ -1,7 +1,6 @@
 """Surface distances and their reductions: brute force, closed forms, properties."""
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,20 +8,20 @@ from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from segloss_cli.metrics.distance import surface_distances, surface_metrics
+from segloss_cli.metrics.params import SurfaceParams
 from tests import naive_distance as naive
 
 NAMES = ["hd", "hd95", "assd", "masd", "nsd"]
 
 
 def opts(q=95.0, mode="max", tau=1.0, per_label=None):
-    return SimpleNamespace(hd_percentile=q, hd_mode=mode, nsd_tolerance_mm=tau,
-                           nsd_tolerance_per_label=per_label or {})
+    return SurfaceParams(hd_percentile=q, hd_mode=mode, nsd_tolerance_mm=tau, nsd_tolerance_per_label=per_label or {})
 
 
 def ours(pred, gt, spacing, **kw):
     """All five metrics of two binary masks (label 1), as a dict of floats."""
     out = surface_metrics(np.asarray(pred, np.uint8), np.asarray(gt, np.uint8), [1], spacing_mm=spacing,
-                          names=NAMES, opts=opts(**kw))
+                          names=NAMES, params=opts(**kw))
     return {k: float(v[0]) for k, v in out.items()}
 
 
@@ -66,7 +65,7 @@ def test_many_labels_at_once_match_each_label_alone(rng):
     gt = rng.integers(0, 5, size=shape).astype(np.int64)
     pred = np.where(rng.random(shape) < 0.3, rng.integers(0, 5, size=shape), gt).astype(np.int64)
     labels = [3, 1, 7, 4, 2]  # 7 is absent: empty in both
-    res = surface_metrics(pred, gt, labels, spacing_mm=spacing, names=NAMES, opts=opts(tau=1.5))
+    res = surface_metrics(pred, gt, labels, spacing_mm=spacing, names=NAMES, params=opts(tau=1.5))
     for i, c in enumerate(labels):
         if c == 7:
             assert all(math.isnan(res[n][i]) for n in NAMES)
@@ -80,7 +79,7 @@ def test_large_label_values_use_the_search_path():
     gt[1:4, 2:5, 1:3] = 2**40
     pred = np.zeros_like(gt)
     pred[2:5, 2:6, 1:4] = 2**40
-    res = surface_metrics(pred, gt, [2**40], spacing_mm=(1, 2, 3), names=NAMES, opts=opts())
+    res = surface_metrics(pred, gt, [2**40], spacing_mm=(1, 2, 3), names=NAMES, params=opts())
     assert_metrics_close({n: res[n][0] for n in NAMES}, naive.metrics(pred > 0, gt > 0, (1, 2, 3)))
 
 
@@ -103,7 +102,7 @@ def test_empty_masks_give_none_and_nan():
     b[1, 1] = 1
     assert surface_distances(a, b, [1], spacing_mm=(1, 1)) == [None]
     assert surface_distances(b, a, [1], spacing_mm=(1, 1)) == [None]
-    res = surface_metrics(a, a, [1], spacing_mm=(1, 1), names=NAMES, opts=opts())
+    res = surface_metrics(a, a, [1], spacing_mm=(1, 1), names=NAMES, params=opts())
     assert all(math.isnan(res[n][0]) for n in NAMES)
 
 
@@ -266,7 +265,7 @@ def test_per_label_tolerance():
     gt[1:4, 1:4, 1:4] = 1
     gt[5:8, 5:8, 5:8] = 2
     pred = np.roll(gt, 1, axis=0)
-    res = surface_metrics(pred, gt, [1, 2], spacing_mm=(1, 1, 1), names=["nsd"], opts=opts(tau=0.5, per_label={2: 1.0}))
+    res = surface_metrics(pred, gt, [1, 2], spacing_mm=(1, 1, 1), names=["nsd"], params=opts(tau=0.5, per_label={2: 1.0}))
     assert res["nsd"][0] < 1.0 and res["nsd"][1] == 1.0
 
 

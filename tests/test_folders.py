@@ -305,17 +305,17 @@ def test_jobs_1_and_2_give_identical_cli_outputs(tmp_path):
 
 _POOL_SCRIPT = """
 import json, sys
-from segloss_cli.evaluate import EvalOptions
+from segloss_cli.evaluate import EvalParams
 from segloss_cli.folder import evaluate_folder, pair_folders
+from segloss_cli.losses.registry import LossParams
 from segloss_cli.metrics.registry import select
-from segloss_cli.report.json_ import case_dict
 
 if __name__ == "__main__":
     pairs = pair_folders(sys.argv[1], sys.argv[2]).pairs
-    opts = EvalOptions(metrics=select(sys.argv[3]), losses=("dice", "ce", "focal", "lovasz_softmax"))
+    opts = EvalParams(metrics=select(sys.argv[3]), losses=LossParams(names=("dice", "ce", "focal", "lovasz_softmax")))
     pool = evaluate_folder(pairs, opts, jobs=2)  # cases 1.. scored by two worker threads
     serial = evaluate_folder(pairs, opts, jobs=1)
-    print(json.dumps([[case_dict(c) for c in pool], [case_dict(c) for c in serial]]))
+    print(json.dumps([[c.to_dict() for c in pool], [c.to_dict() for c in serial]]))
 """
 
 
@@ -344,7 +344,7 @@ def _thread_names_scoring(tmp_path, monkeypatch, n_cases: int, jobs: int) -> lis
     import threading
 
     import segloss_cli.folder as folder_mod
-    from segloss_cli.evaluate import EvalOptions
+    from segloss_cli.evaluate import EvalParams
     from segloss_cli.metrics.registry import select
 
     pdir, gdir = make_folders(tmp_path, n_cases)
@@ -356,7 +356,7 @@ def _thread_names_scoring(tmp_path, monkeypatch, n_cases: int, jobs: int) -> lis
         return score(pair, opts)
 
     monkeypatch.setattr(folder_mod, "score_pair", spy)
-    results = evaluate_folder(pair_folders(pdir, gdir).pairs, EvalOptions(metrics=select("dice")), jobs=jobs)
+    results = evaluate_folder(pair_folders(pdir, gdir).pairs, EvalParams(metrics=select("dice")), jobs=jobs)
     assert [r.case for r in results] == [f"case{i:02d}" for i in range(n_cases)]
     return names
 
@@ -488,7 +488,8 @@ def test_results_do_not_depend_on_the_numba_thread_count(tmp_path):
 
 
 def test_folder_json_is_the_same_document_with_one_line_per_case(tmp_path):
-    from segloss_cli.model import RunResult
+    from segloss_cli.aggregate import stats
+    from segloss_cli.model import RunResult, Summary
     from segloss_cli.report.json_ import render_json, run_dict
 
     pdir, gdir = make_folders(tmp_path, 3, empty_class2=("case01",))
@@ -499,7 +500,8 @@ def test_folder_json_is_the_same_document_with_one_line_per_case(tmp_path):
     assert [json.loads(line.rstrip(","))["case"] for line in case_lines] == ["case00", "case01", "case02"]
     assert [json.loads(line.rstrip(",")) for line in case_lines] == doc["cases"]
     # Whitespace is all the layout changes: the same dictionary as a plain dump, in key order.
-    run_ = RunResult(settings={"segloss_version": "x", "a": [1, {"b": None}]}, cases=(), summary={"s": 1.5})
+    run_ = RunResult(settings={"segloss_version": "x", "a": [1, {"b": None}]}, cases=(),
+                     summary=Summary(0, (), {"dice": stats([1.5, None])}))
     text = render_json(run_)
     assert json.loads(text) == json.loads(json.dumps(run_dict(run_))) and text.endswith("}\n")
     assert list(json.loads(text)) == ["schema_version", "segloss_version", "settings", "cases", "summary"]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from segloss_cli.aggregate import summarize
 from segloss_cli.cli import app
 from segloss_cli.errors import InputError, UsageError
-from segloss_cli.gate import check_requirements, load_requirement_file, parse_requirement
+from segloss_cli.gate import check, load_requirement_file, parse_requirement
 from segloss_cli.io.toml_lite import TomlError, loads_subset
 from segloss_cli.model import CaseResult, ClassResult, LossResult, RunResult
 
@@ -69,8 +69,11 @@ def test_parse_every_syntax(text, kind, name, selector, op, threshold):
 
 @pytest.mark.parametrize("text", ["dice=0.9", "dice==0.9", "dice=>0.9", "dice>=x", "dice[]>=0.9", ">=0.9", "dice>=nan", "dice 0.9", "dice>=0.9 extra"])
 def test_bad_syntax_is_a_usage_error(text):
-    with pytest.raises(UsageError, match="--require"):
+    from segloss_cli.cli._common import cli_options
+
+    with pytest.raises(UsageError, match=r"^require '") as info:
         parse_requirement(text)
+    assert info.value.render(cli_options()).startswith("--require '")  # the CLI names its option
 
 
 def test_operators_hold_exactly_at_the_threshold():
@@ -214,16 +217,16 @@ def _run_with_losses(values):
 def test_loss_requirements_reduced_and_per_class():
     run_ = _run_with_losses([(0.25, 0.1, 0.3), (0.5, None, 0.5)])
     reqs = [parse_requirement(t) for t in ("loss.dice<=0.375", "loss.dice[liver]<0.2", "loss.dice[2]<=0.35")]
-    checks = check_requirements(reqs, run_)
+    checks = check(run_, reqs)
     assert [(c.key, c.label, c.actual, c.passed) for c in checks] == [
         ("loss.dice", None, 0.375, True),
         ("loss.dice", "1", pytest.approx(0.1), True),  # the undefined per-class value is skipped by the mean
         ("loss.dice", "2", pytest.approx(0.4), False),
     ]
     with pytest.raises(UsageError, match="no per-class value"):
-        check_requirements([parse_requirement("loss.generalized_dice[1]<=1")], run_)
+        check(run_, [parse_requirement("loss.generalized_dice[1]<=1")])
     with pytest.raises(UsageError, match="loss focal is not computed"):
-        check_requirements([parse_requirement("loss.focal<=1")], run_)
+        check(run_, [parse_requirement("loss.focal<=1")])
 
 
 def test_loss_requirement_on_a_probability_map_against_numpy(tmp_path):
@@ -252,8 +255,8 @@ def test_loss_requirement_on_a_probability_map_against_numpy(tmp_path):
 def test_undefined_loss_value_fails_unless_allowed():
     run_ = _run_with_losses([(None, None, None)])
     req = [parse_requirement("loss.dice<=1")]
-    assert [c.passed for c in check_requirements(req, run_)] == [False]
-    assert [c.passed for c in check_requirements(req, run_, allow_undefined=True)] == [True]
+    assert [c.passed for c in check(run_, req)] == [False]
+    assert [c.passed for c in check(run_, req, allow_undefined=True)] == [True]
 
 
 # ------------------------------------------------------------------ the TOML subset parser (Python 3.10)

@@ -8,9 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from segloss_cli.evaluate import EvalOptions, load_pair
-from segloss_cli.io.prediction import LoadOptions
+from segloss_cli.classes import ClassSelection
+from segloss_cli.evaluate import EvalParams, load_pair
+from segloss_cli.io.prediction import LoadParams
 from segloss_cli.losses import compute_losses
+from segloss_cli.losses.registry import LossParams
 from segloss_cli.losses.registry import LOSSES, default_losses, select
 
 from . import naive_losses as naive
@@ -28,13 +30,15 @@ def run(tmp_path, pred, gt, *, kind="probs", names=ALL, params=None, include_bac
     pp, gp = tmp_path / "pred.npy", tmp_path / "gt.npy"
     np.save(pp, pred)
     np.save(gp, gt)
-    opts = EvalOptions(
+    opts = EvalParams(
         metrics=(),
-        load=LoadOptions(pred_type=kind, ignore_label=ignore, renormalize=renormalize, channel_axis=channel_axis),
-        include_background=include_background, labels=labels, losses=tuple(names), loss_params=dict(params or {}),
+        load=LoadParams(pred_type=kind, renormalize=renormalize, channel_axis=channel_axis),
+        classes=ClassSelection(labels=labels, include_background=include_background, ignore_label=ignore),
+        losses=LossParams(names=tuple(names), values=dict(params or {})),
     )
     p, g, classes, _ = load_pair(str(pp), str(gp), opts)
-    return compute_losses(p, g, classes, opts), classes
+    return compute_losses(p, g, classes, opts.losses, names=opts.losses.names, ignore_label=ignore,
+                          renormalize=renormalize), classes
 
 
 def oracle(scores_or_labels, gt, classes, *, kind, params=None, ignore=None, renormalize=False, weights=None):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -59,26 +58,42 @@ def _keep_case_buffers_in_the_heap() -> None:
     mallopt(M_TRIM_THRESHOLD, 256 << 20)
 
 
-def score_folders(pred: Path, gt: Path, opts, *, pattern, pred_suffix, gt_suffix, missing: str, jobs: Optional[int], quiet: bool):
-    """Pair the folders, say what did not pair, score every case; (Pairing, cases by case id)."""
-    from ..folder import default_jobs, evaluate_folder, pair_folders
+class CaseProgress:
+    """What a folder run shows on stderr while it runs: pairing notes, then a progress bar.
 
-    _keep_case_buffers_in_the_heap()
-    pairing = pair_folders(pred, gt, pattern=pattern, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing)
-    if not quiet:
+    Given to the library's run as its ``on_pairing`` / ``on_case`` callbacks; silent under
+    ``--quiet``, and the bar only on a terminal. A pair of files shows nothing.
+    """
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> CaseProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def start(self, pairing, missing) -> None:
+        _keep_case_buffers_in_the_heap()
+        if self.quiet:
+            return
         if pairing.missing:
             what = "scored as empty predictions (worst values)" if missing == "worst" else "skipped"
             err(f"segloss: note: {len(pairing.missing)} ground truth(s) without a prediction {what}: {_names(pairing.missing)}")
         if pairing.extra:
             err(f"segloss: note: {len(pairing.extra)} prediction(s) without a ground truth left out: {_names(pairing.extra)}")
-    n_jobs = default_jobs() if jobs is None else jobs
-    pairs = pairing.pairs
-    if quiet or not sys.stderr.isatty():
-        return pairing, evaluate_folder(pairs, opts, jobs=n_jobs)
-    with _progress(len(pairs)) as progress:
-        task = progress.add_task("cases", total=len(pairs))
-        cases = evaluate_folder(pairs, opts, jobs=n_jobs, on_case=lambda _res: progress.advance(task))
-    return pairing, cases
+        if sys.stderr.isatty():
+            self.bar = _progress(len(pairing.pairs))
+            self.bar.start()
+            self.task = self.bar.add_task("cases", total=len(pairing.pairs))
+
+    def advance(self, _case) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
 
 
 def _names(ids, limit: int = 10) -> str:

@@ -37,6 +37,26 @@ def install_sigterm() -> None:
         pass
 
 
+# Library parameter -> the option that sets it: library errors name parameters (errors.py), and
+# the command line shows them as its options. Loss parameters come from the loss registry.
+OPTIONS = {
+    "spacing_mm": "--spacing", "labels": "--labels", "include_background": "--include-background",
+    "ignore_label": "--ignore-label", "label_names": "--label-names", "pred_type": "--pred-type",
+    "channel_axis": "--channel-axis", "threshold": "--threshold", "npz_key": "--npz-key",
+    "renormalize": "--renormalize", "metrics": "--metrics", "losses": "--losses", "empty_policy": "--empty-policy",
+    "hd_mode": "--hd-mode", "hd_percentile": "--hd-percentile", "nsd_tolerance_mm": "--nsd-tolerance",
+    "worst_distance_mm": "--worst-distance", "require": "--require", "require_file": "--require-file",
+    "missing": "--missing", "jobs": "--jobs", "pred_suffix": "--pred-suffix", "gt_suffix": "--gt-suffix",
+    "pattern": "--pattern",
+}
+
+
+def cli_options() -> dict[str, str]:
+    from ..losses.registry import PARAMS
+
+    return {**OPTIONS, **{name: spec.option for name, spec in PARAMS.items()}}
+
+
 def err(message: str) -> None:
     """One line on stderr."""
     typer.echo(message, err=True)
@@ -68,7 +88,7 @@ def handle_errors(func):
                 import traceback
 
                 traceback.print_exc(file=sys.stderr)
-            err(f"segloss: error: {exc}")
+            err(f"segloss: error: {exc.render(cli_options())}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err(f"segloss: interrupted; {_written()}")

@@ -20,7 +20,7 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -141,6 +141,35 @@ def read_volume(
     if spacing_mm is None:
         return Volume(array, None, None, str(p), spacing_source="none")
     return Volume(array, tuple(float(s) for s in spacing_mm), None, str(p), spacing_source="option")
+
+
+def as_numpy(obj: Any, role: str) -> np.ndarray:
+    """A host numpy array from a numpy array, a torch tensor, or anything with ``__dlpack__``
+    or ``__array__`` (cupy and other device arrays are copied to the host)."""
+    if isinstance(obj, np.ndarray):
+        return obj
+    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # torch: no gradient, on the host
+        return np.asarray(obj.detach().cpu().numpy())
+    if hasattr(obj, "get") and hasattr(obj, "__cuda_array_interface__"):  # cupy: copy to the host
+        return np.asarray(obj.get())
+    if hasattr(obj, "__dlpack__"):
+        try:
+            return np.from_dlpack(obj)
+        except (TypeError, RuntimeError, BufferError):
+            pass  # a device array numpy cannot import: try __array__
+    if hasattr(obj, "__array__") or isinstance(obj, (list, tuple)):
+        return np.asarray(obj)
+    raise TypeError(f"{role} must be an array (numpy, torch, or anything with __array__ or __dlpack__), not {type(obj).__name__}")
+
+
+def array_volume(obj: Any, role: str, spacing_mm: Optional[Sequence[float]] = None) -> Volume:
+    """An in-memory array as a Volume, checked as a .npy file would be (no header: spacing
+    from ``spacing_mm`` or none)."""
+    name = f"<{role} array>"
+    array = _numeric(as_numpy(obj, role), Path(name))
+    if spacing_mm is None:
+        return Volume(array, None, None, name, spacing_source="none")
+    return Volume(array, tuple(float(s) for s in spacing_mm), None, name, spacing_source="option")
 
 
 def _numeric(array: np.ndarray, path: Path) -> np.ndarray:
@@ -493,10 +522,10 @@ def _read_npz(path: Path, head: bytes, key: Optional[str]) -> np.ndarray:
                 raise InputError("the .npz archive holds no arrays; save one with numpy.savez", path)
             if key is None:
                 if len(keys) > 1:
-                    raise InputError(f"holds several arrays ({', '.join(keys)}); choose one with --npz-key", path)
+                    raise InputError(f"holds several arrays ({', '.join(keys)}); choose one with @npz_key", path)
                 key = keys[0]
             elif key not in keys:
-                raise InputError(f"has no array '{key}' (it holds: {', '.join(keys)}); fix --npz-key", path)
+                raise InputError(f"has no array '{key}' (it holds: {', '.join(keys)}); fix @npz_key", path)
             info = members[key]
             where = f"array '{key}' "
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ce as _ce
+from . import cross_entropy as _ce
 from . import region as _region
 from .context import Ctx, weighted_mean
 

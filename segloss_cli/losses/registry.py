@@ -9,10 +9,12 @@ computed (see kernels/loss_sums.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
 
-from ..errors import UsageError
+from ..errors import UsageError, declare_parameters
 from ..selection import register_name, select_names
 
 LOG_EPS = 1e-7  # log(max(p, eps)) for probabilities (conventions.md, "Losses")
@@ -20,31 +22,60 @@ LOG_EPS = 1e-7  # log(max(p, eps)) for probabilities (conventions.md, "Losses")
 
 @dataclass(frozen=True)
 class ParamSpec:
-    name: str  # key in the output's params
-    option: str  # `segloss eval` option
+    """One loss parameter: its key (the output's ``params`` and the Python keyword), the
+    `segloss eval` option generated from it, its default, its allowed range and help text."""
+
+    name: str
+    option: str
     default: Any
     help: str
+    kind: str = "float"  # float | bool | weights
+    lo: float = 0.0  # floats: allowed range, both ends included
+    hi: float = math.inf
+
+    def check(self, value: Any) -> Any:
+        """``value`` as this parameter holds it; UsageError when outside the range."""
+        if self.kind == "bool":
+            if type(value).__name__ not in ("bool", "bool_"):  # Python or numpy bool, never 0/1
+                raise UsageError(f"@{self.name} must be True or False, not {value!r}")
+            return bool(value)
+        if self.kind == "weights":
+            return check_weights(value)
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"@{self.name} must be a number, not {value!r}") from None
+        if not self.lo <= v <= self.hi:  # also rejects NaN
+            raise UsageError(f"@{self.name} must be {self.range_text()}")
+        return v
+
+    def range_text(self) -> str:
+        if self.hi == math.inf:
+            return f">= {self.lo:g}"
+        return f"between {self.lo:g} and {self.hi:g}"
 
 
+_UNIT = {"lo": 0.0, "hi": 1.0}
 PARAMS: dict[str, ParamSpec] = {
     p.name: p
     for p in (
         ParamSpec("smooth_nr", "--smooth-nr", 1e-5, "Smoothing added to the numerator of dice/iou/tversky/generalized_dice."),
         ParamSpec("smooth_dr", "--smooth-dr", 1e-5, "Smoothing added to the denominator of dice/iou/tversky/generalized_dice."),
-        ParamSpec("squared", "--squared", False, "Dice/IoU denominators use sum p^2 + sum g^2 (V-Net) instead of sum p + sum g."),
-        ParamSpec("weights", "--weights", None, "Class weights: one per class (0..K-1) or label=weight pairs; default 1."),
-        ParamSpec("tversky_alpha", "--tversky-alpha", 0.3, "Tversky weight of false positives."),
-        ParamSpec("tversky_beta", "--tversky-beta", 0.7, "Tversky weight of false negatives."),
+        ParamSpec("squared", "--squared", False, "Dice/IoU denominators use sum p^2 + sum g^2 (V-Net) instead of sum p + sum g.", kind="bool"),
+        ParamSpec("weights", "--weights", None, "Class weights for the losses: one per class (e.g. 0.1,1,2 for classes 0..2) or label=weight pairs (e.g. 2=5); others 1. Default: 1.", kind="weights"),
+        ParamSpec("tversky_alpha", "--tversky-alpha", 0.3, "Tversky weight of false positives.", **_UNIT),
+        ParamSpec("tversky_beta", "--tversky-beta", 0.7, "Tversky weight of false negatives.", **_UNIT),
         ParamSpec("focal_tversky_gamma", "--focal-tversky-gamma", 0.75, "Exponent of the focal Tversky loss."),
         ParamSpec("focal_gamma", "--focal-gamma", 2.0, "Focusing exponent of focal and binary_focal."),
-        ParamSpec("focal_alpha", "--focal-alpha", 0.25, "binary_focal weight of the foreground term."),
-        ParamSpec("combo_alpha", "--combo-alpha", 0.5, "combo: weight of the foreground term in its modified CE."),
-        ParamSpec("combo_beta", "--combo-beta", 0.5, "combo: weight of the CE term (1 - beta weighs the Dice coefficient)."),
+        ParamSpec("focal_alpha", "--focal-alpha", 0.25, "binary_focal weight of the foreground term.", **_UNIT),
+        ParamSpec("combo_alpha", "--combo-alpha", 0.5, "combo: weight of the foreground term in its modified CE.", **_UNIT),
+        ParamSpec("combo_beta", "--combo-beta", 0.5, "combo: weight of the CE term (1 - beta weighs the Dice coefficient).", **_UNIT),
         ParamSpec("lambda_dice", "--lambda-dice", 1.0, "Weight of the Dice term in dice_ce and dice_focal."),
         ParamSpec("lambda_ce", "--lambda-ce", 1.0, "Weight of the CE term in dice_ce."),
         ParamSpec("lambda_focal", "--lambda-focal", 1.0, "Weight of the focal term in dice_focal."),
     )
 }
+declare_parameters(*PARAMS)
 
 DICE_PARAMS = ("smooth_nr", "smooth_dr", "squared", "weights")
 
@@ -82,10 +113,6 @@ def register(spec: LossSpec) -> LossSpec:
     return register_name(spec, LOSSES, _ALIASES, GROUPS, "loss")
 
 
-def all_losses() -> dict[str, LossSpec]:
-    return LOSSES
-
-
 def resolve(name: str) -> LossSpec:
     key = name.strip().lower().replace("-", "_")
     if key not in _ALIASES:
@@ -111,43 +138,55 @@ def default_losses(pred_kind: str) -> tuple[str, ...]:
     return tuple(n for n, s in LOSSES.items() if s.default)
 
 
-def param_values(given: dict[str, Any]) -> dict[str, Any]:
-    """Every parameter with its default, overridden by ``given`` (None means not given)."""
-    out = {name: spec.default for name, spec in PARAMS.items()}
-    for key, value in given.items():
-        if key not in PARAMS:
-            raise ValueError(f"unknown loss parameter {key!r}")
-        if value is not None:
-            out[key] = value
-    return out
+Weights = Union[None, tuple[float, ...], dict[int, float]]
 
 
-def parse_weights(text: Optional[str]):
-    """``--weights 1,2,0.5`` (one per class) or ``--weights 1=2,3=0.5`` (label=weight).
+@dataclass(frozen=True)
+class LossParams:
+    """Which losses a run computes and with what parameters (checked on construction).
 
-    Returns None, a tuple of floats, or a dict label -> float; resolved per case against
-    the class set by ``resolve_weights``.
+    ``names``: loss names (aliases accepted) or None for the default of the PRED kind
+    (``default_losses``); ``values``: parameter overrides by key (others take the default).
     """
-    if text is None or not text.strip():
-        return None
-    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    try:
-        if any("=" in p for p in parts):
-            out = {}
-            for p in parts:
-                k, v = p.split("=", 1)
-                out[int(k)] = float(v)
-            values = list(out.values())
-        else:
-            out = tuple(float(p) for p in parts)
-            values = list(out)
-    except ValueError:
-        raise UsageError(f"--weights: '{text}' is neither numbers nor label=weight pairs (example: --weights 0.1,1,2 or --weights 1=2,3=0.5)") from None
-    import math
 
+    names: Optional[tuple[str, ...]] = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.names is not None:
+            object.__setattr__(self, "names", tuple(dict.fromkeys(resolve(n).name for n in self.names)))
+        checked = {}
+        for key, value in self.values.items():
+            if key not in PARAMS:
+                raise UsageError(f"unknown loss parameter {key!r}; the parameters are {', '.join(PARAMS)}")
+            if value is not None:
+                checked[key] = PARAMS[key].check(value)
+        object.__setattr__(self, "values", checked)
+
+    def for_kind(self, pred_kind: str) -> tuple[str, ...]:
+        """The losses of a case whose PRED is of ``pred_kind``."""
+        return default_losses(pred_kind) if self.names is None else self.names
+
+    def resolved(self) -> dict[str, Any]:
+        """Every parameter with its default, overridden by ``values``."""
+        return {name: self.values.get(name, spec.default) for name, spec in PARAMS.items()}
+
+
+def check_weights(weights: Any) -> Weights:
+    """Class weights as a loss reads them: None, one per class (a sequence) or ``{label: w}``."""
+    if weights is None:
+        return None
+    if isinstance(weights, Mapping):
+        out = {int(k): float(v) for k, v in weights.items()}
+        values = list(out.values())
+    else:
+        import numpy as np
+
+        out_seq = tuple(float(v) for v in np.asarray(weights, dtype=np.float64).reshape(-1))
+        values = list(out_seq)
     if any(not math.isfinite(v) or v < 0 for v in values):
-        raise UsageError("--weights: weights must be finite and >= 0")
-    return out
+        raise UsageError("@weights: weights must be finite and >= 0")
+    return out if isinstance(weights, Mapping) else out_seq
 
 
 def resolve_weights(weights, all_labels: tuple[int, ...]) -> dict[int, float]:
@@ -156,11 +195,11 @@ def resolve_weights(weights, all_labels: tuple[int, ...]) -> dict[int, float]:
     if isinstance(weights, dict):
         unknown = [k for k in weights if k not in all_labels]
         if unknown:
-            raise UsageError(f"--weights names label {unknown[0]}, which is not a class of this case ({_show(all_labels)})")
+            raise UsageError(f"@weights names label {unknown[0]}, which is not a class of this case ({_show(all_labels)})")
         return {lab: float(weights.get(lab, 1.0)) for lab in all_labels}
     if len(weights) != len(all_labels):
         raise UsageError(
-            f"--weights has {len(weights)} values but the case has {len(all_labels)} classes ({_show(all_labels)}); "
+            f"@weights has {len(weights)} values but the case has {len(all_labels)} classes ({_show(all_labels)}); "
             "give one weight per class or label=weight pairs"
         )
     return {lab: float(w) for lab, w in zip(all_labels, weights)}

@@ -61,7 +61,7 @@ def compute_sums(pred: Prediction, gt: Volume, all_labels: tuple[int, ...], *, n
         n_chunks(gview.shape[0] * gview.shape[1]),
     )
     if zero_sum:
-        raise InputError(f"--renormalize: {zero_sum} voxels have probabilities summing to 0; fix the model output", pred.volume.path)
+        raise InputError(f"@renormalize: {zero_sum} voxels have probabilities summing to 0; fix the model output", pred.volume.path)
     if outside:
         raise InputError(f"GT has {outside} voxels whose label is not a class of the prediction", gt.path)
     if len(all_labels) != out.shape[1]:

@@ -25,6 +25,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from ..errors import InputError, UsageError
+from .params import SurfaceParams
 from .registry import MetricSpec, register
 
 
@@ -47,7 +48,7 @@ def _check_spacing(spacing_mm, ndim: int) -> np.ndarray:
     if s.size != ndim:
         raise InputError(f"spacing {tuple(s.tolist())} has {s.size} values for a {ndim}-D image; give one per axis")
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise InputError(f"voxel spacing {tuple(s.tolist())} must be positive and finite; fix the header or pass --spacing")
+        raise InputError(f"voxel spacing {tuple(s.tolist())} must be positive and finite; fix the header or pass @spacing_mm")
     return s
 
 
@@ -173,7 +174,7 @@ def hausdorff_percentile(sd: SurfaceDistances, percentile: float = 95.0, mode: s
     if mode == "pooled":
         return float(np.percentile(np.concatenate([sd.pred_to_gt, sd.gt_to_pred]), percentile))
     if mode != "max":
-        raise UsageError(f"--hd-mode must be max or pooled, not '{mode}'")
+        raise UsageError(f"@hd_mode must be max or pooled, not '{mode}'")
     return float(max(np.percentile(sd.pred_to_gt, percentile), np.percentile(sd.gt_to_pred, percentile)))
 
 
@@ -195,17 +196,13 @@ def nsd(sd: SurfaceDistances, tolerance_mm: float = 1.0) -> float:
     return float(within / (sd.pred_to_gt.size + sd.gt_to_pred.size))
 
 
-def _reducers(opts):
-    percentile = float(getattr(opts, "hd_percentile", 95.0))
-    mode = getattr(opts, "hd_mode", "max")
-    default_tau = float(getattr(opts, "nsd_tolerance_mm", 1.0))
-    per_label = dict(getattr(opts, "nsd_tolerance_per_label", {}) or {})
+def _reducers(params: SurfaceParams):
     return {
         "hd": lambda sd, label: hausdorff(sd),
-        "hd95": lambda sd, label: hausdorff_percentile(sd, percentile, mode),
+        "hd95": lambda sd, label: hausdorff_percentile(sd, params.hd_percentile, str(params.hd_mode)),
         "assd": lambda sd, label: assd(sd),
         "masd": lambda sd, label: masd(sd),
-        "nsd": lambda sd, label: nsd(sd, per_label.get(label, default_tau)),
+        "nsd": lambda sd, label: nsd(sd, params.nsd_tolerance(label)),
     }
 
 
@@ -216,16 +213,16 @@ def surface_metrics(
     *,
     spacing_mm,
     names: Sequence[str],
-    opts=None,
+    params: Optional[SurfaceParams] = None,
     ignore_label: Optional[int] = None,
 ) -> dict[str, np.ndarray]:
     """Selected surface metrics per label: name -> float64 array in the order of ``labels``.
 
     NaN where PRED or GT of the class is empty (evaluate applies the empty-mask policy).
-    ``opts`` supplies hd_percentile, hd_mode, nsd_tolerance_mm, nsd_tolerance_per_label.
+    ``params``: the percentile and mode of hd95 and the NSD tolerances (default: conventions.md's).
     """
     want = [int(v) for v in np.asarray(labels, dtype=np.int64).reshape(-1)]
-    reducers = _reducers(opts)
+    reducers = _reducers(params if params is not None else SurfaceParams())
     unknown = [n for n in names if n not in reducers]
     if unknown:
         raise ValueError(f"not a surface metric: {unknown}")

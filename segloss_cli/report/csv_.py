@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Optional
+from typing import Any
 
-from ..model import STAT_KEYS, RunResult
+from ..model import STAT_KEYS, RunResult, Stats
 
 
 def _cell(value: Any) -> str:
@@ -20,18 +20,12 @@ def _cell(value: Any) -> str:
 def render_csv(run: RunResult) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["case", "label", "name", "status", *run.metric_names, *(f"loss_{n}" for n in run.loss_names)])
-    for case in run.cases:
-        for row in case.classes:
-            losses = []
-            for name in run.loss_names:
-                res = case.losses.get(name)
-                losses.append(None if res is None else res.per_class.get(row.label, res.value))
-            writer.writerow(
-                [case.case, row.label, row.name or "", row.status]
-                + [_cell(row.metrics.get(m)) for m in run.metric_names]
-                + [_cell(v) for v in losses]
-            )
+    header = ["case", "label", "name", "status", *run.metric_names, *(f"loss_{n}" for n in run.loss_names)]
+    writer.writerow(header)
+    for rec in run.rows():
+        writer.writerow(
+            [rec["case"], rec["label"], rec["name"] or "", rec["status"], *(_cell(rec[key]) for key in header[4:])]
+        )
     return buf.getvalue()
 
 
@@ -40,15 +34,20 @@ def render_summary_csv(run: RunResult) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["label", "name", "kind", "key", *STAT_KEYS])
-    summary: Optional[dict] = run.summary
-    if not summary:
+    summary = run.summary
+    if summary is None:
         return buf.getvalue()
-    for label, entry in summary["classes"].items():
-        for kind, singular in (("metrics", "metric"), ("losses", "loss")):
-            for key, st in entry.get(kind, {}).items():
-                writer.writerow([label, entry.get("name") or "", singular, key, *(_cell(st[k]) for k in STAT_KEYS)])
-    for key, st in summary.get("mean_over_classes", {}).items():
-        writer.writerow(["mean_over_classes", "", "metric", key, *(_cell(st[k]) for k in STAT_KEYS)])
-    for key, st in summary.get("losses", {}).items():
-        writer.writerow(["all", "", "loss", key, *(_cell(st[k]) for k in STAT_KEYS)])
+
+    def write(label: str, name: str, kind: str, key: str, st: Stats) -> None:
+        writer.writerow([label, name, kind, key, *(_cell(getattr(st, k)) for k in STAT_KEYS)])
+
+    for entry in summary.classes:
+        for key, st in entry.metrics.items():
+            write(str(entry.label), entry.name or "", "metric", key, st)
+        for key, st in (entry.losses or {}).items():
+            write(str(entry.label), entry.name or "", "loss", key, st)
+    for key, st in summary.mean_over_classes.items():
+        write("mean_over_classes", "", "metric", key, st)
+    for key, st in (summary.losses or {}).items():
+        write("all", "", "loss", key, st)
     return buf.getvalue()

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from ..model import CaseResult, RunResult
+from ..model import RunResult
 
 SCHEMA_VERSION = 1
 
@@ -24,35 +24,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def case_dict(case: CaseResult) -> dict[str, Any]:
-    return {
-        "case": case.case,
-        "pred": case.pred,
-        "gt": case.gt,
-        "spacing": None if case.spacing_mm is None else list(case.spacing_mm),
-        "classes": {
-            str(row.label): {"name": row.name, "status": row.status, "metrics": dict(row.metrics)}
-            for row in case.classes
-        },
-        "losses": {
-            name: {
-                "value": res.value,
-                "per_class": {str(k): v for k, v in res.per_class.items()},
-                "params": dict(res.params),
-            }
-            for name, res in case.losses.items()
-        },
-    }
-
-
 def run_dict(run: RunResult) -> dict[str, Any]:
     return _clean(
         {
             "schema_version": SCHEMA_VERSION,
             "segloss_version": run.settings.get("segloss_version"),
             "settings": {k: v for k, v in run.settings.items() if k != "segloss_version"},
-            "cases": [case_dict(c) for c in run.cases],
-            "summary": run.summary,
+            "cases": [c.to_dict() for c in run.cases],
+            "summary": None if run.summary is None else run.summary.to_dict(),
         }
     )
 

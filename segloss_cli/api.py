@@ -1,0 +1,326 @@
+"""The Python API: arrays or files in, typed results out, the same numbers as ``segloss eval``.
+
+- :func:`score`: one PRED/GT pair of arrays (numpy, torch, anything with ``__array__`` or
+  ``__dlpack__``) -> :class:`~segloss_cli.model.CaseResult`.
+- :func:`score_files`: one pair of files -> CaseResult.
+- :func:`evaluate_folder`: two folders -> :class:`~segloss_cli.model.RunResult`.
+- :func:`run`: any of those -> RunResult (summary included), for :func:`segloss_cli.gate.check`.
+
+Every keyword is a parameter of the contract (conventions.md); the command line's options map
+onto them one to one (``--spacing`` is ``spacing_mm``, ``--nsd-tolerance`` is
+``nsd_tolerance_mm``, ...). Loss parameters (``tversky_alpha=0.4``, ``weights=[...]``) are
+keywords too. Errors are :class:`~segloss_cli.errors.SeglossError` (a ValueError) worded with
+these parameter names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .classes import ClassSelection, load_label_names
+from .errors import UsageError
+from .evaluate import EvalParams, assemble_run, evaluate_loaded, scan_pair
+from .io.prediction import LoadParams, prepare_gt, prepare_prediction
+from .losses.registry import PARAMS as LOSS_PARAMS
+from .losses.registry import LossParams
+from .losses.registry import select as select_losses
+from .metrics.params import SurfaceParams
+from .metrics.registry import select as select_metrics
+from .model import CaseResult, MissingPolicy, PairingSummary, RunResult
+
+PathLike = Union[str, os.PathLike]
+Names = Union[None, str, Sequence[str]]
+
+__all__ = ["score", "score_files", "evaluate_folder", "run", "make_params", "FolderParams"]
+
+
+@dataclass(frozen=True)
+class FolderParams:
+    """How two folders pair into cases and how many cases run at once.
+
+    ``pattern``: only file names matching this glob; ``pred_suffix``/``gt_suffix``: stripped
+    from case ids (``case1_seg.nii.gz`` -> ``case1``); ``missing``: a GT without prediction is
+    an ``error``, scored as an empty prediction (``worst``) or left out (``skip``); ``jobs``:
+    cases scored in parallel (None: the number of cores).
+    """
+
+    pattern: Optional[str] = None
+    pred_suffix: Optional[str] = None
+    gt_suffix: Optional[str] = None
+    missing: MissingPolicy = MissingPolicy.ERROR
+    jobs: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "missing", MissingPolicy.parse(self.missing, "@missing"))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError(f"@jobs must be >= 1, not {self.jobs}")
+
+
+def _names(value: Names, select: Callable[[Optional[str]], Any]):
+    if value is None or isinstance(value, str):
+        return select(value)
+    return select(",".join(value)) if value else select("none")
+
+
+def make_params(
+    *,
+    metrics: Names = None,
+    losses: Names = None,
+    spacing_mm: Optional[Union[float, Sequence[float]]] = None,
+    labels: Optional[Sequence[int]] = None,
+    include_background: bool = False,
+    ignore_label: Optional[int] = None,
+    label_names: Union[None, PathLike, Mapping[int, str]] = None,
+    empty_policy: str = "worst",
+    pred_type: str = "auto",
+    channel_axis: Optional[int] = None,
+    threshold: float = 0.5,
+    npz_key: Optional[str] = None,
+    renormalize: bool = False,
+    hd_percentile: float = 95.0,
+    hd_mode: str = "max",
+    nsd_tolerance_mm: Union[float, Mapping[int, float]] = 1.0,
+    worst_distance_mm: Optional[float] = None,
+    **loss_params: Any,
+) -> EvalParams:
+    """The parameter records of a run from keywords (every keyword of :func:`score`).
+
+    ``metrics``: names, aliases or groups (``"all"``, ``"overlap"``, ``"distance"``), as a
+    list or one comma-separated string; None: all. ``losses``: the same, None for the
+    default (every non-Lovasz loss for a probability/logit PRED, none for a label map).
+    ``nsd_tolerance_mm``: one tolerance, or ``{label: mm}`` with an optional ``None`` key for
+    the default.
+
+    Examples
+    --------
+    >>> p = make_params(metrics="dice,hd95", labels=[1, 2], tversky_alpha=0.4)
+    >>> p.metrics, p.classes.labels, p.losses.values["tversky_alpha"]
+    (('dice', 'hd95'), (1, 2), 0.4)
+    """
+    unknown = [k for k in loss_params if k not in LOSS_PARAMS]
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r} (loss parameters: {', '.join(LOSS_PARAMS)})")
+    if isinstance(nsd_tolerance_mm, Mapping):
+        per_label = {int(k): float(v) for k, v in nsd_tolerance_mm.items() if k is not None}
+        default_tau = float(nsd_tolerance_mm.get(None, 1.0))  # type: ignore[call-overload]
+    else:
+        per_label, default_tau = {}, float(nsd_tolerance_mm)
+    if isinstance(spacing_mm, (int, float)):
+        spacing_mm = (float(spacing_mm),)
+    names: Mapping[int, str]
+    if label_names is None or isinstance(label_names, Mapping):
+        names = {int(k): str(v) for k, v in (label_names or {}).items()}
+    else:
+        names = load_label_names(label_names)
+    return EvalParams(
+        metrics=_names(metrics, select_metrics),
+        load=LoadParams(
+            pred_type=pred_type,  # type: ignore[arg-type]
+            channel_axis=channel_axis,
+            threshold=threshold,
+            npz_key=npz_key,
+            spacing_mm=None if spacing_mm is None else tuple(spacing_mm),
+            renormalize=renormalize,
+        ),
+        classes=ClassSelection(
+            labels=None if labels is None else _labels(labels),
+            include_background=include_background,
+            ignore_label=ignore_label,
+            names=names,
+        ),
+        empty_policy=empty_policy,  # type: ignore[arg-type]
+        surface=SurfaceParams(
+            hd_percentile=hd_percentile,
+            hd_mode=hd_mode,  # type: ignore[arg-type]
+            nsd_tolerance_mm=default_tau,
+            nsd_tolerance_per_label=per_label,
+            worst_distance_mm=worst_distance_mm,
+        ),
+        losses=LossParams(names=_names(losses, select_losses), values=loss_params),
+    )
+
+
+def _labels(labels: Sequence[int]) -> tuple[int, ...]:
+    out = sorted({int(v) for v in labels})
+    if any(v < 0 for v in out):
+        raise UsageError("@labels: labels must be >= 0")
+    if any(v >= 2**63 for v in out):
+        raise UsageError("@labels: labels must be below 2**63")
+    return tuple(out)
+
+
+def score(pred: Any, gt: Any, *, case: str = "case", **params: Any) -> CaseResult:
+    """Score one prediction against its ground truth, both arrays in memory.
+
+    Parameters
+    ----------
+    pred : array-like
+        A label map of GT's shape, or a probability/logit map with one extra class axis
+        (first, as PyTorch writes it, or last). numpy arrays, torch tensors (detached and
+        copied to the host), and anything with ``__array__`` or ``__dlpack__``.
+    gt : array-like
+        The ground-truth integer label map (2-D or 3-D).
+    case : str
+        The case id of the result.
+    **params
+        Any keyword of :func:`make_params`: ``spacing_mm``, ``metrics``, ``losses``,
+        ``labels``, ``ignore_label``, ``empty_policy``, loss parameters, ... Without
+        ``spacing_mm`` (arrays carry none) the default metrics are the overlap metrics; asking
+        for a distance metric then is an error.
+
+    Returns
+    -------
+    CaseResult
+        One row per reported class (``.classes``, each with ``.metrics`` and its confusion
+        ``.counts``) and the losses (``.losses``); ``.to_dict()`` is the JSON case.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.array([[0, 1, 1], [0, 2, 2]])
+    >>> pred = np.array([[0, 1, 2], [0, 2, 2]])
+    >>> res = score(pred, gt, metrics=["dice", "iou"])
+    >>> [(r.label, r.status, round(r.metrics["dice"], 4)) for r in res.classes]
+    [(1, 'ok', 0.6667), (2, 'ok', 0.8)]
+    >>> res.row(2).counts
+    ConfusionCounts(tp=2, fp=1, fn=0, tn=3)
+    """
+    return _score_arrays(pred, gt, _array_params(params), case)
+
+
+def _array_params(params: dict[str, Any]) -> EvalParams:
+    if params.get("metrics") is None and params.get("spacing_mm") is None:
+        params = {**params, "metrics": "overlap"}  # arrays carry no spacing: distances would need one
+    return make_params(**params)
+
+
+def _score_arrays(pred: Any, gt: Any, params: EvalParams, case: str) -> CaseResult:
+    from .io.readers import array_volume
+
+    spacing = params.load.spacing_mm
+    gt_vol = prepare_gt(array_volume(gt, "gt", spacing))
+    pred_vol, kind = prepare_prediction(array_volume(pred, "pred", spacing), gt_vol, params.load)
+    return evaluate_loaded(scan_pair(pred_vol, kind, gt_vol, params), params, case=case)
+
+
+def score_files(pred_path: PathLike, gt_path: PathLike, *, case: Optional[str] = None, **params: Any) -> CaseResult:
+    """Score one pair of files (.nii, .nii.gz, .npy, .npz); the keywords of :func:`score`.
+
+    Spacing comes from the NIfTI header (``spacing_mm`` is for numpy files). The case id is
+    the GT file name without its extension unless ``case`` is given.
+
+    Examples
+    --------
+    >>> res = score_files("sample_data/dk_pred.nii.gz", "sample_data/dk_gt.nii.gz",
+    ...                   metrics="dice,hd95", labels=[17], label_names="sample_data/dk_labels.json")
+    >>> row = res.classes[0]
+    >>> row.name, round(row.metrics["dice"], 4), round(row.metrics["hd95"], 2)
+    ('L parsopercularis', 0.64, 1.41)
+    """
+    from .evaluate import evaluate_pair
+
+    return evaluate_pair(str(pred_path), str(gt_path), make_params(**params), case=case)
+
+
+def evaluate_folder(
+    pred_dir: PathLike,
+    gt_dir: PathLike,
+    *,
+    pattern: Optional[str] = None,
+    pred_suffix: Optional[str] = None,
+    gt_suffix: Optional[str] = None,
+    missing: str = "error",
+    jobs: Optional[int] = None,
+    on_case: Optional[Callable[[CaseResult], None]] = None,
+    **params: Any,
+) -> RunResult:
+    """Score every case of two folders (paired by file name) and summarise them.
+
+    The keywords of :class:`FolderParams` choose the pairing, ``on_case`` is called after each
+    case (progress), and the rest are those of :func:`score`.
+
+    Examples
+    --------
+    >>> import shutil, tempfile, pathlib
+    >>> top = pathlib.Path(tempfile.mkdtemp())
+    >>> for sub in ("pred", "gt"):
+    ...     (top / sub).mkdir()
+    ...     _ = shutil.copy(f"sample_data/dk_{sub}.nii.gz", top / sub / "brain.nii.gz")
+    >>> result = evaluate_folder(top / "pred", top / "gt", metrics="dice", labels=[17, 35], jobs=1)
+    >>> result.summary.n_cases, [round(c.metrics["dice"].mean, 4) for c in result.summary.classes]
+    (1, [0.64, 0.8381])
+    """
+    folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs)  # type: ignore[arg-type]
+    return run_params(pred_dir, gt_dir, make_params(**params), folder=folder, on_case=on_case,
+                      metrics_chosen=params.get("metrics") is not None)
+
+
+def run(pred: Any, gt: Any, *, folder: Optional[FolderParams] = None, **params: Any) -> RunResult:
+    """A whole run: two arrays, two files or two folders -> RunResult with its summary.
+
+    The result is what ``segloss eval`` renders and what :func:`segloss_cli.gate.check`
+    gates. ``folder`` sets the pairing of folders; the other keywords are those of
+    :func:`score`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> result = run(np.array([[0, 1], [1, 1]]), np.array([[0, 1], [0, 1]]), metrics="dice,precision")
+    >>> result.summary.classes[0].metrics["precision"].mean
+    0.6666666666666666
+    """
+    chosen = params.get("metrics") is not None
+    if not isinstance(pred, (str, os.PathLike)):
+        p = _array_params(params)
+        return assemble_run((_score_arrays(pred, gt, p, "case"),), p, metrics_chosen=chosen)
+    return run_params(pred, gt, make_params(**params), folder=folder, metrics_chosen=chosen)
+
+
+def is_folder_pair(pred: PathLike, gt: PathLike) -> bool:
+    """True for two folders, False for two files; UsageError for one of each."""
+    pred_p, gt_p = Path(pred), Path(gt)
+    if pred_p.is_dir() != gt_p.is_dir():
+        one, other = (pred_p, gt_p) if pred_p.is_dir() else (gt_p, pred_p)
+        raise UsageError(f"{one}: is a folder but {other} is not; give two files or two folders (PRED and GT), not one of each")
+    return pred_p.is_dir()
+
+
+def run_params(
+    pred: PathLike,
+    gt: PathLike,
+    params: EvalParams,
+    *,
+    folder: Optional[FolderParams] = None,
+    metrics_chosen: bool = True,
+    on_pairing: Optional[Callable[[Any], None]] = None,
+    on_case: Optional[Callable[[CaseResult], None]] = None,
+) -> RunResult:
+    """The run of two files or two folders under ready-made parameter records (the CLI's entry).
+
+    ``on_pairing(pairing)`` is called once two folders are paired, before any case is scored;
+    ``on_case(result)`` after each case of a folder.
+    """
+    from .folder import default_jobs, pair_folders
+    from .folder import evaluate_folder as score_pairs
+
+    pred_p, gt_p = Path(pred), Path(gt)
+    if is_folder_pair(pred_p, gt_p):
+        folder = folder or FolderParams()
+        pairing = pair_folders(pred_p, gt_p, pattern=folder.pattern, pred_suffix=folder.pred_suffix,
+                               gt_suffix=folder.gt_suffix, missing=folder.missing)
+        if on_pairing is not None:
+            on_pairing(pairing)
+        jobs = default_jobs() if folder.jobs is None else folder.jobs
+        cases = score_pairs(pairing.pairs, params, jobs=jobs, on_case=on_case)
+        summary: Optional[PairingSummary] = pairing.summary()
+        return assemble_run(cases, params, pairing=summary, metrics_chosen=metrics_chosen)
+    from .evaluate import evaluate_pair
+
+    return assemble_run((evaluate_pair(str(pred_p), str(gt_p), params),), params, metrics_chosen=metrics_chosen)

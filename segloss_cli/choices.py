@@ -1,0 +1,60 @@
+"""The choice enums, declared once: the CLI's options, the library's parameters and the JSON
+settings all use them (a member's value is its text, in JSON too).
+
+Kept free of numpy so `segloss --help` can build its options without loading it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+
+class Choice(str, Enum):
+    """A named option value that is its own text (``PredType.PROBS == "probs"``), in JSON too."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @classmethod
+    def parse(cls, value: Any, param: str):
+        """The member for ``value`` (a member or its text); ValueError naming the choices."""
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise ValueError(f"{param} must be one of {choices}, not {value!r}") from None
+
+
+class PredType(Choice):
+    """What PRED holds; ``auto`` decides only where unambiguous (conventions.md, "Inputs")."""
+
+    AUTO = "auto"
+    LABELS = "labels"
+    PROBS = "probs"
+    LOGITS = "logits"
+
+
+class EmptyPolicy(Choice):
+    """Values of a class that is empty in PRED or GT (conventions.md, "Empty masks")."""
+
+    WORST = "worst"
+    NAN = "nan"
+
+
+class HdMode(Choice):
+    """hd95: max of the two directed percentiles (MONAI) or the percentile of both pooled (MedPy)."""
+
+    MAX = "max"
+    POOLED = "pooled"
+
+
+class MissingPolicy(Choice):
+    """Folders: a ground truth without a prediction is an error, scored as empty, or skipped."""
+
+    ERROR = "error"
+    WORST = "worst"
+    SKIP = "skip"

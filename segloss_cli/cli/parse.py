@@ -1,0 +1,95 @@
+"""Text of command-line options -> the values the library takes (lists, maps, numbers).
+
+Only parsing lives here, worded in terms of the options; ranges and meanings are checked by
+the library's parameter records, whose errors the CLI renders with option names.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from ..errors import UsageError
+
+MAX_LABEL_RANGE = 1 << 16
+
+
+def parse_labels(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    """``--labels 1,2,5`` (ranges like ``1-3`` allowed) -> sorted unique labels."""
+    if text is None or not text.strip():
+        return None
+    out: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+            else:
+                lo = hi = int(part)
+        except ValueError:
+            raise UsageError(f"--labels: '{part}' is not a label or a range like 1-3 (example: --labels 1,2,5)") from None
+        if hi - lo >= MAX_LABEL_RANGE:  # a typo like 1-1000000000 must not build a huge set
+            raise UsageError(f"--labels: range '{part}' spans more than {MAX_LABEL_RANGE} labels; list the labels present")
+        out.update(range(lo, hi + 1))
+    return tuple(sorted(out))  # the range of a label: api.make_params
+
+
+def parse_weights(text: Optional[str]) -> Union[None, tuple[float, ...], dict[int, float]]:
+    """``--weights 1,2,0.5`` (one per class) or ``--weights 1=2,3=0.5`` (label=weight).
+
+    Returns None, a tuple of floats, or a dict label -> float; resolved per case against
+    the class set by ``losses.registry.resolve_weights``.
+    """
+    if text is None or not text.strip():
+        return None
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    try:
+        if any("=" in p for p in parts):
+            pairs = (p.split("=", 1) for p in parts)
+            return {int(k): float(v) for k, v in pairs}
+        return tuple(float(p) for p in parts)
+    except ValueError:
+        raise UsageError(
+            f"--weights: '{text}' is neither numbers nor label=weight pairs "
+            "(example: --weights 0.1,1,2 or --weights 1=2,3=0.5)"
+        ) from None
+
+
+def parse_floats(text: Optional[str], option: str) -> Optional[list[float]]:
+    """``0.8,0.8,2.5`` (commas or spaces) -> numbers."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise UsageError(f"{option}: '{text}' is not a list of numbers (example: {option} 0.8,0.8,2.5)") from None
+
+
+def parse_nsd_tolerance(text: Optional[str]) -> Optional[dict[Optional[int], float]]:
+    """``--nsd-tolerance``: '2', '1=2,3=0.5' or '1.5,3=0.5' -> {None: default, label: mm}."""
+    if text is None:
+        return None
+    out: dict[Optional[int], float] = {}
+    for item in text.replace(" ", "").split(","):
+        if not item:
+            continue
+        key, sep, val = item.rpartition("=")
+        try:
+            mm = float(val)
+            label = int(key) if sep else None
+        except ValueError:
+            raise UsageError(
+                f"--nsd-tolerance: '{item}' is neither a number of mm nor label=mm (example: --nsd-tolerance 1.5,3=0.5)"
+            ) from None
+        if label in out:
+            raise UsageError(
+                "--nsd-tolerance: give one default tolerance, then label=mm pairs"
+                if label is None
+                else f"--nsd-tolerance: label {label} given twice"
+            )
+        out[label] = mm
+    return out

@@ -1,0 +1,49 @@
+"""Parameters of the surface-distance metrics, checked once when the record is made."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import UsageError
+from ..choices import HdMode
+
+
+@dataclass(frozen=True)
+class SurfaceParams:
+    """How surface distances reduce to hd95 and nsd, and the worst distance of an empty class.
+
+    ``hd_percentile``: the percentile of hd95 (key stays hd95). ``hd_mode``: ``max`` of the two
+    directed percentiles (MONAI, MetricsReloaded) or ``pooled`` (MedPy). ``nsd_tolerance_mm``:
+    the default NSD tolerance; ``nsd_tolerance_per_label``: label -> tolerance in mm.
+    ``worst_distance_mm``: the distance of a missed or hallucinated class under the ``worst``
+    empty policy (None: the diagonal of the GT field of view).
+    """
+
+    hd_percentile: float = 95.0
+    hd_mode: HdMode = HdMode.MAX
+    nsd_tolerance_mm: float = 1.0
+    nsd_tolerance_per_label: Mapping[int, float] = field(default_factory=dict)
+    worst_distance_mm: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "hd_mode", HdMode.parse(self.hd_mode, "@hd_mode"))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        p = float(self.hd_percentile)
+        if not (math.isfinite(p) and 0 <= p <= 100):
+            raise UsageError(f"@hd_percentile must be between 0 and 100, not {self.hd_percentile}")
+        object.__setattr__(self, "hd_percentile", p)
+        for label, mm in [(None, self.nsd_tolerance_mm), *self.nsd_tolerance_per_label.items()]:
+            if not (math.isfinite(mm) and mm >= 0):
+                where = "" if label is None else f" of label {label}"
+                raise UsageError(f"@nsd_tolerance_mm{where}: tolerance must be a non-negative number of mm, not '{mm:g}'")
+        w = self.worst_distance_mm
+        if w is not None and not (math.isfinite(w) and w > 0):
+            raise UsageError(f"@worst_distance_mm must be a positive number of mm, not {w}")
+
+    def nsd_tolerance(self, label: int) -> float:
+        return float(self.nsd_tolerance_per_label.get(label, self.nsd_tolerance_mm))
