@@ -188,7 +188,7 @@ def main() -> None:
               f"{(nbytes + gt.nbytes) / 1e9:.2f} GB + interpreter)")
 
     for label, names in groups.items():
-        t_g, _ = best_of(lambda: segloss_losses(probs, gt, names), repeat)
+        t_g, _ = best_of(lambda names=names: segloss_losses(probs, gt, names), repeat)
         print(f"        {label}: {t_g:.3f} s = {t_g / t_floor:.2f} x floor")
     print("        (probabilities: region losses need no log; ce/focal one log per voxel (its own class);"
           " bce/binary_focal/combo one per voxel and class; float32 logs for float32 input)")

@@ -190,7 +190,9 @@ def main():
         b = np.load(os.path.join(folder, "scipy.npz"))
         diffs = {n: float(np.max(np.abs(a[n] - b[n]) / np.maximum(np.abs(b[n]), 1e-12))) for n in NAMES}
 
-    mb = lambda v: f"{v / 2**20:,.0f} MB"
+    def mb(v):
+        return f"{v / 2**20:,.0f} MB"
+
     print(f"hd, hd95, assd, masd, nsd for {len(labels)} classes, one fresh process per side, best of "
           f"{args.repeat} segloss runs (peak = process peak RSS incl. Python, libraries and both volumes):")
     print(f"  segloss: {ours['wall']:7.2f} s wall {ours['cpu']:7.2f} s CPU   peak {mb(ours['peak'])} "

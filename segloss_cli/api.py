@@ -86,7 +86,7 @@ def make_params(
     renormalize: bool = False,
     hd_percentile: float = 95.0,
     hd_mode: str = "max",
-    nsd_tolerance_mm: Union[float, Mapping[int, float]] = 1.0,
+    nsd_tolerance_mm: Union[float, Mapping[Optional[int], float]] = 1.0,
     worst_distance_mm: Optional[float] = None,
     **loss_params: Any,
 ) -> EvalParams:
@@ -109,7 +109,7 @@ def make_params(
         raise TypeError(f"unexpected keyword argument {unknown[0]!r} (loss parameters: {', '.join(LOSS_PARAMS)})")
     if isinstance(nsd_tolerance_mm, Mapping):
         per_label = {int(k): float(v) for k, v in nsd_tolerance_mm.items() if k is not None}
-        default_tau = float(nsd_tolerance_mm.get(None, 1.0))  # type: ignore[call-overload]
+        default_tau = float(nsd_tolerance_mm.get(None, 1.0))
     else:
         per_label, default_tau = {}, float(nsd_tolerance_mm)
     if isinstance(spacing_mm, (int, float)):
@@ -281,6 +281,77 @@ def run(pred: Any, gt: Any, *, folder: Optional[FolderParams] = None, **params: 
         p = _array_params(params)
         return assemble_run((_score_arrays(pred, gt, p, "case"),), p, metrics_chosen=chosen)
     return run_params(pred, gt, make_params(**params), folder=folder, metrics_chosen=chosen)
+
+
+# --- every loss and metric as a function (segloss_cli.losses.<name>, segloss_cli.metrics.<name>) ----
+
+
+def loss_function(name: str) -> Callable[..., float]:
+    """The function computing loss ``name`` (a registry name) on one pair of arrays."""
+    from .losses.registry import LOSSES
+
+    spec = LOSSES[name]
+
+    def loss(pred: Any, gt: Any, **params: Any) -> float:
+        res = score(pred, gt, metrics=(), losses=[spec.name], **params).losses[spec.name]
+        return float("nan") if res.value is None else res.value
+
+    loss.__name__ = loss.__qualname__ = spec.name
+    loss.__doc__ = f"""{spec.description}.
+
+    Per class: ``{spec.formula}``; reduced over classes: {spec.reduction}.
+
+    Parameters
+    ----------
+    pred : array-like
+        Probabilities or logits with a class axis (first or last), or a label map (one-hot).
+    gt : array-like
+        The ground-truth label map.
+    **params
+        Keywords of :func:`segloss_cli.score`: ``labels``, ``include_background``,
+        ``ignore_label``, ``pred_type``, ``channel_axis``, ``renormalize``, and this loss's
+        parameters: {", ".join(spec.params) or "none"}.
+
+    Returns
+    -------
+    float
+        The loss value of the case (``LossResult.value``; NaN where undefined). Per-class
+        values: ``score(pred, gt, losses=["{spec.name}"]).losses["{spec.name}"].per_class``.
+    """
+    return loss
+
+
+def metric_function(name: str) -> Callable[..., dict[int, Optional[float]]]:
+    """The function computing metric ``name`` (a registry name) on one pair of arrays."""
+    from .metrics.registry import all_metrics
+
+    spec = all_metrics()[name]
+
+    def metric(pred: Any, gt: Any, **params: Any) -> dict[int, Optional[float]]:
+        res = score(pred, gt, metrics=[spec.name], losses=(), **params)
+        return {row.label: row.metrics[spec.name] for row in res.classes}
+
+    unit = f" ({spec.unit})" if spec.unit else ""
+    metric.__name__ = metric.__qualname__ = spec.name
+    metric.__doc__ = f"""{spec.description}{unit}: ``{spec.formula}``.
+
+    Range [{spec.lo:g}, {spec.hi:g}], {"higher" if spec.higher_is_better else "lower" if spec.higher_is_better is False else "neither higher nor lower"} is better; empty-mask rule: {spec.empty_rule}
+    (docs/conventions.md, "Empty masks").
+
+    Parameters
+    ----------
+    pred, gt : array-like
+        Label maps of one shape (or PRED as probabilities/logits with a class axis).
+    **params
+        Keywords of :func:`segloss_cli.score`: ``labels``, ``include_background``,
+        ``ignore_label``, ``empty_policy``, ``spacing_mm`` (distance metrics need it), ...
+
+    Returns
+    -------
+    dict
+        ``{{label: value}}`` for each reported class; None where undefined.
+    """
+    return metric
 
 
 def is_folder_pair(pred: PathLike, gt: PathLike) -> bool:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from .errors import InputError, UsageError
 
@@ -139,12 +140,12 @@ def _values(data: dict[str, Any]) -> dict[tuple[str, str], Optional[float]]:
     for label, entry in summary.get("classes", {}).items():
         for m, st in entry.get("metrics", {}).items():
             out[(label, m)] = st.get("mean")
-        for l, st in entry.get("losses", {}).items():
-            out[(label, f"loss.{l}")] = st.get("mean")
+        for name, st in entry.get("losses", {}).items():
+            out[(label, f"loss.{name}")] = st.get("mean")
     for m, st in summary.get("mean_over_classes", {}).items():
         out[("mean", m)] = st.get("mean")
-    for l, st in (summary.get("losses") or {}).items():
-        out[("reduced", f"loss.{l}")] = st.get("mean")
+    for name, st in (summary.get("losses") or {}).items():
+        out[("reduced", f"loss.{name}")] = st.get("mean")
     return out
 
 

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from .errors import InputError, UsageError
 from .io.readers import case_id, file_kind
+
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import EvalParams
 from .model import CaseResult, MissingPolicy, PairingSummary, Prediction, Volume

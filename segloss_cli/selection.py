@@ -3,7 +3,7 @@ and read a comma-separated selection (``--metrics``, ``--losses``)."""
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 
 def register_name(spec, table: dict, aliases: dict, groups: Mapping, what: str):

@@ -93,7 +93,7 @@ def test_markdown_table_for_a_pull_request(results):
     assert lines[0].startswith("### ❌ segloss compare:")
     header = lines.index("| class | metric | base | new | change | allowed | result |")
     assert lines[header + 1] == "|---|---|---:|---:|---:|---|---|"
-    body = [l for l in lines[header + 2:] if l.startswith("|")]
+    body = [line for line in lines[header + 2:] if line.startswith("|")]
     assert len(body) == 3  # classes 1 and 2, then the mean over classes
     d2 = results["base_dice"][2], results["new_dice"][2]
     assert body[1] == (f"| 2 | dice | {d2[0]:.4f} | {d2[1]:.4f} | {d2[1] - d2[0]:+.4f} | drop <= 0.001 | ❌ regression |")

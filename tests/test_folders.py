@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 
 from segloss_cli.cli import app
 from segloss_cli.errors import InputError
-from tests.conftest import sigint_default
 from segloss_cli.folder import CasePair, evaluate_folder, pair_folders
+from tests.conftest import sigint_default
 
 RUNNER = CliRunner()
 SPACING = (0.8, 0.8, 2.0)

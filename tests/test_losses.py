@@ -12,8 +12,7 @@ from segloss_cli.classes import ClassSelection
 from segloss_cli.evaluate import EvalParams, load_pair
 from segloss_cli.io.prediction import LoadParams
 from segloss_cli.losses import compute_losses
-from segloss_cli.losses.registry import LossParams
-from segloss_cli.losses.registry import LOSSES, default_losses, select
+from segloss_cli.losses.registry import LOSSES, LossParams, default_losses, select
 
 from . import naive_losses as naive
 

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segloss_cli.evaluate import _apply_empty_rule, class_status
 from segloss_cli.metrics.overlap import Counts

@@ -56,9 +56,55 @@ def test_log_nan_for_negative_and_nan():
 # error is counted in ulps of the float32 nearest the exact value.
 
 import numba  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
-from segloss_cli.kernels.vmath import log1mf_finite, log1mf_row, logf_own_other, logf_row, vlog1mf, vlogf  # noqa: E402
+from segloss_cli.kernels._jit import jit  # noqa: E402
+from segloss_cli.kernels.vmath import _ONE_F, _logf_reduced, _split_f32, logf_own_other, vlogf  # noqa: E402
+
+# Test-only kernels: log(1 - p) on its own and row loops, built on vmath's reduction (the
+# package uses it through logf_own_other).
+
+
+@jit()
+def log1mf_finite(p):
+    """log(1 - p) for a float32 p < 1 with 1 - p finite, to float32 accuracy relative to the
+    result; no special values (callers that clamp 1 - p away from 0 use this directly).
+
+    1 - p rounded to float32 would lose p below 2^-24 (log(1 - p) ~ -p); instead the
+    reduced argument f = 2^-k (1 - p) - 1 = (2^-k - 1) - 2^-k p is formed exactly for
+    0 <= p < 1: k = 0 (p < 0.29) gives f = -p, k = -1 gives 1 - 2p (Sterbenz), and for
+    p >= 1/2 1 - p itself is exact. Only the exponent k is read from the rounded 1 - p.
+    (Negative p, not a probability: f carries the rounding of 1 - p, <= 1.5 ulp; and 2^-k
+    must be a normal float32, so p > -2^125.)
+    """
+    kf, _, s = _split_f32(_ONE_F - p)  # s = 2^-k <= 2^25 for 1 - p >= 2^-25
+    return _logf_reduced(kf, (s - _ONE_F) - s * p)
+
+
+@jit()
+def vlog1mf(p):
+    """log(1 - p) for one float32 p: log1mf_finite for 1 - p < 2 (where its exact reduction
+    matters), vlogf(1 - p) above; log(0) = -inf, NaN for p > 1 or NaN, +inf for p = -inf."""
+    q = _ONE_F - p
+    res = log1mf_finite(p) if q < np.float32(2.0) else vlogf(q)
+    if not q > 0:
+        res = np.float32(-np.inf) if q == 0 else np.float32(np.nan)
+    return res
+
+
+@jit()
+def logf_row(x, out, n):
+    """out[:n] = log(x[:n]) for float32 rows; the loop vectorises."""
+    for t in range(n):
+        out[t] = vlogf(x[t])
+
+
+@jit()
+def log1mf_row(p, out, n):
+    """out[:n] = log(1 - p[:n]) for float32 rows; the loop vectorises."""
+    for t in range(n):
+        out[t] = vlog1mf(p[t])
 
 F32_ULP_BOUND = 1.0  # measured max 0.83 (logf) and 0.81 (log(1 - p)) over the sweeps below
 

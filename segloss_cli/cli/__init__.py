@@ -47,9 +47,9 @@ def _root(
     STATE.debug = debug
 
 
+from . import compare as _compare  # noqa: E402,F401
 from . import eval as _eval  # noqa: E402,F401  (registers the command)
 from . import listing as _listing  # noqa: E402,F401
-from . import compare as _compare  # noqa: E402,F401
 
 
 def main() -> None:

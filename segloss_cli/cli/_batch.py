@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Any
 
 import typer
 
@@ -12,7 +12,15 @@ from ._common import err, stderr_console
 
 def _progress(total: int):
     """A rich progress bar on stderr (cases done, rate, ETA)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class Rate(ProgressColumn):
@@ -67,8 +75,8 @@ class CaseProgress:
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
-        self.bar = None
-        self.task = None
+        self.bar: Any = None
+        self.task: Any = None
 
     def __enter__(self) -> CaseProgress:
         return self
@@ -87,9 +95,10 @@ class CaseProgress:
         if pairing.extra:
             err(f"segloss: note: {len(pairing.extra)} prediction(s) without a ground truth left out: {_names(pairing.extra)}")
         if sys.stderr.isatty():
-            self.bar = _progress(len(pairing.pairs))
-            self.bar.start()
-            self.task = self.bar.add_task("cases", total=len(pairing.pairs))
+            bar = _progress(len(pairing.pairs))
+            bar.start()
+            self.task = bar.add_task("cases", total=len(pairing.pairs))
+            self.bar = bar
 
     def advance(self, _case) -> None:
         if self.bar is not None:

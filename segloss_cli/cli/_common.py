@@ -159,4 +159,4 @@ def _rich_broken_pipe_raises() -> None:
         from rich.console import Console
     except ImportError:  # pragma: no cover
         return
-    Console.on_broken_pipe = _raise_broken_pipe
+    Console.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign]

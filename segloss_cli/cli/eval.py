@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
-from typing import Annotated
 
 from ..choices import EmptyPolicy, HdMode, MissingPolicy, PredType
 from . import app
@@ -181,16 +180,15 @@ def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optio
     from ..report.csv_ import render_csv, render_summary_csv
     from ..report.json_ import render_json
 
-    json_text = render_json(run) if (json_path or output_format == Format.json) else None
-    csv_text = render_csv(run) if (csv_path or output_format == Format.csv) else None
-    summary_text = render_summary_csv(run) if summary_csv else None
+    json_text = render_json(run) if (json_path or output_format == Format.json) else ""
+    csv_text = render_csv(run) if (csv_path or output_format == Format.csv) else ""
     files = {}
     if json_path:
         files[json_path] = json_text
     if csv_path:
         files[csv_path] = csv_text
     if summary_csv:
-        files[summary_csv] = summary_text
+        files[summary_csv] = render_summary_csv(run)
     if files:
         write_all_atomic(files)
     if output_format == Format.json:

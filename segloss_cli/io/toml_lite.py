@@ -23,7 +23,7 @@ class TomlError(ValueError):
 
 def loads(text: str) -> dict[str, Any]:
     try:
-        import tomllib
+        import tomllib  # type: ignore[import-not-found,unused-ignore]  # Python >= 3.11
     except ImportError:  # Python 3.10
         return loads_subset(text)
     try:
@@ -155,7 +155,7 @@ class _Parser:
 
     def array(self) -> list:
         self.i += 1
-        out = []
+        out: list = []
         while True:
             self.skip_space(newlines=True)
             if self.peek() == "]":
@@ -175,7 +175,7 @@ class _Parser:
         if self.s.startswith('"""', self.i):
             raise self.unsupported("a multi-line string")
         self.i += 1
-        out = []
+        out: list = []
         while True:
             if self.i >= len(self.s) or self.s[self.i] == "\n":
                 raise self.error("unterminated string")

@@ -21,6 +21,7 @@ import numba  # noqa: E402
 
 import segloss_cli as _package  # noqa: E402
 
+
 def _skip_blas_probe() -> None:
     """Answer numba's BLAS probe with "no BLAS" without importing scipy.
 

@@ -16,11 +16,12 @@ R is fdlibm's degree-14 polynomial (error < 2^-58.45 on the range); the result i
 log(0) = -inf, log(+inf) = +inf, log(x < 0) = log(nan) = nan. Compiled without fastmath
 flags: the evaluation order above is what keeps the error below 1 ulp.
 
-float32, ``vlogf``, ``vlog1mf`` (log(1 - p)) and ``logf_own_other`` (either, per element):
+float32, ``vlogf`` and ``logf_own_other`` (log(p) or log(1 - p), per element):
 the same exponent split in 32-bit lanes, then log(1 + f) = f - f^2/2 + f^3 P(f) as in
 Cephes' logf, P of degree 7 (refitted), with no division: about 3x the
 throughput of the float64 log on 8 or 16 lanes. The reduced argument f is formed exactly,
-also for 1 - p (see log1mf_finite), so the result is within 1 ulp of the exact log
+also for 1 - p (tests/test_vmath.py checks it against a log(1 - p) built on the same
+reduction), so the result is within 1 ulp of the exact log
 (< 0.85 ulp, 8.1e-8 relative, measured by tests/test_vmath.py) even where log(1 - p) ~ -p.
 """
 
@@ -176,52 +177,13 @@ def vlogf(x):
 
 
 @jit()
-def log1mf_finite(p):
-    """log(1 - p) for a float32 p < 1 with 1 - p finite, to float32 accuracy relative to the
-    result; no special values (callers that clamp 1 - p away from 0 use this directly).
-
-    1 - p rounded to float32 would lose p below 2^-24 (log(1 - p) ~ -p); instead the
-    reduced argument f = 2^-k (1 - p) - 1 = (2^-k - 1) - 2^-k p is formed exactly for
-    0 <= p < 1: k = 0 (p < 0.29) gives f = -p, k = -1 gives 1 - 2p (Sterbenz), and for
-    p >= 1/2 1 - p itself is exact. Only the exponent k is read from the rounded 1 - p.
-    (Negative p, not a probability: f carries the rounding of 1 - p, <= 1.5 ulp; and 2^-k
-    must be a normal float32, so p > -2^125.)
-    """
-    kf, _, s = _split_f32(_ONE_F - p)  # s = 2^-k <= 2^25 for 1 - p >= 2^-25
-    return _logf_reduced(kf, (s - _ONE_F) - s * p)
-
-
-@jit()
 def logf_own_other(p, own):
     """log(p) if ``own`` else log(1 - p), for a float32 p with the argument a positive
     finite normal float32 (no special values): one log of either kind, branch-free. Both
-    reduced arguments are formed exactly as in log1mf_finite: f = 2^-k p - 1 or
-    (2^-k - 1) - 2^-k p, with k from the (rounded) argument."""
+    reduced arguments are formed exactly: f = 2^-k p - 1 or (2^-k - 1) - 2^-k p, with k from
+    the (rounded) argument. 1 - p rounded to float32 would lose p below 2^-24 (log(1 - p) ~
+    -p); the second form is exact for 0 <= p < 1: k = 0 (p < 0.29) gives f = -p, k = -1 gives
+    1 - 2p (Sterbenz), and for p >= 1/2 1 - p itself is exact."""
     kf, _, s = _split_f32(p if own else _ONE_F - p)
     f = s * p - _ONE_F if own else (s - _ONE_F) - s * p
     return _logf_reduced(kf, f)
-
-
-@jit()
-def vlog1mf(p):
-    """log(1 - p) for one float32 p: log1mf_finite for 1 - p < 2 (where its exact reduction
-    matters), vlogf(1 - p) above; log(0) = -inf, NaN for p > 1 or NaN, +inf for p = -inf."""
-    q = _ONE_F - p
-    res = log1mf_finite(p) if q < np.float32(2.0) else vlogf(q)
-    if not q > 0:
-        res = np.float32(-np.inf) if q == 0 else np.float32(np.nan)
-    return res
-
-
-@jit()
-def logf_row(x, out, n):
-    """out[:n] = log(x[:n]) for float32 rows; the loop vectorises."""
-    for t in range(n):
-        out[t] = vlogf(x[t])
-
-
-@jit()
-def log1mf_row(p, out, n):
-    """out[:n] = log(1 - p[:n]) for float32 rows; the loop vectorises."""
-    for t in range(n):
-        out[t] = vlog1mf(p[t])

@@ -10,8 +10,6 @@ entry: ``segloss_cli.losses.dice(probs, gt)`` returns the reduced loss value of 
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 
 def compute_losses(pred, gt, classes, params, **kwargs):
     """See compute.compute_losses; imported lazily so `import segloss_cli.losses` stays light."""
@@ -20,49 +18,16 @@ def compute_losses(pred, gt, classes, params, **kwargs):
     return _compute(pred, gt, classes, params, **kwargs)
 
 
-def loss_function(name: str) -> Callable[..., float]:
-    """The function computing loss ``name`` (a registry name) on one pair of arrays."""
-    from .registry import LOSSES
-
-    spec = LOSSES[name]
-
-    def loss(pred: Any, gt: Any, **params: Any) -> float:
-        from ..api import score
-
-        res = score(pred, gt, metrics=(), losses=[spec.name], **params).losses[spec.name]
-        return float("nan") if res.value is None else res.value
-
-    loss.__name__ = loss.__qualname__ = spec.name
-    loss.__doc__ = f"""{spec.description}.
-
-    Per class: ``{spec.formula}``; reduced over classes: {spec.reduction}.
-
-    Parameters
-    ----------
-    pred : array-like
-        Probabilities or logits with a class axis (first or last), or a label map (one-hot).
-    gt : array-like
-        The ground-truth label map.
-    **params
-        Keywords of :func:`segloss_cli.score`: ``labels``, ``include_background``,
-        ``ignore_label``, ``pred_type``, ``channel_axis``, ``renormalize``, and this loss's
-        parameters: {", ".join(spec.params) or "none"}.
-
-    Returns
-    -------
-    float
-        The loss value of the case (``LossResult.value``; NaN where undefined). Per-class
-        values: ``score(pred, gt, losses=["{spec.name}"]).losses["{spec.name}"].per_class``.
-    """
-    return loss
-
-
 def __getattr__(name: str):
+    # The loss functions are the API's (api.loss_function): this package is the place users
+    # look for them, the API the layer that can read arrays; imported only when asked for.
     if name.startswith("_"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from .registry import LOSSES
 
     if name in LOSSES:
+        from ..api import loss_function
+
         fn = loss_function(name)
         globals()[name] = fn
         return fn

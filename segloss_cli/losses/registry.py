@@ -55,7 +55,7 @@ class ParamSpec:
         return f"between {self.lo:g} and {self.hi:g}"
 
 
-_UNIT = {"lo": 0.0, "hi": 1.0}
+_UNIT: dict[str, Any] = {"lo": 0.0, "hi": 1.0}
 PARAMS: dict[str, ParamSpec] = {
     p.name: p
     for p in (

@@ -238,25 +238,25 @@ def surface_metrics(
     return out
 
 
-def _s(name, formula, empty_rule, lo, hi, better, description, compute, in_table=False, unit="mm"):
+def _s(name, formula, empty_rule, lo, hi, better, description, in_table=False, unit="mm"):
+    # Surface metrics are reductions in _reducers (they need the distances, not counts).
     register(
         MetricSpec(
             name=name, formula=formula, family="surface", empty_rule=empty_rule, lo=lo, hi=hi,
-            higher_is_better=better, description=description, unit=unit, compute=compute,
-            in_table=in_table,
+            higher_is_better=better, description=description, unit=unit, in_table=in_table,
         )
     )
 
 
 _inf = float("inf")
 _s("hd", "max(max d(P->G), max d(G->P))", "distance", 0, _inf, False,
-   "Hausdorff distance between the surfaces", hausdorff)
+   "Hausdorff distance between the surfaces")
 _s("hd95", "max(q95 d(P->G), q95 d(G->P)); --hd-percentile, --hd-mode pooled", "distance", 0, _inf, False,
    "Percentile Hausdorff distance (95th by default; MONAI/MetricsReloaded, or MedPy with --hd-mode pooled)",
-   hausdorff_percentile, in_table=True)
+   in_table=True)
 _s("assd", "(sum d(P->G) + sum d(G->P)) / (n_P + n_G)", "distance", 0, _inf, False,
-   "Average symmetric surface distance", assd, in_table=True)
+   "Average symmetric surface distance", in_table=True)
 _s("masd", "(mean d(P->G) + mean d(G->P)) / 2", "distance", 0, _inf, False,
-   "Mean average surface distance", masd)
+   "Mean average surface distance")
 _s("nsd", "(#{d(P->G)<=tau} + #{d(G->P)<=tau}) / (n_P + n_G); --nsd-tolerance", "similarity", 0, 1, True,
-   "Normalized surface Dice at tolerance tau mm (default 1)", nsd, in_table=True, unit=None)
+   "Normalized surface Dice at tolerance tau mm (default 1)", in_table=True, unit=None)

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..errors import UsageError
 from ..choices import HdMode
+from ..errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ Empty-mask rules (conventions.md, "Empty masks"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from ..errors import UsageError
 from ..selection import register_name, select_names

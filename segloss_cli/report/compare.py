@@ -51,7 +51,7 @@ def headline(comparison) -> str:
 def compare_table(comparison) -> Table:
     table = Table(title=f"{comparison.new} vs {comparison.base}: {headline(comparison)}", title_justify="left", header_style="bold")
     for col, justify in (("class", "left"), ("metric", "left"), ("base", "right"), ("new", "right"), ("change", "right"), ("allowed", "left"), ("result", "left")):
-        table.add_column(col, justify=justify, no_wrap=True)
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in comparison.rows:
         status = _STATUS_TEXT[row.status]
         if row.failed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.table import Table
 
@@ -18,7 +18,7 @@ def failed_table(checks: Sequence, *, total: int) -> Table:
         header_style="bold",
     )
     for col, justify in (("requirement", "left"), ("metric", "left"), ("class", "left"), ("required", "right"), ("actual", "right")):
-        table.add_column(col, justify=justify, no_wrap=True)
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for c in failed:
         req = c.requirement
         if c.label is None:
