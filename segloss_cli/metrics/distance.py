@@ -114,9 +114,9 @@ def surface_distances(
     (array([1.5]), array([1.5]))
     """
     from ..kernels import confusion as KC
-    from ..kernels import edt as E
     from ..kernels import surface as KS
-    from ..kernels._jit import n_chunks
+    from ..kernels import surface_search as SS
+    from ..kernels._jit import CHUNKS, n_chunks
     from ..kernels.layout import as_kernel_3d
 
     if pred.shape != gt.shape:
@@ -128,34 +128,55 @@ def surface_distances(
     if want.size == 0:
         return []
     sorted_labels, lut, use_lut = KC.class_lookup(want)
-    order, (s0, s1, s2) = _kernel_layout(gt, spacing)
+    order, s3 = _kernel_layout(gt, spacing)
     g3 = as_kernel_3d(gt, order)
     p3 = as_kernel_3d(pred, order)
     has_ignore = ignore_label is not None
     ign = np.int64(ignore_label if has_ignore else 0)
     lo, hi = KS.class_boxes(p3, g3, lut, sorted_labels, use_lut, ign, has_ignore, n_chunks(g3.shape[0] * g3.shape[1]))
     check0 = gt.ndim == 3
+    k = sorted_labels.size
+    present = [c for c in range(k) if not (np.any(lo[0, c] > hi[0, c]) or np.any(lo[1, c] > hi[1, c]))]
+    box_lo = {c: np.minimum(lo[0, c], lo[1, c]) for c in present}
+    box_hi = {c: np.maximum(hi[0, c], hi[1, c]) for c in present}
 
-    results: dict[int, Optional[SurfaceDistances]] = {}
-    for idx, label in enumerate(sorted_labels):
-        p_lo, p_hi, g_lo, g_hi = lo[0, idx], hi[0, idx], lo[1, idx], hi[1, idx]
-        if np.any(p_lo > p_hi) or np.any(g_lo > g_hi):
-            results[int(label)] = None
-            continue
-        box_lo = np.minimum(p_lo, g_lo)
-        box = np.maximum(p_hi, g_hi) - box_lo + 1
-        codes, row_p, row_g = KS.surface_codes(
-            p3, g3, np.int64(label), ign, has_ignore,
-            box_lo[0], box_lo[1], box_lo[2], box[0], box[1], box[2], check0,
-        )
-        chunks = n_chunks(int(max(box[0] * box[1], box[0] * box[2], box[1] * box[2])))
-        f = np.empty(codes.shape, np.float64)
-        E.edt_squared(codes, KS.GT_BIT, f, s0, s1, s2, chunks, qbit=KS.PRED_BIT)
-        d_pg = E.gather_sqrt(codes, KS.PRED_BIT, f, row_p)
-        E.edt_squared(codes, KS.PRED_BIT, f, s0, s1, s2, chunks, qbit=KS.GT_BIT)
-        d_gp = E.gather_sqrt(codes, KS.GT_BIT, f, row_g)
-        del f, codes
-        results[int(label)] = SurfaceDistances(d_pg, d_gp)
+    # Surface voxels as lists: one pass over the box around all classes when that reads
+    # fewer voxels than a pass over each class's box (classes filling the field of view).
+    surfaces = {}
+    if present:
+        all_lo = np.min([box_lo[c] for c in present], axis=0)
+        all_hi = np.max([box_hi[c] for c in present], axis=0)
+        one_pass = np.prod(all_hi - all_lo + 1) < sum(np.prod(box_hi[c] - box_lo[c] + 1) for c in present)
+        groups = [(present, all_lo, all_hi)] if one_pass else [([c], box_lo[c], box_hi[c]) for c in present]
+        for cls, r_lo, r_hi in groups:
+            active = np.zeros(k, np.bool_)
+            active[cls] = True
+            b = r_hi - r_lo + 1
+            ps, pf, gs, gf = SS.surface_points(p3, g3, lut, sorted_labels, use_lut, active, ign, has_ignore, check0,
+                                               r_lo[0], r_lo[1], r_lo[2], b[0], b[1], b[2])
+            for c in cls:
+                surfaces[c] = (pf[ps[c]:ps[c + 1]], gf[gs[c]:gs[c + 1]])
+
+    # Per class and direction: nearby search, then the dense EDT over the class box or the
+    # sparse scheme for what is left, by estimated cost; the dense path's float64 box must
+    # stay within twice the two label maps.
+    budget = 2 * (pred.nbytes + gt.nbytes)
+    results: dict[int, Optional[SurfaceDistances]] = {int(v): None for v in sorted_labels}
+    offsets = SS.near_offsets(s3, g3.shape)
+    for c in present:
+        b = box_hi[c] - box_lo[c] + 1
+        p_flat, g_flat = surfaces[c]
+        codes = SS.scatter_codes(p_flat, g_flat, g3.shape[1], g3.shape[2], box_lo[c][0], box_lo[c][1], box_lo[c][2],
+                                 b[0], b[1], b[2], KS.PRED_BIT, KS.GT_BIT)
+        dense_ok = 8 * codes.size <= budget
+        out = []
+        for sites, queries, sbit, qbit in ((g_flat, p_flat, KS.GT_BIT, KS.PRED_BIT),
+                                           (p_flat, g_flat, KS.PRED_BIT, KS.GT_BIT)):
+            d2, _ = SS.directed_squared(codes, sbit, qbit, sites, queries, g3.shape, box_lo[c], s3, offsets,
+                                        CHUNKS, dense_ok)
+            out.append(np.sqrt(d2, out=d2))
+        del codes
+        results[int(sorted_labels[c])] = SurfaceDistances(out[0], out[1])
     return [results[int(v)] for v in want]
 
 
