@@ -165,19 +165,58 @@ def _group(flat, cls, k):
     return start, out
 
 
+@jit(inline="always")
+def _ijt(f, n1, n2):
+    """(i, j, t) of the flat kernel index (i * n1 + j) * n2 + t, with two divisions."""
+    q = f // n2
+    i = q // n1
+    return i, q - i * n1, f - q * n2
+
+
 # --- code box, nearby search ---------------------------------------------------------------------
 
 @jit()
-def scatter_codes(p_flat, g_flat, n1, n2, lo0, lo1, lo2, b0, b1, b2, pbit, gbit):
-    """uint8 box (b0, b1, b2) with ``pbit`` at PRED and ``gbit`` at GT surface voxels."""
-    codes = np.zeros((b0, b1, b2), np.uint8)
+def scatter_codes(codes, p_flat, g_flat, n1, n2, lo0, lo1, lo2, pbit, gbit):
+    """Set ``pbit`` at PRED and ``gbit`` at GT surface voxels of a zeroed uint8 code box."""
     for x in range(p_flat.size):
-        f = p_flat[x]
-        codes[f // (n1 * n2) - lo0, (f // n2) % n1 - lo1, f % n2 - lo2] |= pbit
+        i, j, t = _ijt(p_flat[x], n1, n2)
+        codes[i - lo0, j - lo1, t - lo2] |= pbit
     for x in range(g_flat.size):
-        f = g_flat[x]
-        codes[f // (n1 * n2) - lo0, (f // n2) % n1 - lo1, f % n2 - lo2] |= gbit
+        i, j, t = _ijt(g_flat[x], n1, n2)
+        codes[i - lo0, j - lo1, t - lo2] |= gbit
     return codes
+
+
+@jit(parallel=True)
+def codes_to_flat(codes, bit, row_counts, n1, n2, lo0, lo1, lo2):
+    """Flat kernel indices of the voxels with ``codes & bit``, raster order (rows in parallel)."""
+    b0, b1, b2 = codes.shape
+    nrows = b0 * b1
+    start = np.empty(nrows + 1, np.int64)
+    start[0] = 0
+    for r in range(nrows):
+        start[r + 1] = start[r] + row_counts[r]
+    out = np.empty(start[nrows], np.int64)
+    for r in prange(nrows):
+        if row_counts[r] == 0:
+            continue
+        i = r // b1
+        j = r - i * b1
+        n = start[r]
+        base = ((lo0 + i) * n1 + lo1 + j) * n2 + lo2
+        for t in range(b2):
+            if codes[i, j, t] & bit:
+                out[n] = base + t
+                n += 1
+    return out
+
+
+@jit()
+def clear_codes(codes, flat, n1, n2, lo0, lo1, lo2):
+    """Zero the code box at the given voxels (to reuse it for the next class)."""
+    for x in range(flat.size):
+        i, j, t = _ijt(flat[x], n1, n2)
+        codes[i - lo0, j - lo1, t - lo2] = 0
 
 
 @jit(parallel=True)
@@ -196,10 +235,10 @@ def near_search(codes, bit, q_flat, n1, n2, lo0, lo1, lo2, o0, o1, o2, od2, nchu
         x0 = ch * nq // nchunks
         x1 = (ch + 1) * nq // nchunks
         for x in range(x0, x1):
-            f = q_flat[x]
-            i = f // (n1 * n2) - lo0
-            j = (f // n2) % n1 - lo1
-            t = f % n2 - lo2
+            i, j, t = _ijt(q_flat[x], n1, n2)
+            i -= lo0
+            j -= lo1
+            t -= lo2
             res = -1.0
             for m in range(no):
                 a = i + o0[m]
@@ -219,8 +258,8 @@ def gather_dense(f, q_flat, n1, n2, lo0, lo1, lo2):
     """f (a squared-distance box) at the query voxels."""
     out = np.empty(q_flat.size, np.float64)
     for x in range(q_flat.size):
-        v = q_flat[x]
-        out[x] = f[v // (n1 * n2) - lo0, (v // n2) % n1 - lo1, v % n2 - lo2]
+        i, j, t = _ijt(q_flat[x], n1, n2)
+        out[x] = f[i - lo0, j - lo1, t - lo2]
     return out
 
 
@@ -240,10 +279,10 @@ def projection_counts(flat, n1, n2, lo0, lo1, lo2, b0, b1, b2):
     m12 = np.zeros(b1 * b2, np.bool_)
     out = np.zeros(6, np.int64)
     for x in range(flat.size):
-        f = flat[x]
-        i = f // (n1 * n2) - lo0
-        j = (f // n2) % n1 - lo1
-        t = f % n2 - lo2
+        i, j, t = _ijt(flat[x], n1, n2)
+        i -= lo0
+        j -= lo1
+        t -= lo2
         if not m0[i]:
             m0[i] = True
             out[0] += 1
@@ -272,10 +311,7 @@ def _axes(flat, n1, n2, perm):
     """Coordinates of flat kernel indices along the permuted axes (3, n) int64."""
     out = np.empty((3, flat.size), np.int64)
     for x in range(flat.size):
-        f = flat[x]
-        c0 = f // (n1 * n2)
-        c1 = (f // n2) % n1
-        c2 = f % n2
+        c0, c1, c2 = _ijt(flat[x], n1, n2)
         for m in range(3):
             out[m, x] = c0 if perm[m] == 0 else (c1 if perm[m] == 1 else c2)
     return out
@@ -411,7 +447,9 @@ def sparse_edt(s_flat, q_flat, n1, n2, perm, lo, size, spacing, nchunks):
         max_cols = max(max_cols, group_start[g + 1] - group_start[g])
 
     out_sorted = np.empty(nq, np.float64)
-    nch = min(nchunks, max(ngroups, 1))
+    # Chunks own disjoint queries (no reduction), so their number does not change the result;
+    # each pays a pointer set-up per site row, so keep a few groups of c per chunk.
+    nch = min(nchunks, max(ngroups // 8, 1))
     for ch in prange(nch):
         g0 = ch * ngroups // nch
         g1 = (ch + 1) * ngroups // nch
@@ -500,32 +538,37 @@ def sparse_edt(s_flat, q_flat, n1, n2, perm, lo, size, spacing, nchunks):
 # voxel; the sparse scheme per (query c, site row) envelope entry and per (site plane, query
 # column) evaluation.
 NS_DENSE_VOXEL = 17.0
-NS_SPARSE_ROW = 6.0
-NS_SPARSE_COLUMN = 4.0
+NS_SPARSE_ROW = 18.0
+NS_SPARSE_COLUMN = 2.5
 # About this many voxels in the nearby-search ball: a query near the other surface (the usual
 # case for a surface that follows the other) is resolved after a few probes, a far one costs
 # this many probes before it goes to an exact global method.
 NEAR_OFFSETS = 48
+NEAR_SHELLS = 4
+NS_PROBE = 5.0
 # (a, b, c) axis orders of the sparse scheme: the pair index (projection_counts) of the site
 # rows (a, b) and of the query columns (b, c).
 _PERMS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 _PAIR = {(0, 1): 3, (1, 0): 3, (0, 2): 4, (2, 0): 4, (1, 2): 5, (2, 1): 5}
 
 
-def near_offsets(spacing, dims):
-    """Voxel offsets of a ball of about NEAR_OFFSETS voxels, sorted by squared distance (mm^2).
+def near_offsets(spacing, dims, shells=NEAR_SHELLS):
+    """Voxel offsets of a ball, sorted by squared distance (mm^2), and where its shells end.
 
+    The first shell holds about NEAR_OFFSETS voxels; each further one doubles the radius.
     Squared distances are formed as in the EDT, ``(d0*s0)**2 + ((d1*s1)**2 + (d2*s2)**2)``.
-    Axes of length 1 (the dummy axis of a 2-D image) get no offsets.
+    Axes of length 1 (the dummy axis of a 2-D image) get no offsets. Returns
+    ``(o0, o1, o2, d2, ends)``.
     """
     s = np.asarray(spacing, np.float64)
     live = [a for a in range(3) if dims[a] > 1]
     if not live:
         z = np.zeros(1, np.int64)
-        return z, z.copy(), z.copy(), np.zeros(1)
+        return z, z.copy(), z.copy(), np.zeros(1), [1]
     n = len(live)
     unit = {1: 2.0, 2: np.pi, 3: 4.0 / 3.0 * np.pi}[n]
-    rho = max(max(s[a] for a in live), (NEAR_OFFSETS * np.prod([s[a] for a in live]) / unit) ** (1.0 / n))
+    rho0 = max(max(s[a] for a in live), (NEAR_OFFSETS * np.prod([s[a] for a in live]) / unit) ** (1.0 / n))
+    rho = rho0 * 2 ** (shells - 1)
     reach = [min(int(rho // s[a]), dims[a] - 1) if a in live else 0 for a in range(3)]
     g = np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")
     o = [x.reshape(-1).astype(np.int64) for x in g]
@@ -536,7 +579,9 @@ def near_offsets(spacing, dims):
     d2 = sq[0] + (sq[1] + sq[2])
     keep = d2 <= rho * rho
     order = np.argsort(d2[keep], kind="stable")
-    return o[0][keep][order], o[1][keep][order], o[2][keep][order], d2[keep][order]
+    d2 = d2[keep][order]
+    ends = [int(np.searchsorted(d2, (rho0 * 2**m) ** 2, side="right")) for m in range(shells)]
+    return o[0][keep][order], o[1][keep][order], o[2][keep][order], d2, ends
 
 
 def sparse_plan(site_counts, query_counts):
@@ -559,13 +604,32 @@ def directed_squared(codes, site_bit, query_bit, s_flat, q_flat, shape, lo, spac
     """
     _, n1, n2 = shape
     b0, b1, b2 = codes.shape
-    o0, o1, o2, od2 = offsets
-    d2 = near_search(codes, site_bit, q_flat, n1, n2, lo[0], lo[1], lo[2], o0, o1, o2, od2, nchunks)
-    far = np.flatnonzero(d2 < 0)
-    if far.size == 0:
-        return d2, "near"
+    o0, o1, o2, od2 = offsets[:4]
+    sc = None
+    d2 = np.full(q_flat.size, -1.0)
+    far = np.arange(q_flat.size)
+    m0 = 0
+    for m1 in offsets[4]:
+        # Probe the next shell of the ball for the queries still without a site, while that
+        # costs less than the exact global methods for them.
+        if m0 > 0:
+            if sc is None:
+                sc = projection_counts(s_flat, n1, n2, lo[0], lo[1], lo[2], b0, b1, b2)
+            qc = projection_counts(q_flat[far], n1, n2, lo[0], lo[1], lo[2], b0, b1, b2)
+            exact_ns = sparse_plan(sc, qc)[0]
+            if dense_ok:
+                exact_ns = min(exact_ns, NS_DENSE_VOXEL * b0 * b1 * b2)
+            if NS_PROBE * far.size * (m1 - m0) >= exact_ns:
+                break
+        d2[far] = near_search(codes, site_bit, q_flat[far], n1, n2, lo[0], lo[1], lo[2],
+                              o0[m0:m1], o1[m0:m1], o2[m0:m1], od2[m0:m1], nchunks)
+        far = far[d2[far] < 0]
+        m0 = m1
+        if far.size == 0:
+            return d2, "near"
     qf = q_flat[far]
-    sc = projection_counts(s_flat, n1, n2, lo[0], lo[1], lo[2], b0, b1, b2)
+    if sc is None:
+        sc = projection_counts(s_flat, n1, n2, lo[0], lo[1], lo[2], b0, b1, b2)
     qc = projection_counts(qf, n1, n2, lo[0], lo[1], lo[2], b0, b1, b2)
     sparse_ns, perm = sparse_plan(sc, qc)
     if dense_ok and NS_DENSE_VOXEL * b0 * b1 * b2 < sparse_ns:

@@ -140,43 +140,52 @@ def surface_distances(
     box_lo = {c: np.minimum(lo[0, c], lo[1, c]) for c in present}
     box_hi = {c: np.maximum(hi[0, c], hi[1, c]) for c in present}
 
-    # Surface voxels as lists: one pass over the box around all classes when that reads
-    # fewer voxels than a pass over each class's box (classes filling the field of view).
-    surfaces = {}
-    if present:
-        all_lo = np.min([box_lo[c] for c in present], axis=0)
-        all_hi = np.max([box_hi[c] for c in present], axis=0)
-        one_pass = np.prod(all_hi - all_lo + 1) < sum(np.prod(box_hi[c] - box_lo[c] + 1) for c in present)
-        groups = [(present, all_lo, all_hi)] if one_pass else [([c], box_lo[c], box_hi[c]) for c in present]
-        for cls, r_lo, r_hi in groups:
-            active = np.zeros(k, np.bool_)
-            active[cls] = True
-            b = r_hi - r_lo + 1
-            ps, pf, gs, gf = SS.surface_points(p3, g3, lut, sorted_labels, use_lut, active, ign, has_ignore, check0,
-                                               r_lo[0], r_lo[1], r_lo[2], b[0], b[1], b[2])
-            for c in cls:
-                surfaces[c] = (pf[ps[c]:ps[c + 1]], gf[gs[c]:gs[c + 1]])
-
-    # Per class and direction: nearby search, then the dense EDT over the class box or the
-    # sparse scheme for what is left, by estimated cost; the dense path's float64 box must
-    # stay within twice the two label maps.
+    # Per class, both surfaces as voxel lists and as bits of a uint8 code box; then per
+    # direction a nearby search and, for the queries it leaves, the dense EDT over the code box
+    # or the sparse scheme, by estimated cost (kernels/surface_search.py). The dense path's
+    # float64 box must stay within twice the two label maps. Classes that together fill the
+    # field of view share one surface pass and one code box.
+    n1, n2 = g3.shape[1], g3.shape[2]
     budget = 2 * (pred.nbytes + gt.nbytes)
-    results: dict[int, Optional[SurfaceDistances]] = {int(v): None for v in sorted_labels}
     offsets = SS.near_offsets(s3, g3.shape)
-    for c in present:
-        b = box_hi[c] - box_lo[c] + 1
-        p_flat, g_flat = surfaces[c]
-        codes = SS.scatter_codes(p_flat, g_flat, g3.shape[1], g3.shape[2], box_lo[c][0], box_lo[c][1], box_lo[c][2],
-                                 b[0], b[1], b[2], KS.PRED_BIT, KS.GT_BIT)
-        dense_ok = 8 * codes.size <= budget
+    results: dict[int, Optional[SurfaceDistances]] = {int(v): None for v in sorted_labels}
+
+    def both_ways(c, codes, r_lo, p_flat, g_flat):
         out = []
         for sites, queries, sbit, qbit in ((g_flat, p_flat, KS.GT_BIT, KS.PRED_BIT),
                                            (p_flat, g_flat, KS.PRED_BIT, KS.GT_BIT)):
-            d2, _ = SS.directed_squared(codes, sbit, qbit, sites, queries, g3.shape, box_lo[c], s3, offsets,
-                                        CHUNKS, dense_ok)
+            d2, _ = SS.directed_squared(codes, sbit, qbit, sites, queries, g3.shape, r_lo, s3, offsets, CHUNKS,
+                                        8 * codes.size <= budget)
             out.append(np.sqrt(d2, out=d2))
-        del codes
         results[int(sorted_labels[c])] = SurfaceDistances(out[0], out[1])
+
+    if present:
+        all_lo = np.min([box_lo[c] for c in present], axis=0)
+        all_hi = np.max([box_hi[c] for c in present], axis=0)
+        shared = np.prod(all_hi - all_lo + 1) < sum(np.prod(box_hi[c] - box_lo[c] + 1) for c in present)
+        if shared:
+            active = np.zeros(k, np.bool_)
+            active[present] = True
+            b = all_hi - all_lo + 1
+            ps, pf, gs, gf = SS.surface_points(p3, g3, lut, sorted_labels, use_lut, active, ign, has_ignore, check0,
+                                               all_lo[0], all_lo[1], all_lo[2], b[0], b[1], b[2])
+            codes = np.zeros(tuple(b), np.uint8)
+            for c in present:
+                p_flat, g_flat = pf[ps[c]:ps[c + 1]], gf[gs[c]:gs[c + 1]]
+                SS.scatter_codes(codes, p_flat, g_flat, n1, n2, all_lo[0], all_lo[1], all_lo[2],
+                                 KS.PRED_BIT, KS.GT_BIT)
+                both_ways(c, codes, all_lo, p_flat, g_flat)
+                SS.clear_codes(codes, p_flat, n1, n2, all_lo[0], all_lo[1], all_lo[2])
+                SS.clear_codes(codes, g_flat, n1, n2, all_lo[0], all_lo[1], all_lo[2])
+        else:
+            for c in present:
+                r_lo = box_lo[c]
+                b = box_hi[c] - r_lo + 1
+                codes, row_p, row_g = KS.surface_codes(p3, g3, np.int64(sorted_labels[c]), ign, has_ignore,
+                                                       r_lo[0], r_lo[1], r_lo[2], b[0], b[1], b[2], check0)
+                p_flat = SS.codes_to_flat(codes, KS.PRED_BIT, row_p, n1, n2, r_lo[0], r_lo[1], r_lo[2])
+                g_flat = SS.codes_to_flat(codes, KS.GT_BIT, row_g, n1, n2, r_lo[0], r_lo[1], r_lo[2])
+                both_ways(c, codes, r_lo, p_flat, g_flat)
     return [results[int(v)] for v in want]
 
 
