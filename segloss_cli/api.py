@@ -378,8 +378,7 @@ def run_params(
     ``on_pairing(pairing)`` is called once two folders are paired, before any case is scored;
     ``on_case(result)`` after each case of a folder.
     """
-    from .folder import default_jobs, pair_folders
-    from .folder import evaluate_folder as score_pairs
+    from .folder import default_jobs, pair_folders, score_pairs
 
     pred_p, gt_p = Path(pred), Path(gt)
     if is_folder_pair(pred_p, gt_p):

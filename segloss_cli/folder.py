@@ -5,7 +5,7 @@ Two steps, both free of printing:
 1. :func:`pair_folders` matches files by case id (file name without .nii.gz/.nii/.npy/.npz,
    minus an optional suffix such as ``_seg``) and lists what did not pair: missing
    predictions, extra predictions and duplicate ids. It reads no image data.
-2. :func:`evaluate_folder` scores the pairs. The first case runs alone: that compiles (or
+2. :func:`score_pairs` scores the pairs. The first case runs alone: that compiles (or
    loads from numba's on-disk cache) exactly the kernel specialisations the data needs, once.
    The other cases go to ``jobs`` worker threads, one case per worker at a time. Results
    are sorted by case id, so the output does not depend on the number of workers or on the
@@ -207,7 +207,7 @@ def _threads_per_worker(jobs: int) -> int:
     return max(1, cores // jobs)
 
 
-def evaluate_folder(
+def score_pairs(
     pairs,
     params: EvalParams,
     *,

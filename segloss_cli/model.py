@@ -125,6 +125,14 @@ class CaseResult:
         """The case as in the JSON result (``cases[i]``), labels as strings.
 
         Undefined values are None; floats stay floats (NaN never occurs: undefined is None).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from segloss_cli import score
+        >>> d = score(np.array([[0, 1, 1]]), np.array([[0, 1, 0]]), metrics="dice,precision").to_dict()
+        >>> d["classes"]
+        {'1': {'name': None, 'status': 'ok', 'metrics': {'dice': 0.6666666666666666, 'precision': 0.5}}}
         """
         return {
             "case": self.case,
@@ -286,6 +294,14 @@ class RunResult:
         """The per-case, per-class rows as a pandas DataFrame (columns as in the CSV).
 
         pandas is optional and imported only here; undefined values are NaN.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from segloss_cli import run
+        >>> frame = run(np.array([[0, 1, 2]]), np.array([[0, 1, 1]]), metrics="dice,tp").to_pandas()
+        >>> frame[["label", "status", "dice", "tp"]].to_dict("records")
+        [{'label': 1, 'status': 'ok', 'dice': 0.6666666666666666, 'tp': 1}, {'label': 2, 'status': 'gt_empty', 'dice': 0.0, 'tp': 0}]
         """
         try:
             import pandas as pd

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from segloss_cli.cli import app
 from segloss_cli.errors import InputError
-from segloss_cli.folder import CasePair, evaluate_folder, pair_folders
+from segloss_cli.folder import CasePair, pair_folders, score_pairs
 from tests.conftest import sigint_default
 
 RUNNER = CliRunner()
@@ -306,15 +306,15 @@ def test_jobs_1_and_2_give_identical_cli_outputs(tmp_path):
 _POOL_SCRIPT = """
 import json, sys
 from segloss_cli.evaluate import EvalParams
-from segloss_cli.folder import evaluate_folder, pair_folders
+from segloss_cli.folder import pair_folders, score_pairs
 from segloss_cli.losses.registry import LossParams
 from segloss_cli.metrics.registry import select
 
 if __name__ == "__main__":
     pairs = pair_folders(sys.argv[1], sys.argv[2]).pairs
     opts = EvalParams(metrics=select(sys.argv[3]), losses=LossParams(names=("dice", "ce", "focal", "lovasz_softmax")))
-    pool = evaluate_folder(pairs, opts, jobs=2)  # cases 1.. scored by two worker threads
-    serial = evaluate_folder(pairs, opts, jobs=1)
+    pool = score_pairs(pairs, opts, jobs=2)  # cases 1.. scored by two worker threads
+    serial = score_pairs(pairs, opts, jobs=1)
     print(json.dumps([[c.to_dict() for c in pool], [c.to_dict() for c in serial]]))
 """
 
@@ -356,7 +356,7 @@ def _thread_names_scoring(tmp_path, monkeypatch, n_cases: int, jobs: int) -> lis
         return score(pair, opts)
 
     monkeypatch.setattr(folder_mod, "score_pair", spy)
-    results = evaluate_folder(pair_folders(pdir, gdir).pairs, EvalParams(metrics=select("dice")), jobs=jobs)
+    results = score_pairs(pair_folders(pdir, gdir).pairs, EvalParams(metrics=select("dice")), jobs=jobs)
     assert [r.case for r in results] == [f"case{i:02d}" for i in range(n_cases)]
     return names
 

@@ -158,6 +158,7 @@ def eval_command(
     if require_file is not None:
         texts += gate.load_requirement_file(require_file)
     requirements = [gate.parse_requirement(t) for t in texts]
+    # Before any file is read: the losses a run may compute (the default is that of a score map).
     gate.validate_requirements(requirements, params.metrics, params.losses.for_kind("probs"))
 
     progress = _CaseProgress(quiet)
