@@ -36,6 +36,7 @@ INF = np.inf
 
 # --- surfaces of many classes in one pass ------------------------------------------------------
 
+
 @jit(inline="always")
 def _cls(value, lut, sorted_labels, use_lut, active):
     """Class index of a label value when that class is active, else -1."""
@@ -81,8 +82,12 @@ def _voxel(pred, gt, i, j, t, lut, sorted_labels, use_lut, active, ign, has_igno
     if check0 and (pred[i - 1, j, t] != p or pred[i + 1, j, t] != p):
         return pc, gs
     if has_ignore:
-        if (np.int64(gt[i, j - 1, t]) == ign or np.int64(gt[i, j + 1, t]) == ign
-                or np.int64(gt[i, j, t - 1]) == ign or np.int64(gt[i, j, t + 1]) == ign):
+        if (
+            np.int64(gt[i, j - 1, t]) == ign
+            or np.int64(gt[i, j + 1, t]) == ign
+            or np.int64(gt[i, j, t - 1]) == ign
+            or np.int64(gt[i, j, t + 1]) == ign
+        ):
             return pc, gs
         if check0 and (np.int64(gt[i - 1, j, t]) == ign or np.int64(gt[i + 1, j, t]) == ign):
             return pc, gs
@@ -90,8 +95,7 @@ def _voxel(pred, gt, i, j, t, lut, sorted_labels, use_lut, active, ign, has_igno
 
 
 @jit(parallel=True)
-def surface_points(pred, gt, lut, sorted_labels, use_lut, active, ign, has_ignore, check0,
-                   lo0, lo1, lo2, b0, b1, b2):
+def surface_points(pred, gt, lut, sorted_labels, use_lut, active, ign, has_ignore, check0, lo0, lo1, lo2, b0, b1, b2):
     """Surface voxels of the active classes inside the region ``[lo, lo + b)``.
 
     Returns ``(p_start, p_flat, g_start, g_flat)``: the PRED surface voxels of class index
@@ -174,6 +178,7 @@ def _ijt(f, n1, n2):
 
 
 # --- code box, nearby search ---------------------------------------------------------------------
+
 
 @jit()
 def scatter_codes(codes, p_flat, g_flat, n1, n2, lo0, lo1, lo2, pbit, gbit):
@@ -265,6 +270,7 @@ def gather_dense(f, q_flat, n1, n2, lo0, lo1, lo2):
 
 # --- projections for the cost estimate -----------------------------------------------------------
 
+
 @jit()
 def projection_counts(flat, n1, n2, lo0, lo1, lo2, b0, b1, b2):
     """Distinct values of each axis and of each pair of axes among the voxels (int64[6]).
@@ -305,6 +311,7 @@ def projection_counts(flat, n1, n2, lo0, lo1, lo2, b0, b1, b2):
 
 
 # --- exact distances at sparse queries -----------------------------------------------------------
+
 
 @jit()
 def _axes(flat, n1, n2, perm):
@@ -458,7 +465,7 @@ def sparse_edt(s_flat, q_flat, n1, n2, perm, lo, size, spacing, nchunks):
         ptr = np.empty(nrows, np.int64)
         c0 = q_c[col_start[group_start[g0]]]
         for rw in range(nrows):
-            ptr[rw] = row_start[rw] + np.searchsorted(s_c[row_start[rw]:row_start[rw + 1]], c0)
+            ptr[rw] = row_start[rw] + np.searchsorted(s_c[row_start[rw] : row_start[rw + 1]], c0)
         h = np.empty(max_rows, np.float64)
         pos = np.empty(max_rows, np.int64)
         v = np.empty(max_rows, np.int64)
@@ -546,6 +553,9 @@ NS_SPARSE_COLUMN = 2.5
 NEAR_OFFSETS = 48
 NEAR_SHELLS = 4
 NS_PROBE = 5.0
+# Peak memory of surface_distances stays within about twice the two label maps: the dense
+# path's float64 box (8 bytes a voxel) is taken only where it fits in that.
+DENSE_MEMORY_FACTOR = 2.0
 # (a, b, c) axis orders of the sparse scheme: the pair index (projection_counts) of the site
 # rows (a, b) and of the query columns (b, c).
 _PERMS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
@@ -588,20 +598,24 @@ def sparse_plan(site_counts, query_counts):
     """(estimated ns, axis order) of the cheapest sparse_edt axis order."""
     best = None
     for a, b, c in _PERMS:
-        ns = (NS_SPARSE_ROW * query_counts[c] * site_counts[_PAIR[a, b]]
-              + NS_SPARSE_COLUMN * site_counts[a] * query_counts[_PAIR[b, c]])
+        ns = (
+            NS_SPARSE_ROW * query_counts[c] * site_counts[_PAIR[a, b]]
+            + NS_SPARSE_COLUMN * site_counts[a] * query_counts[_PAIR[b, c]]
+        )
         if best is None or ns < best[0]:
             best = (ns, (a, b, c))
     return best
 
 
-def directed_squared(codes, site_bit, query_bit, s_flat, q_flat, shape, lo, spacing, offsets, nchunks, dense_ok):
+def directed_squared(codes, site_bit, query_bit, s_flat, q_flat, shape, lo, spacing, offsets, nchunks, label_bytes):
     """Squared distance (mm^2) from each query voxel to the nearest site voxel, raster order of q_flat.
 
     Nearby search first; the queries it leaves are done by the dense EDT over the code box
-    (kernels/edt.py, when ``dense_ok``) or by sparse_edt,
-    whichever the cost model says is cheaper. Also returns the path taken, for benchmarks.
+    (kernels/edt.py) or by sparse_edt, whichever the cost model says is cheaper. The dense
+    path's float64 box must fit in DENSE_MEMORY_FACTOR times ``label_bytes`` (the two label
+    maps). Also returns the path taken ("near", "dense" or "sparse"), for tests and benchmarks.
     """
+    dense_ok = 8 * codes.size <= DENSE_MEMORY_FACTOR * label_bytes
     _, n1, n2 = shape
     b0, b1, b2 = codes.shape
     o0, o1, o2, od2 = offsets[:4]
@@ -621,8 +635,21 @@ def directed_squared(codes, site_bit, query_bit, s_flat, q_flat, shape, lo, spac
                 exact_ns = min(exact_ns, NS_DENSE_VOXEL * b0 * b1 * b2)
             if NS_PROBE * far.size * (m1 - m0) >= exact_ns:
                 break
-        d2[far] = near_search(codes, site_bit, q_flat[far], n1, n2, lo[0], lo[1], lo[2],
-                              o0[m0:m1], o1[m0:m1], o2[m0:m1], od2[m0:m1], nchunks)
+        d2[far] = near_search(
+            codes,
+            site_bit,
+            q_flat[far],
+            n1,
+            n2,
+            lo[0],
+            lo[1],
+            lo[2],
+            o0[m0:m1],
+            o1[m0:m1],
+            o2[m0:m1],
+            od2[m0:m1],
+            nchunks,
+        )
         far = far[d2[far] < 0]
         m0 = m1
         if far.size == 0:
@@ -638,6 +665,15 @@ def directed_squared(codes, site_bit, query_bit, s_flat, q_flat, shape, lo, spac
         E.edt_squared(codes, site_bit, f, spacing[0], spacing[1], spacing[2], chunks, qbit=query_bit)
         d2[far] = gather_dense(f, qf, n1, n2, lo[0], lo[1], lo[2])
         return d2, "dense"
-    d2[far] = sparse_edt(s_flat, qf, n1, n2, np.asarray(perm, np.int64), np.asarray(lo, np.int64),
-                         np.asarray(codes.shape, np.int64), np.asarray(spacing, np.float64), nchunks)
+    d2[far] = sparse_edt(
+        s_flat,
+        qf,
+        n1,
+        n2,
+        np.asarray(perm, np.int64),
+        np.asarray(lo, np.int64),
+        np.asarray(codes.shape, np.int64),
+        np.asarray(spacing, np.float64),
+        nchunks,
+    )
     return d2, "sparse"

@@ -132,7 +132,7 @@ def surface_distances(
     g3 = as_kernel_3d(gt, order)
     p3 = as_kernel_3d(pred, order)
     has_ignore = ignore_label is not None
-    ign = np.int64(ignore_label if has_ignore else 0)
+    ign = np.int64(0 if ignore_label is None else ignore_label)
     lo, hi = KS.class_boxes(p3, g3, lut, sorted_labels, use_lut, ign, has_ignore, n_chunks(g3.shape[0] * g3.shape[1]))
     check0 = gt.ndim == 3
     k = sorted_labels.size
@@ -142,20 +142,22 @@ def surface_distances(
 
     # Per class, both surfaces as voxel lists and as bits of a uint8 code box; then per
     # direction a nearby search and, for the queries it leaves, the dense EDT over the code box
-    # or the sparse scheme, by estimated cost (kernels/surface_search.py). The dense path's
-    # float64 box must stay within twice the two label maps. Classes that together fill the
-    # field of view share one surface pass and one code box.
+    # or the sparse scheme, by estimated cost and memory (kernels/surface_search.py). Classes
+    # that together fill the field of view share one surface pass and one code box.
     n1, n2 = g3.shape[1], g3.shape[2]
-    budget = 2 * (pred.nbytes + gt.nbytes)
+    label_bytes = pred.nbytes + gt.nbytes
     offsets = SS.near_offsets(s3, g3.shape)
     results: dict[int, Optional[SurfaceDistances]] = {int(v): None for v in sorted_labels}
 
     def both_ways(c, codes, r_lo, p_flat, g_flat):
         out = []
-        for sites, queries, sbit, qbit in ((g_flat, p_flat, KS.GT_BIT, KS.PRED_BIT),
-                                           (p_flat, g_flat, KS.PRED_BIT, KS.GT_BIT)):
-            d2, _ = SS.directed_squared(codes, sbit, qbit, sites, queries, g3.shape, r_lo, s3, offsets, CHUNKS,
-                                        8 * codes.size <= budget)
+        for sites, queries, sbit, qbit in (
+            (g_flat, p_flat, KS.GT_BIT, KS.PRED_BIT),
+            (p_flat, g_flat, KS.PRED_BIT, KS.GT_BIT),
+        ):
+            d2, _ = SS.directed_squared(
+                codes, sbit, qbit, sites, queries, g3.shape, r_lo, s3, offsets, CHUNKS, label_bytes
+            )
             out.append(np.sqrt(d2, out=d2))
         results[int(sorted_labels[c])] = SurfaceDistances(out[0], out[1])
 
@@ -167,13 +169,27 @@ def surface_distances(
             active = np.zeros(k, np.bool_)
             active[present] = True
             b = all_hi - all_lo + 1
-            ps, pf, gs, gf = SS.surface_points(p3, g3, lut, sorted_labels, use_lut, active, ign, has_ignore, check0,
-                                               all_lo[0], all_lo[1], all_lo[2], b[0], b[1], b[2])
+            ps, pf, gs, gf = SS.surface_points(
+                p3,
+                g3,
+                lut,
+                sorted_labels,
+                use_lut,
+                active,
+                ign,
+                has_ignore,
+                check0,
+                all_lo[0],
+                all_lo[1],
+                all_lo[2],
+                b[0],
+                b[1],
+                b[2],
+            )
             codes = np.zeros(tuple(b), np.uint8)
             for c in present:
-                p_flat, g_flat = pf[ps[c]:ps[c + 1]], gf[gs[c]:gs[c + 1]]
-                SS.scatter_codes(codes, p_flat, g_flat, n1, n2, all_lo[0], all_lo[1], all_lo[2],
-                                 KS.PRED_BIT, KS.GT_BIT)
+                p_flat, g_flat = pf[ps[c] : ps[c + 1]], gf[gs[c] : gs[c + 1]]
+                SS.scatter_codes(codes, p_flat, g_flat, n1, n2, all_lo[0], all_lo[1], all_lo[2], KS.PRED_BIT, KS.GT_BIT)
                 both_ways(c, codes, all_lo, p_flat, g_flat)
                 SS.clear_codes(codes, p_flat, n1, n2, all_lo[0], all_lo[1], all_lo[2])
                 SS.clear_codes(codes, g_flat, n1, n2, all_lo[0], all_lo[1], all_lo[2])
@@ -181,8 +197,20 @@ def surface_distances(
             for c in present:
                 r_lo = box_lo[c]
                 b = box_hi[c] - r_lo + 1
-                codes, row_p, row_g = KS.surface_codes(p3, g3, np.int64(sorted_labels[c]), ign, has_ignore,
-                                                       r_lo[0], r_lo[1], r_lo[2], b[0], b[1], b[2], check0)
+                codes, row_p, row_g = KS.surface_codes(
+                    p3,
+                    g3,
+                    np.int64(sorted_labels[c]),
+                    ign,
+                    has_ignore,
+                    r_lo[0],
+                    r_lo[1],
+                    r_lo[2],
+                    b[0],
+                    b[1],
+                    b[2],
+                    check0,
+                )
                 p_flat = SS.codes_to_flat(codes, KS.PRED_BIT, row_p, n1, n2, r_lo[0], r_lo[1], r_lo[2])
                 g_flat = SS.codes_to_flat(codes, KS.GT_BIT, row_g, n1, n2, r_lo[0], r_lo[1], r_lo[2])
                 both_ways(c, codes, r_lo, p_flat, g_flat)
