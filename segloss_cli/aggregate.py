@@ -4,7 +4,9 @@ Per class and metric (and loss): mean, std (population, ddof=0 as numpy), median
 (linear interpolation, numpy's default), min, max, n (values used) and n_null (undefined
 values skipped). ``mean_over_classes``: for each metric, the same statistics over cases of
 each case's mean over its defined class values. ``worst_cases``: the cases with the worst
-mean over classes of one metric (the folder table's short list).
+mean over classes of one metric (the folder table's short list). ``pooled``: the dataset-level
+view, counts summed over cases before any formula (mmsegmentation's IoUMetric, torchmetrics'
+macro Jaccard over the whole set).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from .model import CaseResult, ClassSummary, Stats, Summary, WorstCase, WorstCases
+from .model import CaseResult, ClassSummary, ConfusionCounts, Pooled, PooledClass, Stats, Summary, WorstCase, WorstCases
 
 
 def stats(values: Iterable[Optional[float]]) -> Stats:
@@ -102,3 +104,64 @@ def worst_cases(cases: Iterable[CaseResult], metric: str, *, higher_is_better: b
     sign = 1.0 if higher_is_better else -1.0
     rows.sort(key=lambda r: (r.mean is not None, sign * (r.mean or 0.0), r.case))
     return WorstCases(metric, tuple(rows[:k]))
+
+
+def _nanmean(values) -> Optional[float]:
+    vals = np.asarray(values, dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    return float(vals.mean()) if vals.size else None
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(num.shape, np.nan)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def pooled(cases: Sequence[CaseResult], metric_names: Sequence[str], *, empty_policy: str) -> Optional[Pooled]:
+    """Dataset-level results: each class's TP/FP/FN summed over the cases (int64, exact), TN
+    the rest of all counted voxels, then every count-based metric of ``metric_names`` from
+    those counts, and mmsegmentation's aAcc, mIoU, mAcc, mDice, mFscore over the classes.
+
+    None when a case does not carry its counts (a hand-built result).
+    """
+    from .metrics.overlap import Counts
+    from .metrics.registry import all_metrics, apply_empty_rule, class_status
+
+    if any(c.n_voxels is None or any(r.counts is None for r in c.classes) for c in cases):
+        return None
+    labels = sorted({row.label for case in cases for row in case.classes})
+    names: dict[int, Optional[str]] = {}
+    sums = {lab: np.zeros(3, dtype=np.int64) for lab in labels}
+    for case in cases:
+        for row in case.classes:
+            names.setdefault(row.label, row.name)
+            c = row.counts
+            sums[row.label] += (c.tp, c.fp, c.fn)  # type: ignore[union-attr]
+    n_total = sum(int(c.n_voxels or 0) for c in cases)
+    tp, fp, fn = (np.array([sums[lab][i] for lab in labels], dtype=np.int64) for i in range(3))
+    tn = n_total - tp - fp - fn
+    counts = Counts(np.array(labels, dtype=np.int64), tp, fp, fn, tn, n_total, None)
+    specs = all_metrics()
+    confusion = [m for m in metric_names if specs[m].family == "confusion"]
+    values = {m: np.asarray(specs[m].compute(counts)) for m in confusion}  # type: ignore[misc]
+    rows = []
+    for i, lab in enumerate(labels):
+        status = class_status(int(tp[i] + fp[i]), int(tp[i] + fn[i]))
+        metrics = {m: apply_empty_rule(specs[m], values[m][i], status, empty_policy, None) for m in confusion}
+        rows.append(PooledClass(lab, names.get(lab), status, ConfusionCounts(int(tp[i]), int(fp[i]), int(fn[i]), int(tn[i])),  # type: ignore[arg-type]
+                                metrics))
+    mean_over = {m: _defined_mean([r.metrics[m] for r in rows]) for m in confusion}
+    tpf, fpf, fnf = (x.astype(np.float64) for x in (tp, fp, fn))
+    precision, recall = _ratio(tpf, tpf + fpf), _ratio(tpf, tpf + fnf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fscore = 2 * precision * recall / (precision + recall)
+    gt_total = float(np.sum(tpf + fnf))
+    dataset = {
+        "aAcc": float(np.sum(tpf) / gt_total) if gt_total > 0 else None,
+        "mIoU": _nanmean(_ratio(tpf, tpf + fpf + fnf)),
+        "mAcc": _nanmean(recall),
+        "mDice": _nanmean(_ratio(2 * tpf, 2 * tpf + fpf + fnf)),
+        "mFscore": _nanmean(fscore),
+    }
+    return Pooled(len(cases), tuple(rows), mean_over, dataset)

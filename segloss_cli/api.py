@@ -24,6 +24,7 @@ from typing import Any, Optional, Union
 from .classes import ClassSelection, load_label_names
 from .errors import UsageError
 from .evaluate import EvalParams, assemble_run, evaluate_loaded, scan_pair
+from .io.palette import load_palette
 from .io.prediction import LoadParams, prepare_gt, prepare_prediction
 from .losses.registry import PARAMS as LOSS_PARAMS
 from .losses.registry import LossParams
@@ -84,6 +85,7 @@ def make_params(
     threshold: float = 0.5,
     npz_key: Optional[str] = None,
     renormalize: bool = False,
+    palette: Any = None,
     hd_percentile: float = 95.0,
     hd_mode: str = "max",
     nsd_tolerance_mm: Union[float, Mapping[Optional[int], float]] = 1.0,
@@ -96,7 +98,9 @@ def make_params(
     list or one comma-separated string; None: all. ``losses``: the same, None for the
     default (every non-Lovasz loss for a probability/logit PRED, none for a label map).
     ``nsd_tolerance_mm``: one tolerance, or ``{label: mm}`` with an optional ``None`` key for
-    the default.
+    the default. ``palette``: the label colours of RGB masks, a preset (``"voc"``,
+    ``"cityscapes"``), a JSON/CSV file or ``{label: (r, g, b)}``; its names name the classes
+    unless ``label_names`` does.
 
     Examples
     --------
@@ -114,8 +118,11 @@ def make_params(
         per_label, default_tau = {}, float(nsd_tolerance_mm)
     if isinstance(spacing_mm, (int, float)):
         spacing_mm = (float(spacing_mm),)
+    colours = load_palette(palette)
     names: Mapping[int, str]
-    if label_names is None or isinstance(label_names, Mapping):
+    if label_names is None and colours is not None:
+        names = dict(colours.names)
+    elif label_names is None or isinstance(label_names, Mapping):
         names = {int(k): str(v) for k, v in (label_names or {}).items()}
     else:
         names = load_label_names(label_names)
@@ -128,6 +135,7 @@ def make_params(
             npz_key=npz_key,
             spacing_mm=None if spacing_mm is None else tuple(spacing_mm),
             renormalize=renormalize,
+            palette=colours,
         ),
         classes=ClassSelection(
             labels=None if labels is None else _labels(labels),
@@ -205,8 +213,9 @@ def _score_arrays(pred: Any, gt: Any, params: EvalParams, case: str) -> CaseResu
     from .io.readers import array_volume
 
     spacing = params.load.spacing_mm
-    gt_vol = prepare_gt(array_volume(gt, "gt", spacing))
-    pred_vol, kind = prepare_prediction(array_volume(pred, "pred", spacing), gt_vol, params.load)
+    colours = params.load.palette
+    gt_vol = prepare_gt(array_volume(gt, "gt", spacing, colours))
+    pred_vol, kind = prepare_prediction(array_volume(pred, "pred", spacing, colours), gt_vol, params.load)
     return evaluate_loaded(scan_pair(pred_vol, kind, gt_vol, params), params, case=case)
 
 

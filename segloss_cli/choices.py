@@ -58,3 +58,11 @@ class MissingPolicy(Choice):
     ERROR = "error"
     WORST = "worst"
     SKIP = "skip"
+
+
+class Aggregate(Choice):
+    """What the folder table shows: statistics over cases, the pooled (dataset-level) values, or both."""
+
+    CASES = "cases"
+    POOLED = "pooled"
+    BOTH = "both"

@@ -30,7 +30,8 @@ PARAMETERS = set(
         "spacing_mm", "labels", "include_background", "ignore_label", "label_names", "pred_type",
         "channel_axis", "threshold", "npz_key", "renormalize", "metrics", "losses", "weights",
         "empty_policy", "hd_mode", "hd_percentile", "nsd_tolerance_mm", "worst_distance_mm",
-        "require", "require_file", "missing", "jobs", "pred_suffix", "gt_suffix", "pattern",
+        "require", "require_file", "missing", "jobs", "pred_suffix", "gt_suffix", "pattern", "palette",
+        "aggregate",
     }
 )
 

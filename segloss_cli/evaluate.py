@@ -25,7 +25,7 @@ from .io.prediction import LoadParams, read_gt, read_prediction, score_view
 from .io.readers import case_id
 from .losses.registry import LossParams
 from .metrics.params import SurfaceParams
-from .metrics.registry import all_metrics
+from .metrics.registry import all_metrics, apply_empty_rule, class_status
 from .model import (
     CaseResult,
     ClassResult,
@@ -93,6 +93,7 @@ class EvalParams:
         if self.wants_surface():
             out.update(
                 # `--spacing 1` is how numpy inputs ask for voxel units (conventions.md): say so.
+                # (Images without a spacing measure in pixels: assemble_run says so from the cases.)
                 distance_unit="voxel" if load.spacing_mm and all(v == 1 for v in load.spacing_mm) else "mm",
                 hd_percentile=surf.hd_percentile,
                 hd_mode=str(surf.hd_mode),
@@ -109,16 +110,6 @@ class EvalParams:
         return out
 
 
-def class_status(n_pred: int, n_gt: int) -> str:
-    if n_pred == 0 and n_gt == 0:
-        return "both_empty"
-    if n_gt == 0:
-        return "gt_empty"
-    if n_pred == 0:
-        return "pred_empty"
-    return "ok"
-
-
 def worst_distance_mm(gt: Volume, spacing_mm, override: Optional[float]) -> float:
     """Diagonal of the GT field of view in mm: no two voxels of the image are further apart."""
     if override is not None:
@@ -133,6 +124,7 @@ class LoadedPair(NamedTuple):
     # Label histograms from the one pass that validated a label-map pair; they hold the
     # overlap counts, so evaluate_loaded needs no second pass. None on the general path.
     histograms: Optional[LabelHistograms] = None
+    notes: tuple[str, ...] = ()
 
 
 def load_pair(pred_path: str, gt_path: str, params: EvalParams) -> LoadedPair:
@@ -175,15 +167,27 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
         k = max(pred.scores.shape[0], 2)
         bad = [int(v) for v in gt_present if v >= k and v != ignore]
         if bad:
+            hint = "; if 255 marks void pixels, pass @ignore_label=255" if bad[0] == 255 and ignore is None else ""
             raise InputError(
                 f"GT has label {bad[0]} but the prediction has {k} classes (0..{k - 1}); "
-                "the class axis must have one channel per label",
+                f"the class axis must have one channel per label{hint}",
                 gt.path,
             )
         present = gt_present
+        notes: tuple[str, ...] = ()
     else:
         present = np.union1d(gt_present, pred_present)
-    return LoadedPair(pred, gt, resolve_classes(pred.n_channels, present, params.classes), histograms)
+        notes = _label_notes(gt_present, pred_present, params.classes)
+    return LoadedPair(pred, gt, resolve_classes(pred.n_channels, present, params.classes), histograms, notes)
+
+
+def _label_notes(gt_present: np.ndarray, pred_present: np.ndarray, classes: ClassSelection) -> tuple[str, ...]:
+    """Words on labels that look like a convention segloss was not told about (no number changes)."""
+    notes = []
+    if classes.ignore_label is None and 255 in gt_present and 255 not in pred_present:
+        notes.append("GT has label 255, which PRED never predicts; if 255 marks void or boundary pixels "
+                     "(VOC, Cityscapes), pass @ignore_label=255, else it is scored as a class")
+    return tuple(notes)
 
 
 def _check_unused_spacing_option(pred: Prediction, gt: Volume, load: LoadParams) -> None:
@@ -205,7 +209,7 @@ def _check_unused_spacing_option(pred: Prediction, gt: Volume, load: LoadParams)
 
 def _require_spacing(pred: Prediction, gt: Volume, params: EvalParams) -> None:
     """Distance metrics on numpy inputs without a spacing: an error naming the file, never 1 mm guessed."""
-    if _spacing(pred, gt) is None and params.wants_surface():
+    if _spacing(pred, gt) is None and not _in_pixels(pred, gt) and params.wants_surface():
         raise InputError(
             "distance metrics need voxel spacing and numpy inputs carry none; pass @spacing_mm "
             "(e.g. @spacing_mm=1 for voxel units) or skip them with @metrics=overlap",
@@ -220,6 +224,20 @@ def evaluate_pair(pred_path: str, gt_path: str, params: EvalParams, *, case: Opt
 
 def _spacing(pred: Prediction, gt: Volume):
     return gt.spacing_mm if gt.spacing_mm is not None else pred.volume.spacing_mm
+
+
+def _in_pixels(pred: Prediction, gt: Volume) -> bool:
+    """2-D images without a spacing: distances in pixels, volumes undefined."""
+    return _spacing(pred, gt) is None and "pixel" in (gt.spacing_source, pred.volume.spacing_source)
+
+
+def distance_unit(pred: Prediction, gt: Volume, load: LoadParams) -> str:
+    """What a distance of this case is measured in: mm, voxel (a spacing of 1 given for numpy
+    inputs, conventions.md) or pixel (an image without spacing)."""
+    if _in_pixels(pred, gt):
+        return "pixel"
+    # `--spacing 1` is how numpy inputs ask for voxel units (conventions.md): say so.
+    return "voxel" if load.spacing_mm and all(v == 1 for v in load.spacing_mm) else "mm"
 
 
 def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseResult:
@@ -238,6 +256,8 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
 
     values: dict[str, np.ndarray] = {}
     surface = [m for m in params.metrics if specs[m].family == "surface"]
+    unit = distance_unit(pred, gt, params.load)
+    grid = (1.0,) * gt.array.ndim if unit == "pixel" else spacing  # distances in pixels
     for name in params.metrics:
         spec = specs[name]
         if spec.family == "confusion":
@@ -248,17 +268,17 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
         from .metrics.distance import surface_metrics
 
         values.update(
-            surface_metrics(pred.labels, gt.array, labels, spacing_mm=spacing, names=surface,
+            surface_metrics(pred.labels, gt.array, labels, spacing_mm=grid, names=surface,
                             params=params.surface, ignore_label=ignore)
         )
-        worst = worst_distance_mm(gt, spacing, params.surface.worst_distance_mm)
+        worst = worst_distance_mm(gt, grid, params.surface.worst_distance_mm)
 
     rows = []
     for i, label in enumerate(classes.reported):
         status = statuses[i]
         metrics: dict[str, Any] = {}
         for name in params.metrics:
-            metrics[name] = _apply_empty_rule(specs[name], values[name][i], status, params.empty_policy, worst)
+            metrics[name] = apply_empty_rule(specs[name], values[name][i], status, params.empty_policy, worst)
         tally = ConfusionCounts(int(counts.tp[i]), int(counts.fp[i]), int(counts.fn[i]), int(counts.tn[i]))
         rows.append(ClassResult(int(label), classes.name(int(label)), status, metrics, tally))  # type: ignore[arg-type]
 
@@ -276,21 +296,10 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
         spacing_mm=None if spacing is None else tuple(float(s) for s in spacing),
         classes=tuple(rows),
         losses=losses,
+        distance_unit=unit,
+        n_voxels=int(counts.n),
+        notes=pair.notes,
     )
-
-
-def _apply_empty_rule(spec, value, status: str, policy: str, worst: Optional[float]):
-    """The value conventions.md reports for this status; None means undefined (JSON null)."""
-    if spec.empty_rule in ("similarity", "distance") and status != "ok":
-        if policy == "nan":
-            return None
-        if spec.empty_rule == "similarity":
-            return 1.0 if status == "both_empty" else 0.0
-        return 0.0 if status == "both_empty" else worst
-    if spec.integer:
-        return int(value)
-    v = float(value)
-    return None if not math.isfinite(v) else v
 
 
 # --- a run's result from its cases -------------------------------------------------------------
@@ -324,14 +333,23 @@ def assemble_run(
     the headline subset)."""
     from dataclasses import replace
 
-    from .aggregate import summarize, worst_cases
+    from .aggregate import pooled, summarize, worst_cases
 
     specs = all_metrics()
     metric_names = params.metrics
     computed = computed_losses(cases)
     settings = {"segloss_version": __version__, **params.settings()}
     settings["losses"] = list(computed)
-    summary = summarize(cases, metric_names, computed)
+    if "distance_unit" in settings and any(c.distance_unit == "pixel" for c in cases):
+        units = {c.distance_unit for c in cases}
+        if len(units) > 1:
+            raise InputError(
+                f"some cases measure distances in pixels (images without a spacing) and others in "
+                f"{', '.join(sorted(units - {'pixel'}))}; give @spacing_mm for the images or score them apart"
+            )
+        settings["distance_unit"] = "pixel"
+    summary = replace(summarize(cases, metric_names, computed),
+                      pooled=pooled(cases, metric_names, empty_policy=str(params.empty_policy)))
     if pairing is not None:
         summary = replace(summary, pairing=pairing)
         headline = headline_metric(metric_names)

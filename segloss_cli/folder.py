@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from .errors import InputError, UsageError
-from .io.readers import case_id, file_kind
+from .io.readers import FORMATS, case_id, file_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import EvalParams
@@ -135,9 +135,9 @@ def pair_folders(
     gts = _index(Path(gt_dir), "ground-truth", pattern, gt_suffix)
     hint = "" if pattern is None else f" matching @pattern '{pattern}'"
     if not gts:
-        raise InputError(f"no ground-truth files (.nii.gz, .nii, .npy, .npz){hint}; check the folder", gt_dir)
+        raise InputError(f"no ground-truth files ({FORMATS}){hint}; check the folder", gt_dir)
     if not preds and missing != "worst":
-        raise InputError(f"no prediction files (.nii.gz, .nii, .npy, .npz){hint}; check the folder", pred_dir)
+        raise InputError(f"no prediction files ({FORMATS}){hint}; check the folder", pred_dir)
     missing_ids = tuple(sorted(set(gts) - set(preds)))
     extra_ids = tuple(sorted(set(preds) - set(gts)))
     if missing == "error" and (missing_ids or extra_ids):

@@ -1,9 +1,11 @@
 """The CI gate: parse ``--require`` expressions and check them against a run's summary.
 
-Syntax (conventions.md, "Requirements"): ``metric[class] OP value`` or ``loss.NAME[class] OP
-value`` with OP one of ``>= <= > <``; the class (label or name) is optional, and without it a
-metric requirement applies to every reported class and a loss requirement to the loss's
-reduced value. Values come from the summary mean, which for a single pair is the case value
+Syntax (conventions.md, "Requirements"): ``metric[class] OP value``, ``loss.NAME[class] OP
+value`` or ``pooled.metric[class] OP value`` with OP one of ``>= <= > <``; the class (label or
+name) is optional, and without it a metric requirement applies to every reported class and a
+loss requirement to the loss's reduced value. ``pooled.`` gates a count-based metric computed
+from the counts summed over cases, or a dataset-level score (``pooled.mIoU``, ``pooled.aAcc``,
+``pooled.mAcc``, ``pooled.mDice``, ``pooled.mFscore``). Values come from the summary mean, which for a single pair is the case value
 itself (the mean of one number). An undefined (null) value fails unless ``allow_undefined``.
 Unknown metrics, losses and classes raise UsageError (exit 2): a typo never passes silently.
 
@@ -27,20 +29,20 @@ OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operat
 
 _EXPR = re.compile(
     r"""^\s*
-    (?P<loss>loss\.)?
+    (?:(?P<loss>loss\.)|(?P<pooled>pooled\.))?
     (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     \s*(?:\[\s*(?P<cls>[^\[\]]*?)\s*\])?
     \s*(?P<op>>=|<=|>|<)
     \s*(?P<value>\S+)\s*$""",
     re.VERBOSE,
 )
-EXAMPLES = "dice>=0.85, hd95<=5, dice[liver]>=0.9, dice[3]>=0.9, loss.dice<=0.2"
+EXAMPLES = "dice>=0.85, hd95<=5, dice[liver]>=0.9, dice[3]>=0.9, loss.dice<=0.2, pooled.mIoU>=0.7"
 
 
 @dataclass(frozen=True)
 class Requirement:
     text: str
-    kind: str  # metric | loss
+    kind: str  # metric | loss | pooled (a count-based metric from counts summed over cases, or aAcc, mIoU, ...)
     name: str  # as written (resolved against the run when checked)
     selector: Optional[str]  # class label or name as written; None = every class / reduced loss
     op: str
@@ -80,7 +82,17 @@ def parse_requirement(text: str) -> Requirement:
     selector = m.group("cls")
     if selector is not None and not selector:
         raise UsageError(f"@require '{text}': empty class in []; give a label or a name, e.g. dice[1]>=0.9")
-    return Requirement(text.strip(), "loss" if m.group("loss") else "metric", m.group("name"), selector, m.group("op"), threshold)
+    kind = "loss" if m.group("loss") else "pooled" if m.group("pooled") else "metric"
+    if kind == "pooled" and _dataset_key(m.group("name")) and selector is not None:
+        raise UsageError(f"@require '{text}': {m.group('name')} is one value over all classes; drop the [class]")
+    return Requirement(text.strip(), kind, m.group("name"), selector, m.group("op"), threshold)
+
+
+def _dataset_key(name: str) -> Optional[str]:
+    """The dataset-level key (aAcc, mIoU, mAcc, mDice, mFscore) ``name`` spells, any case."""
+    from .model import DATASET_KEYS
+
+    return next((k for k in DATASET_KEYS if k.lower() == name.lower()), None)
 
 
 def load_requirement_file(path: str | Path) -> list[str]:
@@ -117,10 +129,17 @@ def validate_requirements(requirements: Sequence[Requirement], metric_names: Seq
     from .metrics.registry import resolve
 
     for req in requirements:
-        if req.kind == "metric":
-            metric = resolve(req.name).name
-            if metric not in metric_names:
-                raise UsageError(f"@require '{req.text}': metric {metric} is not computed; add it to @metrics")
+        if req.kind == "pooled" and _dataset_key(req.name):
+            continue
+        if req.kind in ("metric", "pooled"):
+            spec = resolve(req.name)
+            if spec.name not in metric_names:
+                raise UsageError(f"@require '{req.text}': metric {spec.name} is not computed; add it to @metrics")
+            if req.kind == "pooled" and spec.family != "confusion":
+                raise UsageError(
+                    f"@require '{req.text}': {spec.name} is not a count-based metric, so it has no pooled value; "
+                    "gate it on the cases (without pooled.)"
+                )
         elif _loss(req) not in loss_names:
             computed = ", ".join(loss_names) or "none"
             raise UsageError(
@@ -200,8 +219,24 @@ def check(
         name = classes[label].name if label is not None else None
         checks.append(Check(req, key, None if label is None else str(label), name, actual, passed))
 
+    pooled = summary.pooled if summary is not None else None
     for req in reqs:
-        if req.kind == "metric":
+        if req.kind == "pooled":
+            if pooled is None:
+                raise UsageError(f"@require '{req.text}': the run has no pooled counts")
+            key = _dataset_key(req.name)
+            if key is not None:
+                add(req, f"pooled.{key}", None, pooled.dataset.get(key))
+                continue
+            metric = resolve(req.name).name
+            rows = pooled.by_label()
+            labels = sorted(rows) if req.selector is None else [_resolve_class(req.selector, classes, req)]
+            if not labels:
+                raise UsageError(f"@require '{req.text}': the run reported no classes to check")
+            for lab in labels:
+                value = rows[lab].metrics.get(metric)
+                add(req, f"pooled.{metric}", lab, None if value is None else float(value))
+        elif req.kind == "metric":
             metric = resolve(req.name).name
             labels = sorted(classes) if req.selector is None else [_resolve_class(req.selector, classes, req)]
             if not labels:

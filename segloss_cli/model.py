@@ -113,6 +113,9 @@ class CaseResult:
     spacing_mm: Optional[tuple[float, ...]]
     classes: tuple[ClassResult, ...]
     losses: dict[str, LossResult] = field(default_factory=dict)
+    distance_unit: str = "mm"  # mm | voxel (spacing 1 given for numpy inputs) | pixel (images)
+    n_voxels: Optional[int] = None  # voxels counted (ignored ones excluded): pooled TN needs it
+    notes: tuple[str, ...] = ()  # suspicious input worth a word (the CLI prints them on stderr)
 
     def row(self, label: int) -> ClassResult:
         """The row of class ``label``; KeyError when the case does not report it."""
@@ -236,6 +239,53 @@ class PairingSummary:
 
 
 @dataclass(frozen=True)
+class PooledClass:
+    """One class over the whole run: its confusion counts summed over cases, and every
+    count-based metric computed from them (the empty-mask rule applied to the pooled status)."""
+
+    label: int
+    name: Optional[str]
+    status: Status
+    counts: ConfusionCounts
+    metrics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.counts
+        return {"name": self.name, "status": self.status, "counts": {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn},
+                "metrics": dict(self.metrics)}
+
+
+# Dataset-level scores as mmsegmentation's IoUMetric reports them, over the reported classes.
+DATASET_KEYS = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore")
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """Dataset-level (pooled) results: counts accumulated over all cases, then the formulas.
+
+    ``dataset``: aAcc = sum TP / sum |G| over the classes, and the means over classes (classes
+    whose value is 0/0 left out, as nanmean) of IoU, accuracy (recall), Dice and F1 (from the
+    pooled precision and recall) -- mmsegmentation's aAcc, mIoU, mAcc, mDice, mFscore.
+    """
+
+    n_cases: int
+    classes: tuple[PooledClass, ...]
+    mean_over_classes: dict[str, Optional[float]]
+    dataset: dict[str, Optional[float]]
+
+    def by_label(self) -> dict[int, PooledClass]:
+        return {c.label: c for c in self.classes}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_cases": self.n_cases,
+            "classes": {str(c.label): c.to_dict() for c in self.classes},
+            "mean_over_classes": dict(self.mean_over_classes),
+            **self.dataset,
+        }
+
+
+@dataclass(frozen=True)
 class Summary:
     """Per class and metric (and loss) statistics over the cases of a run."""
 
@@ -245,6 +295,7 @@ class Summary:
     losses: Optional[dict[str, Stats]] = None  # reduced loss values; None: no loss computed
     pairing: Optional[PairingSummary] = None
     worst_cases: Optional[WorstCases] = None
+    pooled: Optional[Pooled] = None
 
     def by_label(self) -> dict[int, ClassSummary]:
         return {c.label: c for c in self.classes}
@@ -261,6 +312,8 @@ class Summary:
             out["pairing"] = self.pairing.to_dict()
         if self.worst_cases is not None:
             out["worst_cases"] = self.worst_cases.to_dict()
+        if self.pooled is not None:
+            out["pooled"] = self.pooled.to_dict()
         return out
 
 

@@ -329,7 +329,7 @@ WRONG_TYPES = {
     "text": ("scan.nii", b"patient,label\n1,2\n" * 40, "text file"),
     "dicom": ("scan.nii", bytes(128) + b"DICM" + bytes(500), "DICOM file"),
     "mha": ("scan.mha", b"ObjectType = Image\nNDims = 3\nDimSize = 4 4 4\n", "unsupported file type '.mha'"),
-    "png-suffix": ("scan.png", b"\x89PNG\r\n\x1a\n" + bytes(500), "unsupported file type '.png'"),
+    "bmp-suffix": ("scan.bmp", b"BM" + bytes(500), "unsupported file type '.bmp'"),
 }
 
 
@@ -340,6 +340,14 @@ def test_wrong_file_type(tmp_path, gt, kind):
     p.write_bytes(content)
     line = assert_fails(tmp_path, p, gt, names=p, fix="to NIfTI")
     assert found in line
+
+
+def test_corrupt_png(tmp_path, gt):
+    """PNG is read since 2-D masks are (issue 11): a corrupt one is one line, re-export it."""
+    p = tmp_path / "scan.png"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(500))
+    line = assert_fails(tmp_path, p, gt, names=p, fix="re-export it")
+    assert "not a readable PNG" in line and line.count(str(p)) == 1
 
 
 def test_npy_and_npz_swapped(tmp_path, gt):

@@ -253,10 +253,13 @@ def test_csv_outputs_and_summary_csv(tmp_path):
     assert [(r["case"], r["label"]) for r in rows] == [(f"case0{i}", lab) for i in range(3) for lab in ("1", "2")]
     assert float(rows[0]["dice"]) == data["cases"][0]["classes"]["1"]["metrics"]["dice"]
     srows = list(csv.DictReader(io.StringIO(sp.read_text())))
-    got = {(r["label"], r["key"]): r for r in srows}
+    got = {(r["label"], r["kind"], r["key"]): r for r in srows}
     st = data["summary"]["classes"]["2"]["metrics"]["iou"]
-    assert float(got[("2", "iou")]["mean"]) == st["mean"] and int(got[("2", "iou")]["n"]) == st["n"]
-    assert float(got[("mean_over_classes", "dice")]["q3"]) == data["summary"]["mean_over_classes"]["dice"]["q3"]
+    assert float(got[("2", "metric", "iou")]["mean"]) == st["mean"] and int(got[("2", "metric", "iou")]["n"]) == st["n"]
+    assert float(got[("mean_over_classes", "metric", "dice")]["q3"]) == data["summary"]["mean_over_classes"]["dice"]["q3"]
+    pooled = data["summary"]["pooled"]
+    assert float(got[("2", "pooled", "iou")]["mean"]) == pooled["classes"]["2"]["metrics"]["iou"]
+    assert float(got[("all", "pooled", "mIoU")]["mean"]) == pooled["mIoU"]
 
 
 def test_terminal_table_shows_summary_n_and_worst_cases(tmp_path):

@@ -35,7 +35,8 @@ def run(tmp_path, pred, gt, *, kind="probs", names=ALL, params=None, include_bac
         classes=ClassSelection(labels=labels, include_background=include_background, ignore_label=ignore),
         losses=LossParams(names=tuple(names), values=dict(params or {})),
     )
-    p, g, classes, _ = load_pair(str(pp), str(gp), opts)
+    pair = load_pair(str(pp), str(gp), opts)
+    p, g, classes = pair.pred, pair.gt, pair.classes
     return compute_losses(p, g, classes, opts.losses, names=opts.losses.names, ignore_label=ignore,
                           renormalize=renormalize), classes
 

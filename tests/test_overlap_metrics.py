@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segloss_cli.evaluate import _apply_empty_rule, class_status
 from segloss_cli.metrics.overlap import Counts
-from segloss_cli.metrics.registry import all_metrics, resolve, select
+from segloss_cli.metrics.registry import all_metrics, class_status, resolve, select
+from segloss_cli.metrics.registry import apply_empty_rule as _apply_empty_rule
 from tests import naive
 
 CONFUSION = [n for n, s in all_metrics().items() if s.family == "confusion"]

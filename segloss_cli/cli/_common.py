@@ -47,7 +47,7 @@ OPTIONS = {
     "hd_mode": "--hd-mode", "hd_percentile": "--hd-percentile", "nsd_tolerance_mm": "--nsd-tolerance",
     "worst_distance_mm": "--worst-distance", "require": "--require", "require_file": "--require-file",
     "missing": "--missing", "jobs": "--jobs", "pred_suffix": "--pred-suffix", "gt_suffix": "--gt-suffix",
-    "pattern": "--pattern",
+    "pattern": "--pattern", "palette": "--palette", "aggregate": "--aggregate",
 }
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..choices import EmptyPolicy, HdMode, MissingPolicy, PredType
+from ..choices import Aggregate, EmptyPolicy, HdMode, MissingPolicy, PredType
 from . import app
 from ._batch import CaseProgress as _CaseProgress
 from ._batch import report_gate
@@ -81,10 +81,12 @@ def eval_command(
     threshold: Annotated[float, typer.Option("--threshold", help="Single-channel (sigmoid) PRED: foreground where p >= threshold.", rich_help_panel=INPUT)] = 0.5,
     spacing: Annotated[Optional[str], typer.Option("--spacing", help="Voxel spacing in mm for .npy/.npz inputs, e.g. 0.8,0.8,2.5 or 1 (NIfTI spacing comes from the header).", rich_help_panel=INPUT)] = None,
     npz_key: Annotated[Optional[str], typer.Option("--npz-key", help="Array name inside .npz files that hold several.", rich_help_panel=INPUT)] = None,
+    palette: Annotated[Optional[str], typer.Option("--palette", help="Colours of RGB/RGBA masks -> labels: a JSON ({\"1\": [128, 0, 0]}) or CSV (label,r,g,b[,name]) file, or a preset: voc, cityscapes (its names name the classes). Palette and greyscale PNGs need none.", rich_help_panel=INPUT, show_default=False)] = None,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="What to print on stdout.", rich_help_panel=OUTPUT)] = Format.table,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the JSON result here (atomically).", rich_help_panel=OUTPUT)] = None,
     csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write per-case, per-class rows as CSV here (atomically).", rich_help_panel=OUTPUT)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.", rich_help_panel=OUTPUT)] = False,
+    aggregate: Annotated[Aggregate, typer.Option("--aggregate", help="Folder table: cases (mean ± std over cases), pooled (dataset-level: counts summed over cases, then the metrics, with aAcc/mIoU/mAcc/mDice/mFscore), or both. JSON always has both.", rich_help_panel=OUTPUT)] = Aggregate.CASES,
     summary_csv: Annotated[Optional[Path], typer.Option("--summary-csv", help="Also write the summary statistics (per class and metric: mean, std, median, q1, q3, min, max, n, n_null) as CSV here.", rich_help_panel=OUTPUT)] = None,
     pattern: Annotated[Optional[str], typer.Option("--pattern", help="Folders: only files whose name matches this glob, e.g. 'case_*.nii.gz'.", rich_help_panel=FOLDERS)] = None,
     pred_suffix: Annotated[Optional[str], typer.Option("--pred-suffix", help="Folders: strip this from prediction case ids (case1_seg.nii.gz -> case1), e.g. _seg.", rich_help_panel=FOLDERS)] = None,
@@ -147,6 +149,7 @@ def eval_command(
         threshold=threshold,
         npz_key=npz_key,
         renormalize=renormalize,
+        palette=palette,
         hd_percentile=hd_percentile,
         hd_mode=hd_mode,
         nsd_tolerance_mm=parse_nsd_tolerance(nsd_tolerance) or 1.0,
@@ -165,17 +168,33 @@ def eval_command(
     with progress:
         run = run_params(pred, gt, params, folder=folder, metrics_chosen=metrics is not None,
                          on_pairing=lambda pairing: progress.start(pairing, missing), on_case=progress.advance)
+    if not quiet:
+        _print_notes(run)
     if not folders and not run.cases[0].classes and not quiet:
         err("segloss: note: no class to report: PRED and GT hold only background; "
             "name labels with --labels to report them (as both_empty) or add --include-background")
     checks = gate.check(run, requirements, allow_undefined=allow_undefined)
-    _emit(run, output_format, json_path, csv_path, summary_csv, folder=folders)
+    _emit(run, output_format, json_path, csv_path, summary_csv, folder=folders, aggregate=aggregate)
     if checks:
         report_gate(checks, len(requirements), quiet=quiet)
 
 
+def _print_notes(run) -> None:
+    """Each distinct note of the cases once on stderr, with how many cases it concerns."""
+    from ..errors import render_params
+    from ._common import cli_options, err
+
+    seen: dict[str, list[str]] = {}
+    for case in run.cases:
+        for note in case.notes:
+            seen.setdefault(note, []).append(case.case)
+    for note, cases in seen.items():
+        where = f" ({len(cases)} cases, e.g. {cases[0]})" if len(run.cases) > 1 else ""
+        err(f"segloss: warning: {render_params(note, cli_options())}{where}")
+
+
 def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optional[Path],
-          summary_csv: Optional[Path] = None, *, folder: bool = False) -> None:
+          summary_csv: Optional[Path] = None, *, folder: bool = False, aggregate: str = "cases") -> None:
     """Serialise everything in memory first, then write files atomically, then print."""
     from ..io.atomic import write_all_atomic
     from ..report.csv_ import render_csv, render_summary_csv
@@ -203,7 +222,7 @@ def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optio
         if folder:
             from ..report.summary import print_summary
 
-            print_summary(run, console)
+            print_summary(run, console, aggregate=str(aggregate))
         else:
             from ..report.table import print_table
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..model import PredType, Volume
+from .palette import Palette
 from .readers import read_volume
 
 
@@ -26,7 +27,7 @@ class LoadParams:
     ``threshold``: the foreground cut of a single sigmoid channel; ``npz_key``: the array of a
     .npz holding several; ``spacing_mm``: spacing for inputs without a header (one value for
     every axis, or one per axis); ``renormalize``: divide probabilities by their channel sum
-    instead of rejecting sums off 1.
+    instead of rejecting sums off 1; ``palette``: label colours of RGB masks (io/palette.py).
     """
 
     pred_type: PredType = PredType.AUTO
@@ -35,6 +36,7 @@ class LoadParams:
     npz_key: Optional[str] = None
     spacing_mm: Optional[tuple[float, ...]] = None
     renormalize: bool = False
+    palette: Optional[Palette] = None
 
     def __post_init__(self) -> None:
         try:
@@ -96,7 +98,7 @@ def _check_header_spacing(vol: Volume, role: str) -> None:
 
 def read_gt(path: str, params: LoadParams) -> Volume:
     """Ground truth read and its geometry checked; its labels are not scanned yet."""
-    return prepare_gt(read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm))
+    return prepare_gt(read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm, palette=params.palette))
 
 
 def prepare_gt(vol: Volume) -> Volume:
@@ -110,7 +112,7 @@ def prepare_gt(vol: Volume) -> Volume:
 
 def read_prediction(path: str, gt: Volume, params: LoadParams) -> tuple[Volume, str]:
     """(PRED read, its kind: labels | probs | logits); a label map's labels are not scanned yet."""
-    return prepare_prediction(read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm), gt, params)
+    return prepare_prediction(read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm, palette=params.palette), gt, params)
 
 
 def prepare_prediction(vol: Volume, gt: Volume, params: LoadParams) -> tuple[Volume, str]:

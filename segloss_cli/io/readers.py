@@ -28,7 +28,8 @@ import numpy as np
 from ..errors import InputError
 from ..model import Volume
 
-SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz")
+SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
+FORMATS = ".nii.gz, .nii, .npy, .npz, .png, .tif"
 GZIP_MAGIC = b"\x1f\x8b"
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
@@ -42,7 +43,9 @@ _PROCESS_STATE = threading.Lock()
 
 
 def file_kind(path: str | os.PathLike) -> Optional[str]:
-    """The recognised suffix of ``path`` ('.nii.gz', '.nii', '.npy', '.npz') or None."""
+    """The recognised suffix of ``path`` (one of SUFFIXES, lower case) or None.
+
+    JPEG is recognised so that it is refused with its reason, not skipped as unknown."""
     name = str(path).lower()
     for suffix in SUFFIXES:
         if name.endswith(suffix):
@@ -121,8 +124,10 @@ def read_volume(
     *,
     npz_key: Optional[str] = None,
     spacing_mm: Optional[Sequence[float]] = None,
+    palette=None,
 ) -> Volume:
-    """Load ``path``; ``spacing_mm`` is used for files without a header (.npy/.npz)."""
+    """Load ``path``; ``spacing_mm`` is used for files without a header (.npy/.npz, images);
+    ``palette`` (io.palette.Palette) maps the colours of an RGB mask to labels."""
     p = Path(path)
     _check_file(p)
     kind = file_kind(p)
@@ -131,12 +136,17 @@ def read_volume(
         found = sniff(head)
         what = f" (it looks like a {found})" if found and found not in ("gzip", "zip", "text file") else ""
         raise InputError(
-            f"unsupported file type '{p.suffix or p.name}'{what}; segloss reads .nii, .nii.gz, .npy and .npz"
+            f"unsupported file type '{p.suffix or p.name}'{what}; segloss reads .nii, .nii.gz, .npy, .npz, .png and .tif"
             " (convert other formats to NIfTI, e.g. with SimpleITK or dcm2niix)",
             p,
         )
     if kind in (".nii", ".nii.gz"):
         return _read_nifti(p, kind, head)
+    if kind not in (".npy", ".npz"):
+        from .images import read_image
+
+        vol = read_image(p, kind, palette=palette, spacing_mm=spacing_mm)
+        return vol.with_array(_numeric(vol.array, p))
     array = _read_npy(p, head) if kind == ".npy" else _read_npz(p, head, npz_key)
     array = _numeric(array, p)
     if spacing_mm is None:
@@ -163,11 +173,16 @@ def as_numpy(obj: Any, role: str) -> np.ndarray:
     raise TypeError(f"{role} must be an array (numpy, torch, or anything with __array__ or __dlpack__), not {type(obj).__name__}")
 
 
-def array_volume(obj: Any, role: str, spacing_mm: Optional[Sequence[float]] = None) -> Volume:
+def array_volume(obj: Any, role: str, spacing_mm: Optional[Sequence[float]] = None, palette=None) -> Volume:
     """An in-memory array as a Volume, checked as a .npy file would be (no header: spacing
-    from ``spacing_mm`` or none)."""
+    from ``spacing_mm`` or none). With a ``palette``, an (H, W, 3|4) uint8 array is a colour
+    mask and becomes its labels."""
     name = f"<{role} array>"
     array = _numeric(as_numpy(obj, role), Path(name))
+    if palette is not None and array.ndim == 3 and array.shape[-1] in (3, 4) and array.dtype == np.uint8:
+        from .palette import colors_to_labels
+
+        array = colors_to_labels(array, palette, path=name)
     if spacing_mm is None:
         return Volume(array, None, None, name, spacing_source="none")
     return Volume(array, tuple(float(s) for s in spacing_mm), None, name, spacing_source="option")

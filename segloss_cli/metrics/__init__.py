@@ -7,7 +7,6 @@ the same rules as ``segloss eval`` (empty-mask policy included).
 
 from __future__ import annotations
 
-
 _SUBMODULES = ("distance", "overlap", "params", "registry")
 
 

@@ -15,6 +15,7 @@ Empty-mask rules (conventions.md, "Empty masks"):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
@@ -81,3 +82,27 @@ def select(names: Optional[str]) -> tuple[str, ...]:
     if names is None:
         return tuple(specs)
     return select_names(names, specs, GROUPS, resolve)
+
+
+def class_status(n_pred: int, n_gt: int) -> str:
+    if n_pred == 0 and n_gt == 0:
+        return "both_empty"
+    if n_gt == 0:
+        return "gt_empty"
+    if n_pred == 0:
+        return "pred_empty"
+    return "ok"
+
+
+def apply_empty_rule(spec, value, status: str, policy: str, worst: Optional[float]):
+    """The value conventions.md reports for this status; None means undefined (JSON null)."""
+    if spec.empty_rule in ("similarity", "distance") and status != "ok":
+        if policy == "nan":
+            return None
+        if spec.empty_rule == "similarity":
+            return 1.0 if status == "both_empty" else 0.0
+        return 0.0 if status == "both_empty" else worst
+    if spec.integer:
+        return int(value)
+    v = float(value)
+    return None if not math.isfinite(v) else v

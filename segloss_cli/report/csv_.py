@@ -50,4 +50,18 @@ def render_summary_csv(run: RunResult) -> str:
         write("mean_over_classes", "", "metric", key, st)
     for key, st in (summary.losses or {}).items():
         write("all", "", "loss", key, st)
+    if summary.pooled is not None:
+        # Pooled values are one number each: it goes in the mean column, n is the number of cases.
+        pooled = summary.pooled
+
+        def one(label: str, name: str, key: str, value) -> None:
+            writer.writerow([label, name, "pooled", key, _cell(value), *[""] * 6, pooled.n_cases, ""])
+
+        for row in pooled.classes:
+            for key, value in row.metrics.items():
+                one(str(row.label), row.name or "", key, value)
+        for key, value in pooled.mean_over_classes.items():
+            one("mean_over_classes", "", key, value)
+        for key, value in pooled.dataset.items():
+            one("all", "", key, value)
     return buf.getvalue()

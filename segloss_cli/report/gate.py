@@ -22,7 +22,7 @@ def failed_table(checks: Sequence, *, total: int) -> Table:
     for c in failed:
         req = c.requirement
         if c.label is None:
-            cls = "(reduced)"
+            cls = "(dataset)" if c.key.startswith("pooled.") else "(reduced)"
         else:
             cls = f"{c.label} ({c.class_name})" if c.class_name else c.label
         actual = "undefined (null)" if c.actual is None else fmt(float(c.actual))

@@ -7,7 +7,7 @@ from typing import Optional
 from rich.console import Console
 from rich.table import Table
 
-from ..model import RunResult, Stats
+from ..model import DATASET_KEYS, RunResult, Stats
 from .table import NULL, _header, fmt
 
 
@@ -74,8 +74,41 @@ def worst_table(run: RunResult) -> Optional[Table]:
     return table
 
 
-def print_summary(run: RunResult, console: Console) -> None:
-    console.print(summary_table(run))
+def pooled_table(run: RunResult) -> Optional[Table]:
+    """Dataset-level values: per class from the counts summed over cases, then the means."""
+    pooled = run.summary.pooled if run.summary is not None else None
+    if pooled is None:
+        return None
+    metrics = [m for m in (run.table_metrics or run.metric_names) if m in pooled.mean_over_classes]
+    title = f"pooled over {pooled.n_cases} cases: counts summed, then the metrics"
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("label", justify="right", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    for m in metrics:
+        table.add_column(_header(m, run.metric_units.get(m), run.settings), justify="right", no_wrap=True)
+    for row in pooled.classes:
+        table.add_row(str(row.label), row.name or "", *(fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics))
+    if metrics:
+        table.add_row("", "[bold]mean over classes[/]", *(fmt(pooled.mean_over_classes.get(m), run.metric_units.get(m)) for m in metrics))
+    return table
+
+
+def dataset_line(run: RunResult) -> Optional[str]:
+    """mmsegmentation's dataset-level scores in one line: aAcc, mIoU, mAcc, mDice, mFscore."""
+    pooled = run.summary.pooled if run.summary is not None else None
+    if pooled is None:
+        return None
+    return "dataset (pooled): " + "  ".join(f"{key} {fmt(pooled.dataset.get(key))}" for key in DATASET_KEYS)
+
+
+def print_summary(run: RunResult, console: Console, *, aggregate: str = "cases") -> None:
+    if aggregate in ("cases", "both"):
+        console.print(summary_table(run))
+    if aggregate in ("pooled", "both"):
+        table, line = pooled_table(run), dataset_line(run)
+        if table is not None and line is not None:
+            console.print(table)
+            console.print(line)
     worst = worst_table(run)
     if worst is not None:
         console.print(worst)

@@ -26,8 +26,8 @@ def fmt(value: Any, unit: Optional[str] = None) -> str:
 
 def _header(name: str, unit: Optional[str], settings: Optional[dict] = None) -> str:
     """Column title: the metric name with its unit; hd95 names the percentile actually used."""
-    if unit == "mm" and settings and settings.get("distance_unit") == "voxel":
-        unit = "voxel"
+    if unit == "mm" and settings and settings.get("distance_unit") in ("voxel", "pixel"):
+        unit = settings["distance_unit"]
     if name == "hd95" and settings and settings.get("hd_percentile") not in (None, 95, 95.0):
         q = settings["hd_percentile"]
         mode = "" if settings.get("hd_mode", "max") == "max" else f" {settings['hd_mode']}"

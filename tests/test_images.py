@@ -1,0 +1,300 @@
+"""2-D images: PNG/TIFF masks, palettes and colour masks, pixel units, dataset-level (pooled) metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import segloss
+from segloss_cli.cli import app
+from segloss_cli.errors import InputError
+from segloss_cli.io.palette import (
+    colors_to_labels,
+    labels_to_colors,
+    load_palette,
+    mask_to_onehot,
+    onehot_to_mask,
+    preset,
+    voc_colormap,
+)
+from segloss_cli.io.readers import read_volume
+
+runner = CliRunner()
+VOC = voc_colormap()
+
+
+def cli(*args):
+    res = runner.invoke(app, [str(a) for a in args])
+    return res
+
+
+def save_p(path, labels):
+    img = Image.fromarray(labels.astype(np.uint8), mode="P")
+    img.putpalette(VOC.reshape(-1).tolist())
+    img.save(path)
+    return path
+
+
+def voc_like(rng, n=6, shape=(48, 64), k=21):
+    """VOC-style pairs: blobs of random classes, a 255 boundary band around each object in GT."""
+    cases = []
+    for _ in range(n):
+        gt = np.zeros(shape, np.uint8)
+        for _ in range(4):
+            c = int(rng.integers(1, k))
+            y, x = rng.integers(0, shape[0] - 12), rng.integers(0, shape[1] - 16)
+            gt[y - 1:y + 13, x - 1:x + 17] = 255
+            gt[y:y + 12, x:x + 16] = c
+        pred = gt.copy()
+        pred[pred == 255] = 0
+        noise = rng.random(shape) < 0.08
+        pred[noise] = rng.integers(0, k, size=int(noise.sum()))
+        pred = np.roll(pred, int(rng.integers(-2, 3)), axis=1)
+        cases.append((pred, gt))
+    return cases
+
+
+def write_folder(tmp_path, cases, *, rgb=False):
+    pdir, gdir = tmp_path / "pred", tmp_path / "gt"
+    pdir.mkdir(parents=True, exist_ok=True)
+    gdir.mkdir(parents=True, exist_ok=True)
+    for i, (pred, gt) in enumerate(cases):
+        if rgb:
+            Image.fromarray(VOC[pred]).save(pdir / f"img_{i:03d}.png")
+        else:
+            save_p(pdir / f"img_{i:03d}.png", pred)
+        save_p(gdir / f"img_{i:03d}.png", gt)
+    return pdir, gdir
+
+
+def confusion_oracle(cases, k, ignore=255):
+    """A plain numpy K x K confusion matrix over every valid pixel of every image."""
+    cm = np.zeros((k, k), np.int64)
+    for pred, gt in cases:
+        keep = gt != ignore
+        np.add.at(cm, (gt[keep].astype(np.int64), pred[keep].astype(np.int64)), 1)
+    return cm
+
+
+# ------------------------------------------------------------------ reading
+
+
+@pytest.mark.parametrize("mode", ["P", "L", "I;16", "1"])
+def test_png_modes_read_their_values(tmp_path, mode):
+    labels = (np.arange(24).reshape(4, 6) % (2 if mode == "1" else 7)).astype(np.uint8)
+    if mode == "P":
+        save_p(tmp_path / "m.png", labels)
+    elif mode == "I;16":
+        Image.fromarray(labels.astype(np.uint16) * 1000).save(tmp_path / "m.png")
+        labels = labels.astype(np.uint16) * 1000
+    elif mode == "1":
+        Image.fromarray(labels.astype(bool)).save(tmp_path / "m.png")
+    else:
+        Image.fromarray(labels, mode="L").save(tmp_path / "m.png")
+    vol = read_volume(tmp_path / "m.png")
+    np.testing.assert_array_equal(vol.array.astype(np.int64), labels.astype(np.int64))
+    assert vol.spacing_mm is None and vol.spacing_source == "pixel"
+
+
+def test_rgb_png_needs_a_palette_and_reads_like_the_index_png(tmp_path):
+    labels = np.array([[0, 1, 15], [255, 20, 1]], np.uint8)
+    Image.fromarray(VOC[labels]).save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([VOC[labels], np.full(labels.shape, 7, np.uint8)])).save(tmp_path / "rgba.png")
+    with pytest.raises(InputError, match=r"colour mask\); pass palette"):
+        read_volume(tmp_path / "rgb.png")
+    pal = preset("voc")
+    for name in ("rgb.png", "rgba.png"):  # alpha is ignored
+        np.testing.assert_array_equal(read_volume(tmp_path / name, palette=pal).array, labels)
+
+
+def test_unknown_colour_is_named_with_its_pixel_count(tmp_path):
+    rgb = VOC[np.zeros((3, 4), np.uint8)].copy()
+    rgb[0, :3] = (1, 2, 3)
+    Image.fromarray(rgb).save(tmp_path / "m.png")
+    with pytest.raises(InputError, match=r"colour \(1, 2, 3\) in 3 pixels is not in the palette"):
+        read_volume(tmp_path / "m.png", palette=preset("voc"))
+
+
+def test_tiff_arrays_and_rgb_tiff(tmp_path):
+    import tifffile
+
+    labels = np.arange(30, dtype=np.uint16).reshape(5, 6) % 4
+    tifffile.imwrite(tmp_path / "m.tif", labels)
+    np.testing.assert_array_equal(read_volume(tmp_path / "m.tif").array, labels)
+    tifffile.imwrite(tmp_path / "rgb.tif", VOC[labels.astype(np.uint8)], photometric="rgb")
+    np.testing.assert_array_equal(read_volume(tmp_path / "rgb.tif", palette=preset("voc")).array, labels)
+    with pytest.raises(InputError, match="colour mask"):
+        read_volume(tmp_path / "rgb.tif")
+
+
+def test_jpeg_is_refused_with_the_reason(tmp_path):
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "m.jpg")
+    with pytest.raises(InputError, match="lossy compression"):
+        read_volume(tmp_path / "m.jpg")
+
+
+def test_palette_files_json_csv_and_their_errors(tmp_path):
+    (tmp_path / "p.json").write_text(json.dumps({"0": [0, 0, 0], "1": {"color": [255, 0, 0], "name": "lesion"}}))
+    (tmp_path / "p.csv").write_text("label,r,g,b,name\n0,0,0,0,bg\n1,255,0,0,lesion\n")
+    (tmp_path / "bare.csv").write_text("0,0,0,0\n1,255,0,0\n")
+    for name in ("p.json", "p.csv", "bare.csv"):
+        pal = load_palette(tmp_path / name)
+        assert dict(pal.colors) == {0: (0, 0, 0), 1: (255, 0, 0)}
+    assert load_palette(tmp_path / "p.csv").names == {0: "bg", 1: "lesion"}
+    bad = {
+        "dup.json": json.dumps({"0": [1, 2, 3], "1": [1, 2, 3]}),
+        "range.json": json.dumps({"0": [0, 0, 300]}),
+        "short.csv": "0,1,2\n",
+        "broken.json": "{\"0\": [0, 0",
+    }
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError):
+            load_palette(tmp_path / name)
+    with pytest.raises(InputError, match=r"or a preset \(voc, cityscapes\)"):
+        load_palette("pascal")
+
+
+def test_palette_api_round_trips():
+    pal = preset("cityscapes")
+    labels = np.array([[0, 1, 18], [255, 13, 0]])
+    rgb = labels_to_colors(labels, pal)
+    assert tuple(rgb[0, 0]) == (128, 64, 128) and tuple(rgb[1, 0]) == (0, 0, 0)
+    np.testing.assert_array_equal(colors_to_labels(rgb, pal), labels)
+    onehot = mask_to_onehot(rgb, pal)
+    assert onehot.shape == (2, 3, 20) and onehot.sum() == 6
+    np.testing.assert_array_equal(onehot_to_mask(onehot, pal), rgb)
+
+
+# ------------------------------------------------------------------ dataset-level (pooled) metrics
+
+
+def test_pooled_voc_folder_equals_a_numpy_confusion_matrix(tmp_path, rng):
+    k = 21
+    cases = voc_like(rng)
+    pdir, gdir = write_folder(tmp_path, cases)
+    res = cli("eval", pdir, gdir, "--ignore-label", "255", "--include-background", "--labels", f"0-{k - 1}",
+              "--metrics", "iou,dice,recall,accuracy", "--format", "json", "--jobs", "2")
+    assert res.exit_code == 0, res.output
+    pooled = json.loads(res.stdout)["summary"]["pooled"]
+    cm = confusion_oracle(cases, k)
+    tp = np.diag(cm).astype(float)
+    fp, fn = cm.sum(axis=0) - tp, cm.sum(axis=1) - tp
+    present = (tp + fp + fn) > 0
+    iou = np.where(present, tp / np.where(present, tp + fp + fn, 1), np.nan)
+    acc = np.where(cm.sum(axis=1) > 0, tp / np.maximum(cm.sum(axis=1), 1), np.nan)
+    for c in range(k):
+        row = pooled["classes"][str(c)]
+        assert row["counts"]["tp"] == tp[c] and row["counts"]["fp"] == fp[c] and row["counts"]["fn"] == fn[c]
+        assert row["counts"]["tn"] == cm.sum() - tp[c] - fp[c] - fn[c]
+        if present[c]:
+            assert row["metrics"]["iou"] == iou[c]
+    assert pooled["mIoU"] == pytest.approx(np.nanmean(iou), rel=1e-15, abs=0)
+    assert pooled["aAcc"] == pytest.approx(tp.sum() / cm.sum(), rel=1e-15, abs=0)
+    assert pooled["mAcc"] == pytest.approx(np.nanmean(acc), rel=1e-15, abs=0)
+    assert pooled["n_cases"] == len(cases)
+
+
+def test_rgb_masks_with_a_palette_give_the_index_pngs_numbers(tmp_path, rng):
+    cases = voc_like(rng, n=3)
+    pdir, gdir = write_folder(tmp_path / "idx", cases)
+    rdir, _ = write_folder(tmp_path / "rgb", cases, rgb=True)
+    common = ("--ignore-label", "255", "--metrics", "dice,iou,hd95", "--format", "json")
+    a = cli("eval", pdir, gdir, *common)
+    b = cli("eval", rdir, gdir, *common, "--palette", "voc")
+    assert a.exit_code == 0 and b.exit_code == 0, b.output
+    da, db = json.loads(a.stdout), json.loads(b.stdout)
+
+    def numbers(doc):  # the palette also names the classes: compare everything but names
+        rows = [(c["case"], lab, r["status"], r["metrics"]) for c in doc["cases"] for lab, r in c["classes"].items()]
+        pooled = {lab: (r["counts"], r["metrics"]) for lab, r in doc["summary"]["pooled"]["classes"].items()}
+        return rows, pooled, doc["summary"]["pooled"]["mIoU"]
+
+    assert numbers(da) == numbers(db)
+    assert db["cases"][0]["classes"]["1"]["name"] == "aeroplane"
+    assert da["settings"]["distance_unit"] == "pixel"
+
+
+def test_pixel_units_and_undefined_volumes(tmp_path):
+    gt = np.zeros((20, 30), np.uint8)
+    gt[5:15, 5:15] = 1
+    save_p(tmp_path / "g.png", gt)
+    save_p(tmp_path / "p.png", np.roll(gt, 3, axis=1))
+    res = cli("eval", tmp_path / "p.png", tmp_path / "g.png", "--format", "json", "--metrics", "hd,vol_gt_ml")
+    doc = json.loads(res.stdout)
+    assert doc["settings"]["distance_unit"] == "pixel" and doc["cases"][0]["spacing"] is None
+    assert doc["cases"][0]["classes"]["1"]["metrics"] == {"hd": 3.0, "vol_gt_ml": None}
+    table = cli("eval", tmp_path / "p.png", tmp_path / "g.png", "--metrics", "hd95")
+    assert "hd95 (pixel)" in table.stdout
+    mm = cli("eval", tmp_path / "p.png", tmp_path / "g.png", "--format", "json", "--metrics", "hd", "--spacing", "0.5")
+    assert json.loads(mm.stdout)["cases"][0]["classes"]["1"]["metrics"]["hd"] == 1.5
+
+
+def test_pooled_gate_and_table(tmp_path, rng):
+    cases = voc_like(rng, n=3)
+    pdir, gdir = write_folder(tmp_path, cases)
+    base = ("eval", pdir, gdir, "--ignore-label", "255", "--metrics", "iou", "--palette", "voc")
+    doc = json.loads(cli(*base, "--format", "json").stdout)
+    miou = doc["summary"]["pooled"]["mIoU"]
+    assert cli(*base, "--require", f"pooled.mIoU>={miou - 1e-9}").exit_code == 0
+    failed = cli(*base, "--require", f"pooled.miou>={miou + 1e-9}")
+    assert failed.exit_code == 1 and "pooled.mIoU" in failed.stderr and "(dataset)" in failed.stderr
+    some = next(iter(doc["summary"]["pooled"]["classes"]))
+    value = doc["summary"]["pooled"]["classes"][some]["metrics"]["iou"]
+    assert cli(*base, "--require", f"pooled.iou[{some}]>{value}").exit_code == 1
+    bad = cli(*base, "--require", "pooled.hd95<=3")
+    assert bad.exit_code == 2 and "not computed" in bad.stderr
+    table = cli(*base, "--aggregate", "pooled").stdout
+    assert "pooled over 3 cases" in table and "mIoU" in table and "mean ± std" not in table
+    assert "summary of 3 cases" in cli(*base, "--aggregate", "both").stdout
+
+
+def test_summary_csv_has_the_pooled_rows(tmp_path, rng):
+    pdir, gdir = write_folder(tmp_path, voc_like(rng, n=2))
+    out = tmp_path / "s.csv"
+    assert cli("eval", pdir, gdir, "--ignore-label", "255", "--metrics", "iou", "--summary-csv", out, "-q").exit_code == 0
+    rows = [line.split(",") for line in out.read_text().splitlines()]
+    pooled = [r for r in rows if r[2] == "pooled"]
+    assert {r[3] for r in pooled} >= {"iou", "aAcc", "mIoU", "mAcc", "mDice", "mFscore"}
+    assert all(r[11] == "2" for r in pooled)
+
+
+def test_the_255_hint_and_bad_image_inputs(tmp_path):
+    gt = np.zeros((8, 8), np.uint8)
+    gt[2:6, 2:6] = 1
+    gt[1, :] = 255
+    save_p(tmp_path / "g.png", gt)
+    save_p(tmp_path / "p.png", np.where(gt == 255, 0, gt))
+    res = cli("eval", tmp_path / "p.png", tmp_path / "g.png", "--metrics", "dice")
+    assert res.exit_code == 0 and "pass --ignore-label 255" in res.stderr
+    assert "pass --ignore-label" not in cli("eval", tmp_path / "p.png", tmp_path / "g.png", "--ignore-label", "255").stderr
+    Image.fromarray(VOC[np.where(gt == 255, 0, gt)]).save(tmp_path / "rgb.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "p.jpg")
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    probs = np.stack([np.full(gt.shape, 0.5, np.float32)] * 2)
+    np.save(tmp_path / "probs.npy", probs)
+    cases = [
+        ((tmp_path / "rgb.png", tmp_path / "g.png"), "pass --palette"),
+        ((tmp_path / "p.jpg", tmp_path / "g.png"), "lossy"),
+        ((tmp_path / "rgb.png", tmp_path / "g.png", "--palette", tmp_path / "bad.json"), "palette JSON must be an object"),
+        ((tmp_path / "probs.npy", tmp_path / "g.png"), "if 255 marks void pixels, pass --ignore-label 255"),
+    ]
+    for args, expected in cases:
+        out = tmp_path / "never.json"
+        res = cli("eval", *args, "--json", out)
+        lines = [line for line in res.stderr.splitlines() if line.strip()]
+        assert res.exit_code == 2 and expected in res.stderr and len(lines) == 1, res.stderr
+        assert not out.exists()
+
+
+def test_api_palette_and_pooled():
+    gt = np.array([[0, 1, 1, 2], [0, 1, 2, 2]], np.uint8)
+    rgb = labels_to_colors(np.array([[0, 1, 1, 1], [0, 1, 2, 2]]), preset("voc"))
+    res = segloss.run(rgb, gt, palette="voc", metrics="iou")
+    assert [r.name for r in res.cases[0].classes] == ["aeroplane", "bicycle"]
+    pooled = res.summary.pooled
+    assert pooled.by_label()[1].metrics["iou"] == 3 / 4 and pooled.dataset["mIoU"] == pytest.approx((3 / 4 + 2 / 3) / 2)
