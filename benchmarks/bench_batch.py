@@ -80,8 +80,21 @@ def time_read(pairs, jobs: int, repeat: int = 1) -> float:
 
 
 def time_segloss(pdir, gdir, metrics: str, jobs: int, out: Path, repeat: int = 1) -> float:
-    cmd = [sys.executable, "-m", "segloss_cli", "eval", str(pdir), str(gdir), "--metrics", metrics,
-           "--jobs", str(jobs), "--quiet", "--format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "segloss_cli",
+        "eval",
+        str(pdir),
+        str(gdir),
+        "--metrics",
+        metrics,
+        "--jobs",
+        str(jobs),
+        "--quiet",
+        "--format",
+        "json",
+    ]
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -156,16 +169,22 @@ def main():
         def steady(t):  # cases/s once the interpreter and kernels are loaded
             return (n - 2) / max(t - t_fixed, 1e-9)
 
-        print(f"{n} cases of {tuple(args.shape)} uint8, {args.labels} labels, .nii.gz; metrics: {args.metrics}; "
-              f"{len(os.sched_getaffinity(0))} cores; best of {r} (generated in {t_gen:.1f} s; warm-up run {t_warm:.1f} s)")
+        print(
+            f"{n} cases of {tuple(args.shape)} uint8, {args.labels} labels, .nii.gz; metrics: {args.metrics}; "
+            f"{len(os.sched_getaffinity(0))} cores; best of {r} (generated in {t_gen:.1f} s; warm-up run {t_warm:.1f} s)"
+        )
         print(f"read only (nibabel), 1 process   {t_read1:7.2f} s  {n / t_read1:7.1f} cases/s")
         print(f"read only (nibabel), {args.jobs} processes {t_readn:7.2f} s  {n / t_readn:7.1f} cases/s")
         print(f"segloss on 2 cases (fixed cost)  {t_fixed:7.2f} s")
-        print(f"segloss --jobs 1                 {t_seg1:7.2f} s  {n / t_seg1:7.1f} cases/s   "
-              f"{t_seg1 / t_read1:5.2f}x read-only (1 process); without the fixed cost {steady(t_seg1):6.1f} cases/s")
-        print(f"segloss --jobs {args.jobs}                 {t_segn:7.2f} s  {n / t_segn:7.1f} cases/s   "
-              f"{t_segn / t_read1:5.2f}x read-only (1 process), {t_segn / t_readn:5.2f}x read-only ({args.jobs} processes); "
-              f"without the fixed cost {steady(t_segn):6.1f} cases/s")
+        print(
+            f"segloss --jobs 1                 {t_seg1:7.2f} s  {n / t_seg1:7.1f} cases/s   "
+            f"{t_seg1 / t_read1:5.2f}x read-only (1 process); without the fixed cost {steady(t_seg1):6.1f} cases/s"
+        )
+        print(
+            f"segloss --jobs {args.jobs}                 {t_segn:7.2f} s  {n / t_segn:7.1f} cases/s   "
+            f"{t_segn / t_read1:5.2f}x read-only (1 process), {t_segn / t_readn:5.2f}x read-only ({args.jobs} processes); "
+            f"without the fixed cost {steady(t_segn):6.1f} cases/s"
+        )
         print(f"--jobs 1 and --jobs {args.jobs} JSON outputs identical: {same}")
     finally:
         if tmp is not None:

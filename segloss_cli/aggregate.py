@@ -149,8 +149,15 @@ def pooled(cases: Sequence[CaseResult], metric_names: Sequence[str], *, empty_po
     for i, lab in enumerate(labels):
         status = class_status(int(tp[i] + fp[i]), int(tp[i] + fn[i]))
         metrics = {m: apply_empty_rule(specs[m], values[m][i], status, empty_policy, None) for m in confusion}
-        rows.append(PooledClass(lab, names.get(lab), status, ConfusionCounts(int(tp[i]), int(fp[i]), int(fn[i]), int(tn[i])),  # type: ignore[arg-type]
-                                metrics))
+        rows.append(
+            PooledClass(
+                lab,
+                names.get(lab),
+                status,
+                ConfusionCounts(int(tp[i]), int(fp[i]), int(fn[i]), int(tn[i])),
+                metrics,
+            )
+        )
     mean_over = {m: _defined_mean([r.metrics[m] for r in rows]) for m in confusion}
     tpf, fpf, fnf = (x.astype(np.float64) for x in (tp, fp, fn))
     precision, recall = _ratio(tpf, tpf + fpf), _ratio(tpf, tpf + fnf)

@@ -267,8 +267,14 @@ def evaluate_folder(
     (1, [0.64, 0.8381])
     """
     folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs)  # type: ignore[arg-type]
-    return run_params(pred_dir, gt_dir, make_params(**params), folder=folder, on_case=on_case,
-                      metrics_chosen=params.get("metrics") is not None)
+    return run_params(
+        pred_dir,
+        gt_dir,
+        make_params(**params),
+        folder=folder,
+        on_case=on_case,
+        metrics_chosen=params.get("metrics") is not None,
+    )
 
 
 def run(pred: Any, gt: Any, *, folder: Optional[FolderParams] = None, **params: Any) -> RunResult:
@@ -368,7 +374,9 @@ def is_folder_pair(pred: PathLike, gt: PathLike) -> bool:
     pred_p, gt_p = Path(pred), Path(gt)
     if pred_p.is_dir() != gt_p.is_dir():
         one, other = (pred_p, gt_p) if pred_p.is_dir() else (gt_p, pred_p)
-        raise UsageError(f"{one}: is a folder but {other} is not; give two files or two folders (PRED and GT), not one of each")
+        raise UsageError(
+            f"{one}: is a folder but {other} is not; give two files or two folders (PRED and GT), not one of each"
+        )
     return pred_p.is_dir()
 
 
@@ -392,8 +400,14 @@ def run_params(
     pred_p, gt_p = Path(pred), Path(gt)
     if is_folder_pair(pred_p, gt_p):
         folder = folder or FolderParams()
-        pairing = pair_folders(pred_p, gt_p, pattern=folder.pattern, pred_suffix=folder.pred_suffix,
-                               gt_suffix=folder.gt_suffix, missing=folder.missing)
+        pairing = pair_folders(
+            pred_p,
+            gt_p,
+            pattern=folder.pattern,
+            pred_suffix=folder.pred_suffix,
+            gt_suffix=folder.gt_suffix,
+            missing=folder.missing,
+        )
         if on_pairing is not None:
             on_pairing(pairing)
         jobs = default_jobs() if folder.jobs is None else folder.jobs

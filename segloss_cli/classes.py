@@ -52,7 +52,9 @@ def load_label_names(path: Optional[str | os.PathLike]) -> dict[int, str]:
     except FileNotFoundError:
         raise InputError("label-names file not found; check @label_names", p) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"@label_names is not valid JSON ({exc}); expected {{\"1\": \"liver\"}} or a dataset.json", p) from None
+        raise InputError(
+            f'@label_names is not valid JSON ({exc}); expected {{"1": "liver"}} or a dataset.json', p
+        ) from None
     return label_names_from(data, p)
 
 
@@ -62,7 +64,7 @@ def label_names_from(data: object, path=None) -> dict[int, str]:
     if isinstance(data, dict) and isinstance(data.get("labels"), dict):
         data = data["labels"]
     if not isinstance(data, dict):
-        raise InputError("@label_names must be a JSON object like {\"1\": \"liver\"} or a dataset.json", p)
+        raise InputError('@label_names must be a JSON object like {"1": "liver"} or a dataset.json', p)
     names: dict[int, str] = {}
     for key, value in data.items():
         if isinstance(value, (list, tuple)):

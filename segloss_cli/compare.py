@@ -79,9 +79,14 @@ class Comparison:
             "n_regressions": len(self.failures),
             "rows": [
                 {
-                    "label": r.label, "name": r.name, "key": r.key, "base": clean(r.base), "new": clean(r.new),
+                    "label": r.label,
+                    "name": r.name,
+                    "key": r.key,
+                    "base": clean(r.base),
+                    "new": clean(r.new),
                     "delta": None if r.delta is None else clean(r.delta),
-                    "allowed": None if r.allowance is None else r.allowance.describe(), "status": r.status,
+                    "allowed": None if r.allowance is None else r.allowance.describe(),
+                    "status": r.status,
                 }
                 for r in self.rows
             ],
@@ -96,9 +101,13 @@ def load_result(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise InputError("file not found; give a JSON written by `segloss eval --json`", p) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a readable JSON file ({type(exc).__name__}); give a JSON written by `segloss eval --json`", p) from None
+        raise InputError(
+            f"not a readable JSON file ({type(exc).__name__}); give a JSON written by `segloss eval --json`", p
+        ) from None
     if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("summary"), dict):
-        raise InputError("not a segloss result (schema_version 1 with a summary); write one with `segloss eval ... --json`", p)
+        raise InputError(
+            "not a segloss result (schema_version 1 with a summary); write one with `segloss eval ... --json`", p
+        )
     return data
 
 
@@ -178,9 +187,13 @@ def _notes(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
     if len(bc) > 1 or len(nc) > 1:
         only_b, only_n = sorted(bc - nc), sorted(nc - bc)
         if only_b:
-            notes.append(f"{len(only_b)} case(s) only in BASE: {', '.join(only_b[:10])}{' ...' if len(only_b) > 10 else ''}")
+            notes.append(
+                f"{len(only_b)} case(s) only in BASE: {', '.join(only_b[:10])}{' ...' if len(only_b) > 10 else ''}"
+            )
         if only_n:
-            notes.append(f"{len(only_n)} case(s) only in NEW: {', '.join(only_n[:10])}{' ...' if len(only_n) > 10 else ''}")
+            notes.append(
+                f"{len(only_n)} case(s) only in NEW: {', '.join(only_n[:10])}{' ...' if len(only_n) > 10 else ''}"
+            )
     return notes
 
 
@@ -201,7 +214,11 @@ def compare_results(
     by_key: dict[str, Allowance] = {}
     for a in allowances:
         if a.key not in shared:
-            where = "either result" if a.key not in (_keys(base) | _keys(new)) else ("NEW" if a.key in _keys(base) else "BASE")
+            where = (
+                "either result"
+                if a.key not in (_keys(base) | _keys(new))
+                else ("NEW" if a.key in _keys(base) else "BASE")
+            )
             raise UsageError(f"--max-{a.direction} {a.key}: not in {where}; compare results that both computed it")
         if a.key in by_key:
             raise UsageError(f"{a.key} has two allowances; give one --max-drop or --max-rise per metric")
@@ -229,7 +246,9 @@ def compare_results(
                 continue
             b, n = bv.get((label, key)), nv.get((label, key))
             gated = allowance if label != "mean" else None
-            rows.append(Row(label, names.get(label), key, b, n, gated, _status(in_b, in_n, b, n, gated, allow_undefined)))
+            rows.append(
+                Row(label, names.get(label), key, b, n, gated, _status(in_b, in_n, b, n, gated, allow_undefined))
+            )
     return Comparison(base_name, new_name, tuple(rows), tuple(_notes(base, new)), tuple(allowances))
 
 

@@ -104,7 +104,9 @@ class EvalParams:
         if self.losses.names != ():
             params = self.losses.resolved()
             w = params["weights"]
-            params["weights"] = None if w is None else ({str(k): v for k, v in w.items()} if isinstance(w, dict) else list(w))
+            params["weights"] = (
+                None if w is None else ({str(k): v for k, v in w.items()} if isinstance(w, dict) else list(w))
+            )
             out["loss_params"] = params
             out["renormalize"] = load.renormalize
         return out
@@ -185,8 +187,10 @@ def _label_notes(gt_present: np.ndarray, pred_present: np.ndarray, classes: Clas
     """Words on labels that look like a convention segloss was not told about (no number changes)."""
     notes = []
     if classes.ignore_label is None and 255 in gt_present and 255 not in pred_present:
-        notes.append("GT has label 255, which PRED never predicts; if 255 marks void or boundary pixels "
-                     "(VOC, Cityscapes), pass @ignore_label=255, else it is scored as a class")
+        notes.append(
+            "GT has label 255, which PRED never predicts; if 255 marks void or boundary pixels "
+            "(VOC, Cityscapes), pass @ignore_label=255, else it is scored as a class"
+        )
     return tuple(notes)
 
 
@@ -268,8 +272,15 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
         from .metrics.distance import surface_metrics
 
         values.update(
-            surface_metrics(pred.labels, gt.array, labels, spacing_mm=grid, names=surface,
-                            params=params.surface, ignore_label=ignore)
+            surface_metrics(
+                pred.labels,
+                gt.array,
+                labels,
+                spacing_mm=grid,
+                names=surface,
+                params=params.surface,
+                ignore_label=ignore,
+            )
         )
         worst = worst_distance_mm(gt, grid, params.surface.worst_distance_mm)
 
@@ -280,15 +291,16 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
         for name in params.metrics:
             metrics[name] = apply_empty_rule(specs[name], values[name][i], status, params.empty_policy, worst)
         tally = ConfusionCounts(int(counts.tp[i]), int(counts.fp[i]), int(counts.fn[i]), int(counts.tn[i]))
-        rows.append(ClassResult(int(label), classes.name(int(label)), status, metrics, tally))  # type: ignore[arg-type]
+        rows.append(ClassResult(int(label), classes.name(int(label)), status, metrics, tally))
 
     losses = {}
     names = params.losses.for_kind(pred.kind)
     if names:
         from .losses import compute_losses
 
-        losses = compute_losses(pred, gt, classes, params.losses, names=names, ignore_label=ignore,
-                                renormalize=params.load.renormalize)
+        losses = compute_losses(
+            pred, gt, classes, params.losses, names=names, ignore_label=ignore, renormalize=params.load.renormalize
+        )
     return CaseResult(
         case=case,
         pred=pred.volume.path,
@@ -348,8 +360,10 @@ def assemble_run(
                 f"{', '.join(sorted(units - {'pixel'}))}; give @spacing_mm for the images or score them apart"
             )
         settings["distance_unit"] = "pixel"
-    summary = replace(summarize(cases, metric_names, computed),
-                      pooled=pooled(cases, metric_names, empty_policy=str(params.empty_policy)))
+    summary = replace(
+        summarize(cases, metric_names, computed),
+        pooled=pooled(cases, metric_names, empty_policy=str(params.empty_policy)),
+    )
     if pairing is not None:
         summary = replace(summary, pairing=pairing)
         headline = headline_metric(metric_names)

@@ -71,7 +71,9 @@ def parse_requirement(text: str) -> Requirement:
     if not m:
         if re.search(r"==|!=|=>|=<|(?<![<>])=(?!=)", text):
             raise UsageError(f"@require '{text}': use one of >= <= > < (examples: {EXAMPLES})")
-        raise UsageError(f"@require '{text}': expected metric[class] OP value with OP one of >= <= > < (examples: {EXAMPLES})")
+        raise UsageError(
+            f"@require '{text}': expected metric[class] OP value with OP one of >= <= > < (examples: {EXAMPLES})"
+        )
     raw = m.group("value")
     try:
         threshold = float(raw)
@@ -110,18 +112,22 @@ def load_requirement_file(path: str | Path) -> list[str]:
     try:
         data = loads(text)
     except TomlError as exc:
-        raise InputError(f"not valid TOML ({exc}); expected require = [\"dice>=0.85\", ...]", p) from None
+        raise InputError(f'not valid TOML ({exc}); expected require = ["dice>=0.85", ...]', p) from None
     value: Any = data.get("require")
     if value is None:
         value = data.get("tool", {}).get("segloss", {}).get("require") if isinstance(data.get("tool"), dict) else None
     if value is None:
-        raise InputError('has no requirement list; write require = ["dice>=0.85", "hd95<=5"] (or put it under [tool.segloss])', p)
+        raise InputError(
+            'has no requirement list; write require = ["dice>=0.85", "hd95<=5"] (or put it under [tool.segloss])', p
+        )
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError('require must be a list of strings, e.g. require = ["dice>=0.85", "hd95<=5"]', p)
     return list(value)
 
 
-def validate_requirements(requirements: Sequence[Requirement], metric_names: Sequence[str], loss_names: Sequence[str]) -> None:
+def validate_requirements(
+    requirements: Sequence[Requirement], metric_names: Sequence[str], loss_names: Sequence[str]
+) -> None:
     """Fail before any work on a requirement naming a metric or loss the run will not have.
 
     Classes are checked after scoring (the class set comes from the data).
@@ -143,8 +149,7 @@ def validate_requirements(requirements: Sequence[Requirement], metric_names: Seq
         elif _loss(req) not in loss_names:
             computed = ", ".join(loss_names) or "none"
             raise UsageError(
-                f"@require '{req.text}': loss {req.name} is not computed (computed: {computed}); "
-                "select it with @losses"
+                f"@require '{req.text}': loss {req.name} is not computed (computed: {computed}); select it with @losses"
             )
 
 

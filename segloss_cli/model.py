@@ -251,8 +251,12 @@ class PooledClass:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.counts
-        return {"name": self.name, "status": self.status, "counts": {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn},
-                "metrics": dict(self.metrics)}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "counts": {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn},
+            "metrics": dict(self.metrics),
+        }
 
 
 # Dataset-level scores as mmsegmentation's IoUMetric reports them, over the reported classes.

@@ -77,7 +77,9 @@ def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Opti
     if lo < 0 and arr.dtype == np.uint64:
         raise InputError(f"{role} has labels >= 2**63; labels must fit a signed 64-bit integer", path)
     if lo < 0 and not (ignore_label is not None and ignore_label < 0 and _only_negative_is(view, ignore_label)):
-        raise InputError(f"{role} has negative labels (min {lo}); labels must be >= 0 (use @ignore_label for a void label)", path)
+        raise InputError(
+            f"{role} has negative labels (min {lo}); labels must be >= 0 (use @ignore_label for a void label)", path
+        )
     labels = np.flatnonzero(present).astype(np.int64)
     if outside:
         big = K.collect_large_labels(view)
@@ -160,8 +162,9 @@ def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[in
     size = 1 << 8 if max(itemsize, g1.dtype.itemsize) == 1 else 1 << 16
     if g1.dtype.itemsize != itemsize:
         # Different widths: no common word layout, and casting one map would copy a volume.
-        hist, outside = K.label_histograms_mixed(p1, g1, size, ignore, ignore_label is not None,
-                                                 max(1, min(threads, p1.size)))
+        hist, outside = K.label_histograms_mixed(
+            p1, g1, size, ignore, ignore_label is not None, max(1, min(threads, p1.size))
+        )
     else:
         per_word = 8 // itemsize
         n_words = p1.size // per_word
@@ -169,8 +172,17 @@ def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[in
         unit = np.uint64(sum(1 << (8 * itemsize * i) for i in range(per_word)))
         # The word views reinterpret bytes; PRED and GT of one width compare slot by slot.
         hist, outside = K.label_histograms(
-            p1, g1, p1[: n_words * per_word].view(np.uint64), g1[: n_words * per_word].view(np.uint64),
-            per_word, mask, unit, size, ignore, ignore_label is not None, max(1, min(threads, n_words)),
+            p1,
+            g1,
+            p1[: n_words * per_word].view(np.uint64),
+            g1[: n_words * per_word].view(np.uint64),
+            per_word,
+            mask,
+            unit,
+            size,
+            ignore,
+            ignore_label is not None,
+            max(1, min(threads, n_words)),
         )
     if outside:
         return None
@@ -183,7 +195,9 @@ def label_prediction(vol: Volume) -> Prediction:
     return Prediction("labels", vol.array, None, vol)
 
 
-def scan_scores(vol: Volume, scores: np.ndarray, ax: Optional[int], kind: str, params: LoadParams, ndim: int) -> Prediction:
+def scan_scores(
+    vol: Volume, scores: np.ndarray, ax: Optional[int], kind: str, params: LoadParams, ndim: int
+) -> Prediction:
     """Check a class-first score view and reduce it to hard labels, in one pass.
 
     Argmax over classes (ties: lowest class) or, for one sigmoid channel, ``p >= threshold``

@@ -164,9 +164,22 @@ def lovasz_hinge(LP, LQ, G, idx, w):
 def all_losses(P, LP, LQ, G, idx, w_all, params, sigmoid=False):
     """{name: (per_class array over idx or None, value)} for every loss, default parameters
     overridden by ``params`` (the registry's parameter names)."""
-    p = {"smooth_nr": 1e-5, "smooth_dr": 1e-5, "squared": False, "tversky_alpha": 0.3, "tversky_beta": 0.7,
-         "focal_tversky_gamma": 0.75, "focal_gamma": 2.0, "focal_alpha": 0.25, "combo_alpha": 0.5, "combo_beta": 0.5,
-         "lambda_dice": 1.0, "lambda_ce": 1.0, "lambda_focal": 1.0, **params}
+    p = {
+        "smooth_nr": 1e-5,
+        "smooth_dr": 1e-5,
+        "squared": False,
+        "tversky_alpha": 0.3,
+        "tversky_beta": 0.7,
+        "focal_tversky_gamma": 0.75,
+        "focal_gamma": 2.0,
+        "focal_alpha": 0.25,
+        "combo_alpha": 0.5,
+        "combo_beta": 0.5,
+        "lambda_dice": 1.0,
+        "lambda_ce": 1.0,
+        "lambda_focal": 1.0,
+        **params,
+    }
     w = np.asarray(w_all)[idx]
     sm = dict(s_nr=p["smooth_nr"], s_dr=p["smooth_dr"])
     out = {
@@ -174,7 +187,9 @@ def all_losses(P, LP, LQ, G, idx, w_all, params, sigmoid=False):
         "iou": iou(P, G, idx, w, squared=p["squared"], **sm),
         "generalized_dice": generalized_dice(P, G, idx, **sm),
         "tversky": tversky(P, G, idx, w, p["tversky_alpha"], p["tversky_beta"], **sm),
-        "focal_tversky": tversky(P, G, idx, w, p["tversky_alpha"], p["tversky_beta"], gamma=p["focal_tversky_gamma"], **sm),
+        "focal_tversky": tversky(
+            P, G, idx, w, p["tversky_alpha"], p["tversky_beta"], gamma=p["focal_tversky_gamma"], **sm
+        ),
         "ce": ce(LP, G, idx, w_all),
         "bce": bce(LP, LQ, G, idx, w),
         "focal": focal(P, LP, G, idx, w_all, p["focal_gamma"]),
@@ -185,9 +200,15 @@ def all_losses(P, LP, LQ, G, idx, w_all, params, sigmoid=False):
     }
     d_per, d_val = out["dice"]
     c_per, c_val = out["bce"] if sigmoid else out["ce"]
-    out["dice_ce"] = (p["lambda_dice"] * d_per + p["lambda_ce"] * c_per, p["lambda_dice"] * d_val + p["lambda_ce"] * c_val)
+    out["dice_ce"] = (
+        p["lambda_dice"] * d_per + p["lambda_ce"] * c_per,
+        p["lambda_dice"] * d_val + p["lambda_ce"] * c_val,
+    )
     f_per, f_val = out["focal"]
-    out["dice_focal"] = (p["lambda_dice"] * d_per + p["lambda_focal"] * f_per, p["lambda_dice"] * d_val + p["lambda_focal"] * f_val)
+    out["dice_focal"] = (
+        p["lambda_dice"] * d_per + p["lambda_focal"] * f_per,
+        p["lambda_dice"] * d_val + p["lambda_focal"] * f_val,
+    )
     lc = np.log(np.cosh(d_per))
     out["log_cosh_dice"] = (lc, wmean(lc, w))
     return out

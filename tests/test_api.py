@@ -34,12 +34,24 @@ def _arrays(pred_name: str, gt_name: str):
 @pytest.mark.parametrize(
     "pred_name,gt_name,options,params",
     [
-        ("dk_pred.nii.gz", "dk_gt.nii.gz", ["--label-names", SAMPLES / "dk_labels.json"],
-         {"label_names": SAMPLES / "dk_labels.json"}),
-        ("tissue_probs.nii.gz", "tissue_gt.nii.gz", ["--losses", "all", "--include-background"],
-         {"losses": "all", "include_background": True}),
-        ("tissue_probs.nii.gz", "tissue_gt.nii.gz", ["--tversky-alpha", "0.4", "--weights", "1,2,0.5", "--squared"],
-         {"tversky_alpha": 0.4, "weights": [1, 2, 0.5], "squared": True}),
+        (
+            "dk_pred.nii.gz",
+            "dk_gt.nii.gz",
+            ["--label-names", SAMPLES / "dk_labels.json"],
+            {"label_names": SAMPLES / "dk_labels.json"},
+        ),
+        (
+            "tissue_probs.nii.gz",
+            "tissue_gt.nii.gz",
+            ["--losses", "all", "--include-background"],
+            {"losses": "all", "include_background": True},
+        ),
+        (
+            "tissue_probs.nii.gz",
+            "tissue_gt.nii.gz",
+            ["--tversky-alpha", "0.4", "--weights", "1,2,0.5", "--squared"],
+            {"tversky_alpha": 0.4, "weights": [1, 2, 0.5], "squared": True},
+        ),
     ],
     ids=["labels", "probs-all-losses", "probs-loss-params"],
 )
@@ -55,10 +67,16 @@ def test_score_on_arrays_is_what_eval_prints(pred_name, gt_name, options, params
 
 
 def test_score_files_and_run_match_eval():
-    doc = cli_json("eval", SAMPLES / "dk_pred.nii.gz", SAMPLES / "dk_gt.nii.gz", "--metrics", "dice,hd95", "--labels", "17,42")
-    res = segloss.score_files(SAMPLES / "dk_pred.nii.gz", SAMPLES / "dk_gt.nii.gz", metrics="dice,hd95", labels=[17, 42])
+    doc = cli_json(
+        "eval", SAMPLES / "dk_pred.nii.gz", SAMPLES / "dk_gt.nii.gz", "--metrics", "dice,hd95", "--labels", "17,42"
+    )
+    res = segloss.score_files(
+        SAMPLES / "dk_pred.nii.gz", SAMPLES / "dk_gt.nii.gz", metrics="dice,hd95", labels=[17, 42]
+    )
     assert res.to_dict() == doc["cases"][0]
-    run = segloss.run(str(SAMPLES / "dk_pred.nii.gz"), str(SAMPLES / "dk_gt.nii.gz"), metrics=["dice", "hd95"], labels=[17, 42])
+    run = segloss.run(
+        str(SAMPLES / "dk_pred.nii.gz"), str(SAMPLES / "dk_gt.nii.gz"), metrics=["dice", "hd95"], labels=[17, 42]
+    )
     assert run.summary is not None and run.summary.to_dict() == doc["summary"]
     assert run.settings == {"segloss_version": doc["segloss_version"], **doc["settings"]}
 
@@ -107,9 +125,15 @@ def test_counts_are_kept_for_every_class_and_match_numpy(rng):
     for row in res.classes:
         p, g = (pred == row.label) & keep, (gt == row.label) & keep
         assert row.counts is not None
-        assert (row.counts.tp, row.counts.fp, row.counts.fn) == (int(np.sum(p & g)), int(np.sum(p & ~g)), int(np.sum(~p & g)))
+        assert (row.counts.tp, row.counts.fp, row.counts.fn) == (
+            int(np.sum(p & g)),
+            int(np.sum(p & ~g)),
+            int(np.sum(~p & g)),
+        )
         assert row.counts.n == int(keep.sum())
-        assert row.metrics["dice"] == pytest.approx(2 * row.counts.tp / (2 * row.counts.tp + row.counts.fp + row.counts.fn))
+        assert row.metrics["dice"] == pytest.approx(
+            2 * row.counts.tp / (2 * row.counts.tp + row.counts.fp + row.counts.fn)
+        )
 
 
 def test_loss_and_metric_functions_against_numpy(rng):
@@ -120,8 +144,12 @@ def test_loss_and_metric_functions_against_numpy(rng):
     per = [1 - (2 * np.sum(p[c] * (gt == c)) + 1e-5) / (np.sum(p[c]) + np.sum(gt == c) + 1e-5) for c in (1, 2)]
     assert segloss.losses.dice(probs, gt) == pytest.approx(np.mean(per), rel=1e-6)
     a, b = 0.4, 0.6
-    tv = [1 - (np.sum(p[c] * (gt == c)) + 1e-5) / (np.sum(p[c] * (gt == c)) + a * np.sum(p[c] * (gt != c))
-                                                    + b * np.sum((1 - p[c]) * (gt == c)) + 1e-5) for c in (1, 2)]
+    tv = [
+        1
+        - (np.sum(p[c] * (gt == c)) + 1e-5)
+        / (np.sum(p[c] * (gt == c)) + a * np.sum(p[c] * (gt != c)) + b * np.sum((1 - p[c]) * (gt == c)) + 1e-5)
+        for c in (1, 2)
+    ]
     assert segloss.losses.tversky(probs, gt, tversky_alpha=a, tversky_beta=b) == pytest.approx(np.mean(tv), rel=1e-6)
     hard = probs.argmax(axis=0)
     iou = segloss.metrics.iou(hard, gt)
@@ -164,7 +192,11 @@ def test_gate_check_on_a_library_run():
     pred = np.array([[0, 1, 1, 2], [0, 0, 2, 2]])
     result = segloss.run(pred, gt, metrics="dice,recall")
     checks = segloss.check(result, ["dice>=0.8", "recall[2]>=1"])
-    assert [(c.key, c.label, c.passed) for c in checks] == [("dice", "1", True), ("dice", "2", True), ("recall", "2", True)]
+    assert [(c.key, c.label, c.passed) for c in checks] == [
+        ("dice", "1", True),
+        ("dice", "2", True),
+        ("recall", "2", True),
+    ]
     assert not segloss.check(result, ["dice[1]>=0.9"])[0].passed
     with pytest.raises(UsageError, match="require 'hd95<=1': metric hd95 is not computed; add it to metrics"):
         segloss.check(result, ["hd95<=1"])

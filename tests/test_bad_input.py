@@ -247,8 +247,9 @@ def test_threshold_outside_0_1_for_a_sigmoid_map(tmp_path, gt, value):
     assert not (tmp_path / "s.json").exists()
 
 
-@pytest.mark.parametrize("text,expected", [("0-1000000000", "spans more than 65536 labels"),
-                                           ("1,99999999999999999999", "below 2**63")])
+@pytest.mark.parametrize(
+    "text,expected", [("0-1000000000", "spans more than 65536 labels"), ("1,99999999999999999999", "below 2**63")]
+)
 def test_labels_option_that_would_exhaust_memory(gt, pred, text, expected):
     result = run("eval", pred, gt, "--labels", text)
     assert result.exit_code == 2 and expected in result.stderr
@@ -397,8 +398,11 @@ def test_header_declares_a_volume_the_file_cannot_hold(tmp_path, gt, suffix):
 def test_huge_header_never_allocates(tmp_path):
     """In a subprocess limited to 1 GiB of address space, a 32 GiB header is a clean error."""
     files = []
-    for suffix, blob in [(".nii", _huge_nifti_header()), (".nii.gz", gzip.compress(_huge_nifti_header())),
-                         (".npy", _huge_npy())]:
+    for suffix, blob in [
+        (".nii", _huge_nifti_header()),
+        (".nii.gz", gzip.compress(_huge_nifti_header())),
+        (".npy", _huge_npy()),
+    ]:
         f = tmp_path / f"huge{suffix}"
         f.write_bytes(blob)
         files.append(str(f))
@@ -418,7 +422,9 @@ def test_huge_header_never_allocates(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("INPUTERROR") and "header declares" in line for line in lines), r.stdout
+    assert len(lines) == 3 and all(line.startswith("INPUTERROR") and "header declares" in line for line in lines), (
+        r.stdout
+    )
 
 
 def test_pickled_object_npy(tmp_path):
@@ -600,7 +606,9 @@ def test_success_writes_both_outputs_with_normal_permissions(tmp_path, gt, pred)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-@pytest.mark.parametrize("exc_name,code,word", [("KeyboardInterrupt", 130, "interrupted"), ("Terminated", 143, "terminated")])
+@pytest.mark.parametrize(
+    "exc_name,code,word", [("KeyboardInterrupt", 130, "interrupted"), ("Terminated", 143, "terminated")]
+)
 def test_interrupt_while_writing_leaves_no_temp_file(tmp_path, gt, pred, monkeypatch, exc_name, code, word):
     """Ctrl-C / SIGTERM arriving during the write: temp files removed, old outputs untouched."""
     from segloss_cli.cli._common import Terminated
@@ -664,8 +672,9 @@ def test_typer_usage_errors_exit_2(gt, pred):
 
 
 def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "segloss_cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "segloss_cli", *map(str, args)], capture_output=True, text=True, timeout=120, **kw
+    )
 
 
 def test_subprocess_bad_inputs_exit_2_without_traceback(tmp_path, gt):
@@ -690,9 +699,24 @@ def test_subprocess_signal_exit_code_and_nothing_written(tmp_path, gt, pred, sig
     fifo = tmp_path / "names.json"
     os.mkfifo(fifo)
     out = tmp_path / "s.json"
-    proc = subprocess.Popen([sys.executable, "-m", "segloss_cli", "eval", str(pred), str(gt), "--label-names",
-                             str(fifo), "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=sigint_default)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "segloss_cli",
+            "eval",
+            str(pred),
+            str(gt),
+            "--label-names",
+            str(fifo),
+            "--json",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_default,
+    )
     # Opening the write end succeeds only once segloss has opened the read end: from then on
     # it is blocked reading, inside the command, with its handlers installed.
     deadline = time.monotonic() + 60
@@ -714,8 +738,11 @@ def test_subprocess_signal_exit_code_and_nothing_written(tmp_path, gt, pred, sig
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_subprocess_stdout_closed_early_exits_141_quietly(gt, pred, fmt):
     """`segloss eval ... | head`: the reader went away; 141 (128 + SIGPIPE), never 1 (a failed gate)."""
-    proc = subprocess.Popen([sys.executable, "-m", "segloss_cli", "eval", str(pred), str(gt), "--format", fmt],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segloss_cli", "eval", str(pred), str(gt), "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()  # closed long before segloss has anything to print
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 141, stderr
@@ -765,8 +792,21 @@ def test_json_never_contains_nan_or_infinity(tmp_path, policy):
     np.save(g, gt_arr)
     np.save(p, pr_arr)
     out = tmp_path / "s.json"
-    result = run("eval", p, g, "--labels", "1,2,3", "--empty-policy", policy, "--format", "json", "--json", out,
-                 "--metrics", "overlap")
+    result = run(
+        "eval",
+        p,
+        g,
+        "--labels",
+        "1,2,3",
+        "--empty-policy",
+        policy,
+        "--format",
+        "json",
+        "--json",
+        out,
+        "--metrics",
+        "overlap",
+    )
     assert result.exit_code == 0, result.stderr
     for text in (result.stdout, out.read_text()):
         data = _no_nan(text)

@@ -111,7 +111,9 @@ def test_label_names_plain_mapping(pair, tmp_path):
 
 def test_labels_include_background_and_absent_label(pair):
     p, g, pred, gt, _ = pair
-    doc = _json(run("eval", p, g, "--labels", "0,2,9", "--include-background", "--format", "json", "--metrics", "dice,tp"))
+    doc = _json(
+        run("eval", p, g, "--labels", "0,2,9", "--include-background", "--format", "json", "--metrics", "dice,tp")
+    )
     classes = doc["cases"][0]["classes"]
     assert list(classes) == ["0", "2", "9"]
     assert classes["9"]["status"] == "both_empty" and classes["9"]["metrics"]["dice"] == 1.0
@@ -171,7 +173,19 @@ def test_sigmoid_single_channel_threshold(tmp_path, rng):
     np.save(tmp_path / "p.npy", p1[np.newaxis])
     np.save(tmp_path / "g.npy", gt)
     for thr in (0.5, 0.3):
-        doc = _json(run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--threshold", thr, "--format", "json", "--metrics", "tp,fp"))
+        doc = _json(
+            run(
+                "eval",
+                tmp_path / "p.npy",
+                tmp_path / "g.npy",
+                "--threshold",
+                thr,
+                "--format",
+                "json",
+                "--metrics",
+                "tp,fp",
+            )
+        )
         tp, fp, _, _ = naive.confusion((p1 >= thr).astype(np.uint8), gt, 1)
         assert doc["cases"][0]["classes"]["1"]["metrics"] == {"tp": tp, "fp": fp}
 
@@ -181,7 +195,19 @@ def test_logits(tmp_path, rng):
     gt = rng.integers(0, 3, (6, 6, 4)).astype(np.uint8)
     np.save(tmp_path / "p.npy", logits)
     np.save(tmp_path / "g.npy", gt)
-    doc = _json(run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--pred-type", "logits", "--format", "json", "--metrics", "tp"))
+    doc = _json(
+        run(
+            "eval",
+            tmp_path / "p.npy",
+            tmp_path / "g.npy",
+            "--pred-type",
+            "logits",
+            "--format",
+            "json",
+            "--metrics",
+            "tp",
+        )
+    )
     hard = logits.argmax(0)
     assert doc["cases"][0]["classes"]["2"]["metrics"]["tp"] == naive.confusion(hard, gt, 2)[0]
     result = run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--format", "json")
@@ -285,8 +311,19 @@ def test_summary_csv_kinds_for_metrics_and_losses(tmp_path, rng):
     np.save(tmp_path / "p.npy", probs)
     np.save(tmp_path / "g.npy", gt)
     out = tmp_path / "s.csv"
-    result = run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", "--losses", "dice",
-                 "--summary-csv", out, "--format", "json")
+    result = run(
+        "eval",
+        tmp_path / "p.npy",
+        tmp_path / "g.npy",
+        "--metrics",
+        "dice",
+        "--losses",
+        "dice",
+        "--summary-csv",
+        out,
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     kinds = {(r["label"], r["kind"], r["key"]) for r in rows}
@@ -333,10 +370,14 @@ def test_spacing_one_on_numpy_reports_voxel_units(tmp_path):
     g[3:8, 3:8] = 1
     np.save(tmp_path / "g.npy", g)
     np.save(tmp_path / "p.npy", np.roll(g, 2, axis=0))
-    doc = _json(run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "1", "--metrics", "hd", "--format", "json"))
+    doc = _json(
+        run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "1", "--metrics", "hd", "--format", "json")
+    )
     assert doc["settings"]["distance_unit"] == "voxel"
     assert doc["cases"][0]["classes"]["1"]["metrics"]["hd"] == 2.0
     table = run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "1", "--metrics", "hd")
     assert "hd (voxel)" in table.stdout
-    mm = _json(run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "0.5", "--metrics", "hd", "--format", "json"))
+    mm = _json(
+        run("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "0.5", "--metrics", "hd", "--format", "json")
+    )
     assert mm["settings"]["distance_unit"] == "mm" and mm["cases"][0]["classes"]["1"]["metrics"]["hd"] == 1.0

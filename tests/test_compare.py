@@ -72,13 +72,17 @@ def test_exit_0_within_allowance_and_1_beyond(results):
 def test_json_output_values(results):
     res = run("compare", results["base"], results["new"], "--max-drop", "dice=0.01,f1=0.5", "--format", "json")
     assert res.exit_code == 2 and "two allowances" in res.stderr  # f1 is an alias of dice
-    res = run("compare", results["base"], results["new"], "--max-drop", "dice=0.01", "--max-rise", "fp=0", "--format", "json")
+    res = run(
+        "compare", results["base"], results["new"], "--max-drop", "dice=0.01", "--max-rise", "fp=0", "--format", "json"
+    )
     assert res.exit_code == 1
     data = json.loads(res.stdout)
     rows = {(r["label"], r["key"]): r for r in data["rows"]}
     for lab in (1, 2):
         r = rows[(str(lab), "dice")]
-        assert r["base"] == pytest.approx(results["base_dice"][lab]) and r["new"] == pytest.approx(results["new_dice"][lab])
+        assert r["base"] == pytest.approx(results["base_dice"][lab]) and r["new"] == pytest.approx(
+            results["new_dice"][lab]
+        )
         assert r["delta"] == pytest.approx(results["new_dice"][lab] - results["base_dice"][lab])
     assert rows[("2", "dice")]["status"] == "regression"
     assert rows[("1", "fp")]["status"] == "regression" and rows[("2", "fp")]["status"] == "ok"
@@ -93,10 +97,12 @@ def test_markdown_table_for_a_pull_request(results):
     assert lines[0].startswith("### ❌ segloss compare:")
     header = lines.index("| class | metric | base | new | change | allowed | result |")
     assert lines[header + 1] == "|---|---|---:|---:|---:|---|---|"
-    body = [line for line in lines[header + 2:] if line.startswith("|")]
+    body = [line for line in lines[header + 2 :] if line.startswith("|")]
     assert len(body) == 3  # classes 1 and 2, then the mean over classes
     d2 = results["base_dice"][2], results["new_dice"][2]
-    assert body[1] == (f"| 2 | dice | {d2[0]:.4f} | {d2[1]:.4f} | {d2[1] - d2[0]:+.4f} | drop <= 0.001 | ❌ regression |")
+    assert body[1] == (
+        f"| 2 | dice | {d2[0]:.4f} | {d2[1]:.4f} | {d2[1] - d2[0]:+.4f} | drop <= 0.001 | ❌ regression |"
+    )
     ok = run("compare", results["base"], results["base"], "--max-drop", "dice=0", "--format", "markdown")
     assert ok.exit_code == 0 and ok.stdout.startswith("### ✅")
 
@@ -127,7 +133,9 @@ def _result(classes, *, settings=None, cases=("c",)):
         "settings": settings or {},
         "cases": [{"case": c} for c in cases],
         "summary": {
-            "classes": {lab: {"name": None, "metrics": {m: {"mean": v} for m, v in ms.items()}} for lab, ms in classes.items()},
+            "classes": {
+                lab: {"name": None, "metrics": {m: {"mean": v} for m, v in ms.items()}} for lab, ms in classes.items()
+            },
             "mean_over_classes": {},
         },
     }
@@ -160,8 +168,9 @@ def test_notes_on_settings_and_case_sets():
 
 
 def test_allowance_parsing():
-    assert [(a.key, a.direction, a.amount) for a in parse_allowances(["dice=0.01, jaccard=0.02", "loss.Dice=1"], "drop")] == [
-        ("dice", "drop", 0.01), ("iou", "drop", 0.02), ("loss.dice", "drop", 1.0)]
+    assert [
+        (a.key, a.direction, a.amount) for a in parse_allowances(["dice=0.01, jaccard=0.02", "loss.Dice=1"], "drop")
+    ] == [("dice", "drop", 0.01), ("iou", "drop", 0.02), ("loss.dice", "drop", 1.0)]
     with pytest.raises(UsageError):
         parse_allowances(["dice=x"], "rise")
 
@@ -176,7 +185,7 @@ def test_folder_results_compare_summary_means(tmp_path):
             gt = np.zeros((10, 10, 3), np.uint8)
             gt[2:8, 2:8, :] = 1
             pred = gt.copy()
-            pred[2:2 + i + shift, 2:8, :] = 0
+            pred[2 : 2 + i + shift, 2:8, :] = 0
             write_nifti(pdir / f"c{i}.nii.gz", pred)
             write_nifti(gdir / f"c{i}.nii.gz", gt)
             vals.append(dice(pred, gt, 1))

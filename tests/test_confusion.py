@@ -23,7 +23,9 @@ def _check(pred, gt, labels, ignore_label=None):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    shape=st.one_of(hnp.array_shapes(min_dims=2, max_dims=2, max_side=9), hnp.array_shapes(min_dims=3, max_dims=3, max_side=7)),
+    shape=st.one_of(
+        hnp.array_shapes(min_dims=2, max_dims=2, max_side=9), hnp.array_shapes(min_dims=3, max_dims=3, max_side=7)
+    ),
     n_labels=st.integers(1, 6),
     dtype=st.sampled_from(DTYPES),
     order=st.sampled_from("CF"),
@@ -108,7 +110,11 @@ def test_counts_exact_beyond_2_31_voxels():
 # mixed widths both ways (the voxel-walk path). Not all 36 pairs: each pair is a numba
 # specialisation to compile on a fresh cache, and these cover every code path.
 DTYPE_PAIRS = [(d, d) for d in DTYPES] + [
-    (np.uint8, np.int16), (np.int16, np.uint8), (np.bool_, np.int32), (np.int64, np.uint8), (np.uint8, np.bool_),
+    (np.uint8, np.int16),
+    (np.int16, np.uint8),
+    (np.bool_, np.int32),
+    (np.int64, np.uint8),
+    (np.uint8, np.bool_),
 ]
 
 
@@ -130,13 +136,19 @@ def _oracle_histograms(pred, gt, ignore_label):
     g = gt.astype(np.int64).ravel()
     keep = g != ignore_label if ignore_label is not None else np.ones(g.size, bool)
     size = 1 + int(max(p.max(), g.max()))
-    return (np.bincount(p[keep], minlength=size), np.bincount(g, minlength=size),
-            np.bincount(p[keep & (p == g)], minlength=size), np.bincount(p[~keep], minlength=size))
+    return (
+        np.bincount(p[keep], minlength=size),
+        np.bincount(g, minlength=size),
+        np.bincount(p[keep & (p == g)], minlength=size),
+        np.bincount(p[~keep], minlength=size),
+    )
 
 
 @settings(max_examples=80, deadline=None)
 @given(
-    shape=st.one_of(hnp.array_shapes(min_dims=2, max_dims=2, max_side=40), hnp.array_shapes(min_dims=3, max_dims=3, max_side=17)),
+    shape=st.one_of(
+        hnp.array_shapes(min_dims=2, max_dims=2, max_side=40), hnp.array_shapes(min_dims=3, max_dims=3, max_side=17)
+    ),
     n_labels=st.integers(1, 6),
     dtypes=st.sampled_from(DTYPE_PAIRS),
     order=st.sampled_from("CF"),
@@ -157,7 +169,7 @@ def test_label_histograms_match_oracle(shape, n_labels, dtypes, order, noise, ig
     assert h is not None  # contiguous small non-negative integers always take the one-pass path
     for got, want in zip((h.pred, h.gt, h.tp, h.pred_in_ignored), _oracle_histograms(pred, gt, ignore)):
         np.testing.assert_array_equal(got[: want.size], want)
-        assert not got[want.size:].any()
+        assert not got[want.size :].any()
     labels = list(range(max(hi_p, hi_g) + 1))  # one label present in neither map
     c = h.counts(labels, ignore_label=ignore)
     ref = confusion(pred, gt, labels, ignore_label=ignore)

@@ -21,14 +21,16 @@ def opts(q=95.0, mode="max", tau=1.0, per_label=None):
 
 def ours(pred, gt, spacing, **kw):
     """All five metrics of two binary masks (label 1), as a dict of floats."""
-    out = surface_metrics(np.asarray(pred, np.uint8), np.asarray(gt, np.uint8), [1], spacing_mm=spacing,
-                          names=NAMES, params=opts(**kw))
+    out = surface_metrics(
+        np.asarray(pred, np.uint8), np.asarray(gt, np.uint8), [1], spacing_mm=spacing, names=NAMES, params=opts(**kw)
+    )
     return {k: float(v[0]) for k, v in out.items()}
 
 
 def directed(pred, gt, spacing, ignore_label=None):
-    sd = surface_distances(np.asarray(pred, np.uint8), np.asarray(gt, np.uint8), [1], spacing_mm=spacing,
-                           ignore_label=ignore_label)[0]
+    sd = surface_distances(
+        np.asarray(pred, np.uint8), np.asarray(gt, np.uint8), [1], spacing_mm=spacing, ignore_label=ignore_label
+    )[0]
     return sd.pred_to_gt, sd.gt_to_pred
 
 
@@ -38,6 +40,7 @@ def assert_metrics_close(a, b, rtol=1e-12):
 
 
 # --- brute force ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", range(24))
 def test_surface_distances_match_all_pairs(seed):
@@ -56,7 +59,9 @@ def test_surface_distances_match_all_pairs(seed):
     np.testing.assert_allclose(np.sort(d_gp), np.sort(naive.directed(gt, pred, spacing)), rtol=1e-12)
     tau = float(rng.uniform(0, 3))
     for mode in ("max", "pooled"):
-        assert_metrics_close(ours(pred, gt, spacing, tau=tau, mode=mode), naive.metrics(pred, gt, spacing, tau=tau, mode=mode))
+        assert_metrics_close(
+            ours(pred, gt, spacing, tau=tau, mode=mode), naive.metrics(pred, gt, spacing, tau=tau, mode=mode)
+        )
 
 
 def test_many_labels_at_once_match_each_label_alone(rng):
@@ -109,6 +114,7 @@ def test_empty_masks_give_none_and_nan():
 
 # --- closed forms -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (0.8, 0.8, 2.5), (3.0, 0.5, 1.25)])
 def test_two_single_voxels(spacing):
     pred = np.zeros((6, 7, 8), np.uint8)
@@ -131,7 +137,7 @@ def test_cubes_shifted_by_one_slice(n, axis):
     spacing = [2.0, 2.0, 2.0]
     spacing[axis] = 0.6
     gt = np.zeros((n + 4,) * 3, np.uint8)
-    gt[2:2 + n, 2:2 + n, 2:2 + n] = 1
+    gt[2 : 2 + n, 2 : 2 + n, 2 : 2 + n] = 1
     pred = np.roll(gt, 1, axis=axis)
     s = spacing[axis]
     n_surface = n**3 - (n - 2) ** 3
@@ -266,7 +272,9 @@ def test_per_label_tolerance():
     gt[1:4, 1:4, 1:4] = 1
     gt[5:8, 5:8, 5:8] = 2
     pred = np.roll(gt, 1, axis=0)
-    res = surface_metrics(pred, gt, [1, 2], spacing_mm=(1, 1, 1), names=["nsd"], params=opts(tau=0.5, per_label={2: 1.0}))
+    res = surface_metrics(
+        pred, gt, [1, 2], spacing_mm=(1, 1, 1), names=["nsd"], params=opts(tau=0.5, per_label={2: 1.0})
+    )
     assert res["nsd"][0] < 1.0 and res["nsd"][1] == 1.0
 
 
@@ -275,7 +283,9 @@ def test_percentile_option():
     pred = rng.random((9, 9, 9)) < 0.3
     gt = rng.random((9, 9, 9)) < 0.3
     for q in (0.0, 50.0, 99.0, 100.0):
-        assert ours(pred, gt, (1, 2, 3), q=q)["hd95"] == pytest.approx(naive.metrics(pred, gt, (1, 2, 3), q=q)["hd95"], rel=1e-12)
+        assert ours(pred, gt, (1, 2, 3), q=q)["hd95"] == pytest.approx(
+            naive.metrics(pred, gt, (1, 2, 3), q=q)["hd95"], rel=1e-12
+        )
     assert ours(pred, gt, (1, 2, 3), q=100.0)["hd95"] == ours(pred, gt, (1, 2, 3))["hd"]
 
 

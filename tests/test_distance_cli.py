@@ -76,8 +76,11 @@ def test_one_side_empty_worst_is_the_gt_diagonal(pair, label, status):
     assert row["metrics"]["nsd"] == 0.0
 
 
-@pytest.mark.parametrize("label,status", [("4", "both_empty"), ("3", "gt_empty"), ("2", "pred_empty")],
-                         ids=["both_empty", "gt_empty", "pred_empty"])
+@pytest.mark.parametrize(
+    "label,status",
+    [("4", "both_empty"), ("3", "gt_empty"), ("2", "pred_empty")],
+    ids=["both_empty", "gt_empty", "pred_empty"],
+)
 def test_nan_policy_gives_null(pair, label, status):
     _, classes = _classes(pair, "--empty-policy", "nan")
     row = classes[label]
@@ -142,15 +145,18 @@ def test_numpy_without_spacing_is_a_usage_error(tmp_path):
     assert "--spacing" in result.output
 
 
-@pytest.mark.parametrize("args,needle", [
-    (("--nsd-tolerance", "abc"), "--nsd-tolerance"),
-    (("--nsd-tolerance", "1,2"), "one default"),
-    (("--nsd-tolerance", "1=1,1=2"), "twice"),
-    (("--nsd-tolerance", "-1"), "non-negative"),
-    (("--hd-percentile", "101"), "between 0 and 100"),
-    (("--worst-distance", "0"), "positive"),
-    (("--hd-mode", "mean"), "mean"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (("--nsd-tolerance", "abc"), "--nsd-tolerance"),
+        (("--nsd-tolerance", "1,2"), "one default"),
+        (("--nsd-tolerance", "1=1,1=2"), "twice"),
+        (("--nsd-tolerance", "-1"), "non-negative"),
+        (("--hd-percentile", "101"), "between 0 and 100"),
+        (("--worst-distance", "0"), "positive"),
+        (("--hd-mode", "mean"), "mean"),
+    ],
+)
 def test_bad_distance_options_exit_2(pair, args, needle):
     p, g, *_ = pair
     result = run("eval", p, g, *args)

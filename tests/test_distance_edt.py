@@ -54,8 +54,9 @@ def test_edt_matches_brute_force(seed):
     shape = tuple(rng.integers(1, 9, size=ndim))
     spacing = tuple(rng.uniform(0.2, 4.0, size=ndim))
     sites = _sites(rng, shape, 0.1)
-    np.testing.assert_allclose(euclidean_distance_transform(sites, spacing_mm=spacing),
-                               naive.edt(sites, spacing), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        euclidean_distance_transform(sites, spacing_mm=spacing), naive.edt(sites, spacing), rtol=1e-12, atol=0
+    )
 
 
 def test_edt_single_site_closed_form():

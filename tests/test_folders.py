@@ -108,8 +108,23 @@ def test_pattern_and_suffixes(tmp_path):
         pair_folders(pdir, gdir, pattern="case*")
     pairing = pair_folders(pdir, gdir, pattern="case*", pred_suffix="_seg", gt_suffix="_gt")
     assert [p.case for p in pairing.pairs] == ["case00", "case01", "case02"]
-    res = run("eval", pdir, gdir, "--pattern", "case0[12]*", "--pred-suffix", "_seg", "--gt-suffix", "_gt",
-              "--metrics", "dice", "--format", "json", "-j", "1")
+    res = run(
+        "eval",
+        pdir,
+        gdir,
+        "--pattern",
+        "case0[12]*",
+        "--pred-suffix",
+        "_seg",
+        "--gt-suffix",
+        "_gt",
+        "--metrics",
+        "dice",
+        "--format",
+        "json",
+        "-j",
+        "1",
+    )
     assert res.exit_code == 0, res.stderr
     assert [c["case"] for c in json.loads(res.stdout)["cases"]] == ["case01", "case02"]
 
@@ -256,7 +271,9 @@ def test_csv_outputs_and_summary_csv(tmp_path):
     got = {(r["label"], r["kind"], r["key"]): r for r in srows}
     st = data["summary"]["classes"]["2"]["metrics"]["iou"]
     assert float(got[("2", "metric", "iou")]["mean"]) == st["mean"] and int(got[("2", "metric", "iou")]["n"]) == st["n"]
-    assert float(got[("mean_over_classes", "metric", "dice")]["q3"]) == data["summary"]["mean_over_classes"]["dice"]["q3"]
+    assert (
+        float(got[("mean_over_classes", "metric", "dice")]["q3"]) == data["summary"]["mean_over_classes"]["dice"]["q3"]
+    )
     pooled = data["summary"]["pooled"]
     assert float(got[("2", "pooled", "iou")]["mean"]) == pooled["classes"]["2"]["metrics"]["iou"]
     assert float(got[("all", "pooled", "mIoU")]["mean"]) == pooled["mIoU"]
@@ -290,8 +307,14 @@ def test_a_bad_case_fails_the_run_and_writes_nothing(tmp_path):
 
 
 def _segloss(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "segloss_cli", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "segloss_cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        **kw,
+    )
 
 
 def test_jobs_1_and_2_give_identical_cli_outputs(tmp_path):
@@ -329,8 +352,13 @@ def test_worker_threads_share_compiled_kernels_and_match_serial(tmp_path):
     pdir, gdir = make_folders(tmp_path, 5, empty_class2=("case02",))
     script = tmp_path / "pool.py"
     script.write_text(_POOL_SCRIPT)
-    res = subprocess.run([sys.executable, str(script), str(pdir), str(gdir), "all"], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "NUMBA_DEBUG_CACHE": "1"})
+    res = subprocess.run(
+        [sys.executable, str(script), str(pdir), str(gdir), "all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NUMBA_DEBUG_CACHE": "1"},
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     log = res.stdout.splitlines()  # numba prints its cache debugging on stdout
     pool, serial = json.loads(log[-1])
@@ -418,10 +446,30 @@ def test_interrupt_stops_workers_promptly_and_writes_nothing(tmp_path, sig, code
     out = tmp_path / "out.json"
     started = tmp_path / "started.txt"
     env = {**os.environ, "PYTHONPATH": str(site), "SEGLOSS_TEST_STARTED": str(started)}
-    proc = subprocess.Popen([sys.executable, "-m", "segloss_cli", "eval", str(pdir), str(gdir), "--metrics", "dice",
-                             "--json", str(out), "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True, preexec_fn=sigint_default)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "segloss_cli",
+            "eval",
+            str(pdir),
+            str(gdir),
+            "--metrics",
+            "dice",
+            "--json",
+            str(out),
+            "--jobs",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+        preexec_fn=sigint_default,
+    )
     deadline = time.monotonic() + 60
+
     def workers_started():  # both worker threads are inside a case
         return started.exists() and len({n for n in started.read_text().split() if n.startswith("segloss-case-")}) == 2
 
@@ -455,7 +503,7 @@ def _live_in_group(pgid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[2]) == pgid and fields[0] != "Z":
             live.append(int(entry.name))
     return live
@@ -481,13 +529,26 @@ def test_results_do_not_depend_on_the_numba_thread_count(tmp_path):
     np.save(tmp_path / "gt.npy", gt)
     outs = []
     for threads in ("1", "2"):
-        res = _segloss("eval", tmp_path / "logits.npy", tmp_path / "gt.npy", "--pred-type", "logits", "--spacing", "1",
-                       "--metrics", "dice,hd95,assd", "--losses", "all", "--format", "json", "-q",
-                       env={"NUMBA_NUM_THREADS": threads})
+        res = _segloss(
+            "eval",
+            tmp_path / "logits.npy",
+            tmp_path / "gt.npy",
+            "--pred-type",
+            "logits",
+            "--spacing",
+            "1",
+            "--metrics",
+            "dice,hd95,assd",
+            "--losses",
+            "all",
+            "--format",
+            "json",
+            "-q",
+            env={"NUMBA_NUM_THREADS": threads},
+        )
         assert res.returncode == 0, res.stderr
         outs.append(res.stdout)
     assert outs[0] == outs[1]
-
 
 
 def test_folder_json_is_the_same_document_with_one_line_per_case(tmp_path):
@@ -503,8 +564,11 @@ def test_folder_json_is_the_same_document_with_one_line_per_case(tmp_path):
     assert [json.loads(line.rstrip(","))["case"] for line in case_lines] == ["case00", "case01", "case02"]
     assert [json.loads(line.rstrip(",")) for line in case_lines] == doc["cases"]
     # Whitespace is all the layout changes: the same dictionary as a plain dump, in key order.
-    run_ = RunResult(settings={"segloss_version": "x", "a": [1, {"b": None}]}, cases=(),
-                     summary=Summary(0, (), {"dice": stats([1.5, None])}))
+    run_ = RunResult(
+        settings={"segloss_version": "x", "a": [1, {"b": None}]},
+        cases=(),
+        summary=Summary(0, (), {"dice": stats([1.5, None])}),
+    )
     text = render_json(run_)
     assert json.loads(text) == json.loads(json.dumps(run_dict(run_))) and text.endswith("}\n")
     assert list(json.loads(text)) == ["schema_version", "segloss_version", "settings", "cases", "summary"]

@@ -93,14 +93,16 @@ def _mutate(data: bytes, ops) -> bytes:
         elif kind == "insert":
             out[i:i] = bytes([value % 256]) * (1 + value % 7)
         elif kind == "int32":  # plausible header field corruption: a large little-endian int
-            out[i:i + 4] = (value * 65537 % 2**32).to_bytes(4, "little")
+            out[i : i + 4] = (value * 65537 % 2**32).to_bytes(4, "little")
     return bytes(out)
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["flip", "set", "truncate", "insert", "int32"]), st.integers(0, 10**6),
-              st.integers(0, 2**31)),
-    min_size=1, max_size=6,
+    st.tuples(
+        st.sampled_from(["flip", "set", "truncate", "insert", "int32"]), st.integers(0, 10**6), st.integers(0, 2**31)
+    ),
+    min_size=1,
+    max_size=6,
 )
 
 
@@ -156,8 +158,9 @@ def _check_loads_or_input_error(path):
     return "ok"
 
 
-FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                         HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @FUZZ
@@ -185,8 +188,9 @@ def test_fuzz_numpy(tmp_path, seed, ops, container):
 
 
 @FUZZ
-@given(ops=OPS, suffix=st.sampled_from([".nii", ".nii.gz", ".npy", ".npz"]),
-       seed=st.sampled_from(range(len(NIFTI_SEEDS))))
+@given(
+    ops=OPS, suffix=st.sampled_from([".nii", ".nii.gz", ".npy", ".npz"]), seed=st.sampled_from(range(len(NIFTI_SEEDS)))
+)
 def test_fuzz_outer_bytes(tmp_path, ops, suffix, seed):
     """Mutations of the stored bytes themselves (gzip/zip framing, CRCs, deflate streams)."""
     if suffix == ".nii":
@@ -204,8 +208,11 @@ def test_fuzz_outer_bytes(tmp_path, ops, suffix, seed):
 
 
 @FUZZ
-@given(data=st.binary(min_size=1, max_size=2048), suffix=st.sampled_from([".nii", ".nii.gz", ".npy", ".npz"]),
-       prefix=st.sampled_from([b"", b"\x1f\x8b", b"\x93NUMPY\x01\x00", b"PK\x03\x04", b"\x5c\x01\x00\x00"]))
+@given(
+    data=st.binary(min_size=1, max_size=2048),
+    suffix=st.sampled_from([".nii", ".nii.gz", ".npy", ".npz"]),
+    prefix=st.sampled_from([b"", b"\x1f\x8b", b"\x93NUMPY\x01\x00", b"PK\x03\x04", b"\x5c\x01\x00\x00"]),
+)
 def test_fuzz_random_bytes(tmp_path, data, suffix, prefix):
     path = tmp_path / f"f{suffix}"
     path.write_bytes(prefix + data)
@@ -260,9 +267,16 @@ def test_valid_nifti_read_exactly_as_nibabel(tmp_path, name, suffix):
     assert vol.spacing_mm == tuple(float(z) for z in ref.header.get_zooms()[: min(expected.ndim, 3)])
 
 
-@pytest.mark.parametrize("arr", [_labels(), np.asfortranarray(_labels().astype(np.int32)), _labels().astype(">i2"),
-                                 np.random.default_rng(5).random((2, 3, 4)).astype(np.float32)],
-                         ids=["uint8", "int32-fortran", "int16-big-endian", "float32"])
+@pytest.mark.parametrize(
+    "arr",
+    [
+        _labels(),
+        np.asfortranarray(_labels().astype(np.int32)),
+        _labels().astype(">i2"),
+        np.random.default_rng(5).random((2, 3, 4)).astype(np.float32),
+    ],
+    ids=["uint8", "int32-fortran", "int16-big-endian", "float32"],
+)
 @pytest.mark.parametrize("suffix", [".npy", ".npz"])
 def test_valid_numpy_read_exactly_as_numpy(tmp_path, arr, suffix):
     path = tmp_path / f"v{suffix}"

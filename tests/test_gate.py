@@ -38,7 +38,9 @@ def pair(tmp_path):
     p, g = write_nifti(tmp_path / "pred.nii.gz", pred), write_nifti(tmp_path / "gt.nii.gz", gt)
     names = tmp_path / "names.json"
     names.write_text(json.dumps({"1": "liver", "2": "spleen", "3": "tumour"}))
-    dice = {lab: 2 * np.sum((pred == lab) & (gt == lab)) / (np.sum(pred == lab) + np.sum(gt == lab)) for lab in (1, 2, 3)}
+    dice = {
+        lab: 2 * np.sum((pred == lab) & (gt == lab)) / (np.sum(pred == lab) + np.sum(gt == lab)) for lab in (1, 2, 3)
+    }
     return p, g, names, dice
 
 
@@ -67,7 +69,20 @@ def test_parse_every_syntax(text, kind, name, selector, op, threshold):
     assert (req.kind, req.name, req.selector, req.op, req.threshold) == (kind, name, selector, op, threshold)
 
 
-@pytest.mark.parametrize("text", ["dice=0.9", "dice==0.9", "dice=>0.9", "dice>=x", "dice[]>=0.9", ">=0.9", "dice>=nan", "dice 0.9", "dice>=0.9 extra"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dice=0.9",
+        "dice==0.9",
+        "dice=>0.9",
+        "dice>=x",
+        "dice[]>=0.9",
+        ">=0.9",
+        "dice>=nan",
+        "dice 0.9",
+        "dice>=0.9 extra",
+    ],
+)
 def test_bad_syntax_is_a_usage_error(text):
     from segloss_cli.cli._common import cli_options
 
@@ -91,8 +106,23 @@ def test_pair_pass_and_fail_exit_codes(pair, tmp_path):
     assert res.exit_code == 0, res.stderr
     assert "all 2 requirement checks passed" in res.stderr
     out = tmp_path / "r.json"
-    res = run("eval", p, g, "--labels", "1,2", "--metrics", "dice", "--label-names", names,
-              "--require", f"dice>={hi - 1e-9}", "--require", "dice[liver]>=0.99", "--json", out)
+    res = run(
+        "eval",
+        p,
+        g,
+        "--labels",
+        "1,2",
+        "--metrics",
+        "dice",
+        "--label-names",
+        names,
+        "--require",
+        f"dice>={hi - 1e-9}",
+        "--require",
+        "dice[liver]>=0.99",
+        "--json",
+        out,
+    )
     assert res.exit_code == 1
     err = res.stderr
     assert "2 of 3 requirement checks failed" in err
@@ -148,7 +178,9 @@ def test_undefined_fails_unless_allowed(pair):
 def test_require_file_toml(pair, tmp_path):
     p, g, names, dice = pair
     f = tmp_path / "bar.toml"
-    f.write_text(f'# quality bar\nrequire = [\n  "dice[1]>={dice[1] - 1e-9}",  # liver\n  \'dice[2] >= {dice[2] + 1e-9}\',\n]\n')
+    f.write_text(
+        f"# quality bar\nrequire = [\n  \"dice[1]>={dice[1] - 1e-9}\",  # liver\n  'dice[2] >= {dice[2] + 1e-9}',\n]\n"
+    )
     res = run("eval", p, g, "--metrics", "dice", "--require-file", f, "--require", "dice[3]>=0")
     assert res.exit_code == 1
     assert "1 of 3 requirement checks failed" in res.stderr
@@ -156,7 +188,7 @@ def test_require_file_toml(pair, tmp_path):
     py.write_text(f'[project]\nname = "x"\n\n[tool.segloss]\nrequire = ["dice[1]>={dice[1] - 1e-9}"]\n')
     assert run("eval", p, g, "--metrics", "dice", "--require-file", py).exit_code == 0
     bad = tmp_path / "bad.toml"
-    bad.write_text("require = [\"dice>=0.5\"\n")
+    bad.write_text('require = ["dice>=0.5"\n')
     res = run("eval", p, g, "--require-file", bad)
     assert res.exit_code == 2 and "not valid TOML" in res.stderr
     none = tmp_path / "none.toml"
@@ -186,7 +218,7 @@ def test_folder_requirements_use_the_summary_mean(tmp_path):
         gt = np.zeros((10, 10, 4), np.uint8)
         gt[2:8, 2:8, :] = 1
         pred = gt.copy()
-        pred[2:2 + i, 2:8, :] = 0  # i rows missed
+        pred[2 : 2 + i, 2:8, :] = 0  # i rows missed
         write_nifti(pdir / f"c{i}.nii.gz", pred)
         write_nifti(gdir / f"c{i}.nii.gz", gt)
         dices.append(2 * np.sum((pred == 1) & (gt == 1)) / (np.sum(pred == 1) + np.sum(gt == 1)))
@@ -206,12 +238,19 @@ def _run_with_losses(values):
     cases = []
     for i, (reduced, per1, per2) in enumerate(values):
         rows = (ClassResult(1, "liver", "ok", {"dice": 0.9}), ClassResult(2, "spleen", "ok", {"dice": 0.8}))
-        losses = {"dice": LossResult("dice", reduced, {1: per1, 2: per2}, {}),
-                  "generalized_dice": LossResult("generalized_dice", reduced, {}, {})}
+        losses = {
+            "dice": LossResult("dice", reduced, {1: per1, 2: per2}, {}),
+            "generalized_dice": LossResult("generalized_dice", reduced, {}, {}),
+        }
         cases.append(CaseResult(f"c{i}", "p", "g", (1.0, 1.0, 1.0), rows, losses))
     names = ("dice", "generalized_dice")
-    return RunResult(settings={}, cases=tuple(cases), summary=summarize(cases, ("dice",), names),
-                     metric_names=("dice",), loss_names=names)
+    return RunResult(
+        settings={},
+        cases=tuple(cases),
+        summary=summarize(cases, ("dice",), names),
+        metric_names=("dice",),
+        loss_names=names,
+    )
 
 
 def test_loss_requirements_reduced_and_per_class():
@@ -242,7 +281,17 @@ def test_loss_requirement_on_a_probability_map_against_numpy(tmp_path):
     p32 = probs.astype(np.float32).astype(np.float64)
     per = [1 - (2 * np.sum(p32[c] * (gt == c)) + 1e-5) / (np.sum(p32[c]) + np.sum(gt == c) + 1e-5) for c in (1, 2)]
     value = float(np.mean(per))
-    base = ("eval", tmp_path / "probs.npy", tmp_path / "gt.npy", "--spacing", "1", "--metrics", "dice", "--losses", "dice")
+    base = (
+        "eval",
+        tmp_path / "probs.npy",
+        tmp_path / "gt.npy",
+        "--spacing",
+        "1",
+        "--metrics",
+        "dice",
+        "--losses",
+        "dice",
+    )
     assert run(*base, "--require", f"loss.dice<={value + 1e-6}").exit_code == 0
     res = run(*base, "--require", f"loss.dice<={value - 1e-6}", "--require", f"loss.dice[2]<={per[1] + 1e-6}")
     assert res.exit_code == 1 and "1 of 2 requirement checks failed" in res.stderr and "(reduced)" in res.stderr
@@ -263,7 +312,7 @@ def test_undefined_loss_value_fails_unless_allowed():
 
 TOML_DOCS = [
     'require = ["dice>=0.85", "hd95<=5"]\n',
-    "# comment\nrequire = [\n  'dice[liver]>=0.9', # trailing comment\n  \"a \\\"quoted\\\" \\u00e9\",\n]\n",
+    '# comment\nrequire = [\n  \'dice[liver]>=0.9\', # trailing comment\n  "a \\"quoted\\" \\u00e9",\n]\n',
     '[tool.segloss]\nrequire = ["x"]\nflag = true\nn = 1_000\nf = -2.5e-3\n\n[other]\n"quoted key" = "v#not a comment"\na.b = [1, [2, 3]]\n',
     "empty = []\n[t]\n",
 ]
@@ -275,7 +324,10 @@ def test_toml_subset_agrees_with_tomllib(doc):
     assert loads_subset(doc) == tomllib.loads(doc)
 
 
-@pytest.mark.parametrize("doc", ['a = """x"""\n', "a = {b = 1}\n", "[[t]]\n", 'a = "x\n', "a = 1\na = 2\n", "a = [1, 2\n", "a = 1979-05-27\n"])
+@pytest.mark.parametrize(
+    "doc",
+    ['a = """x"""\n', "a = {b = 1}\n", "[[t]]\n", 'a = "x\n', "a = 1\na = 2\n", "a = [1, 2\n", "a = 1979-05-27\n"],
+)
 def test_toml_subset_rejects_what_it_does_not_read(doc):
     with pytest.raises(TomlError):
         loads_subset(doc)

@@ -47,8 +47,8 @@ def voc_like(rng, n=6, shape=(48, 64), k=21):
         for _ in range(4):
             c = int(rng.integers(1, k))
             y, x = rng.integers(0, shape[0] - 12), rng.integers(0, shape[1] - 16)
-            gt[y - 1:y + 13, x - 1:x + 17] = 255
-            gt[y:y + 12, x:x + 16] = c
+            gt[y - 1 : y + 13, x - 1 : x + 17] = 255
+            gt[y : y + 12, x : x + 16] = c
         pred = gt.copy()
         pred[pred == 255] = 0
         noise = rng.random(shape) < 0.08
@@ -149,7 +149,7 @@ def test_palette_files_json_csv_and_their_errors(tmp_path):
         "dup.json": json.dumps({"0": [1, 2, 3], "1": [1, 2, 3]}),
         "range.json": json.dumps({"0": [0, 0, 300]}),
         "short.csv": "0,1,2\n",
-        "broken.json": "{\"0\": [0, 0",
+        "broken.json": '{"0": [0, 0',
     }
     for name, text in bad.items():
         (tmp_path / name).write_text(text)
@@ -177,8 +177,22 @@ def test_pooled_voc_folder_equals_a_numpy_confusion_matrix(tmp_path, rng):
     k = 21
     cases = voc_like(rng)
     pdir, gdir = write_folder(tmp_path, cases)
-    res = cli("eval", pdir, gdir, "--ignore-label", "255", "--include-background", "--labels", f"0-{k - 1}",
-              "--metrics", "iou,dice,recall,accuracy", "--format", "json", "--jobs", "2")
+    res = cli(
+        "eval",
+        pdir,
+        gdir,
+        "--ignore-label",
+        "255",
+        "--include-background",
+        "--labels",
+        f"0-{k - 1}",
+        "--metrics",
+        "iou,dice,recall,accuracy",
+        "--format",
+        "json",
+        "--jobs",
+        "2",
+    )
     assert res.exit_code == 0, res.output
     pooled = json.loads(res.stdout)["summary"]["pooled"]
     cm = confusion_oracle(cases, k)
@@ -256,7 +270,9 @@ def test_pooled_gate_and_table(tmp_path, rng):
 def test_summary_csv_has_the_pooled_rows(tmp_path, rng):
     pdir, gdir = write_folder(tmp_path, voc_like(rng, n=2))
     out = tmp_path / "s.csv"
-    assert cli("eval", pdir, gdir, "--ignore-label", "255", "--metrics", "iou", "--summary-csv", out, "-q").exit_code == 0
+    assert (
+        cli("eval", pdir, gdir, "--ignore-label", "255", "--metrics", "iou", "--summary-csv", out, "-q").exit_code == 0
+    )
     rows = [line.split(",") for line in out.read_text().splitlines()]
     pooled = [r for r in rows if r[2] == "pooled"]
     assert {r[3] for r in pooled} >= {"iou", "aAcc", "mIoU", "mAcc", "mDice", "mFscore"}
@@ -271,7 +287,9 @@ def test_the_255_hint_and_bad_image_inputs(tmp_path):
     save_p(tmp_path / "p.png", np.where(gt == 255, 0, gt))
     res = cli("eval", tmp_path / "p.png", tmp_path / "g.png", "--metrics", "dice")
     assert res.exit_code == 0 and "pass --ignore-label 255" in res.stderr
-    assert "pass --ignore-label" not in cli("eval", tmp_path / "p.png", tmp_path / "g.png", "--ignore-label", "255").stderr
+    assert (
+        "pass --ignore-label" not in cli("eval", tmp_path / "p.png", tmp_path / "g.png", "--ignore-label", "255").stderr
+    )
     Image.fromarray(VOC[np.where(gt == 255, 0, gt)]).save(tmp_path / "rgb.png")
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "p.jpg")
     (tmp_path / "bad.json").write_text("[1, 2]")
@@ -280,7 +298,10 @@ def test_the_255_hint_and_bad_image_inputs(tmp_path):
     cases = [
         ((tmp_path / "rgb.png", tmp_path / "g.png"), "pass --palette"),
         ((tmp_path / "p.jpg", tmp_path / "g.png"), "lossy"),
-        ((tmp_path / "rgb.png", tmp_path / "g.png", "--palette", tmp_path / "bad.json"), "palette JSON must be an object"),
+        (
+            (tmp_path / "rgb.png", tmp_path / "g.png", "--palette", tmp_path / "bad.json"),
+            "palette JSON must be an object",
+        ),
         ((tmp_path / "probs.npy", tmp_path / "g.png"), "if 255 marks void pixels, pass --ignore-label 255"),
     ]
     for args, expected in cases:

@@ -81,7 +81,12 @@ def test_default_losses_for_probabilities_and_json_shape(case):
     dice = losses["dice"]
     assert set(dice) == {"value", "per_class", "params"}
     assert set(dice["per_class"]) == {"1", "2"}
-    assert dice["params"] == {"smooth_nr": 1e-5, "smooth_dr": 1e-5, "squared": False, "weights": {"0": 1.0, "1": 1.0, "2": 1.0}}
+    assert dice["params"] == {
+        "smooth_nr": 1e-5,
+        "smooth_dr": 1e-5,
+        "squared": False,
+        "weights": {"0": 1.0, "1": 1.0, "2": 1.0},
+    }
     assert losses["generalized_dice"]["per_class"] == {}
     # the value is the oracle's
     P, LP, LQ = naive.activations(probs, "probs")
@@ -99,20 +104,60 @@ def test_label_map_prediction_has_no_losses_unless_asked(case):
     doc = eval_json(tmp_path, "--losses", "dice,ce", pred="labels.npy")
     assert set(doc["cases"][0]["losses"]) == {"dice", "ce"}
     assert 1 - doc["cases"][0]["losses"]["dice"]["per_class"]["1"] == pytest.approx(
-        doc["cases"][0]["classes"]["1"]["metrics"]["dice"], abs=1e-5)  # smoothing 1e-5
+        doc["cases"][0]["classes"]["1"]["metrics"]["dice"], abs=1e-5
+    )  # smoothing 1e-5
 
 
 def test_options_are_recorded_in_params(case):
     tmp_path, _, _ = case
-    doc = eval_json(tmp_path, "--losses", "all", "--smooth", "0.5", "--squared", "--weights", "2=3", "--tversky-alpha", "0.4",
-                    "--tversky-beta", "0.6", "--focal-tversky-gamma", "1.5", "--focal-gamma", "1", "--focal-alpha", "0.5",
-                    "--combo-alpha", "0.3", "--combo-beta", "0.7", "--lambda-dice", "2", "--lambda-ce", "0.5",
-                    "--lambda-focal", "3")
+    doc = eval_json(
+        tmp_path,
+        "--losses",
+        "all",
+        "--smooth",
+        "0.5",
+        "--squared",
+        "--weights",
+        "2=3",
+        "--tversky-alpha",
+        "0.4",
+        "--tversky-beta",
+        "0.6",
+        "--focal-tversky-gamma",
+        "1.5",
+        "--focal-gamma",
+        "1",
+        "--focal-alpha",
+        "0.5",
+        "--combo-alpha",
+        "0.3",
+        "--combo-beta",
+        "0.7",
+        "--lambda-dice",
+        "2",
+        "--lambda-ce",
+        "0.5",
+        "--lambda-focal",
+        "3",
+    )
     losses = doc["cases"][0]["losses"]
     assert set(losses) == set(LOSSES)
-    given = {"smooth_nr": 0.5, "smooth_dr": 0.5, "squared": True, "weights": {"0": 1.0, "1": 1.0, "2": 3.0},
-             "tversky_alpha": 0.4, "tversky_beta": 0.6, "focal_tversky_gamma": 1.5, "focal_gamma": 1.0, "focal_alpha": 0.5,
-             "combo_alpha": 0.3, "combo_beta": 0.7, "lambda_dice": 2.0, "lambda_ce": 0.5, "lambda_focal": 3.0}
+    given = {
+        "smooth_nr": 0.5,
+        "smooth_dr": 0.5,
+        "squared": True,
+        "weights": {"0": 1.0, "1": 1.0, "2": 3.0},
+        "tversky_alpha": 0.4,
+        "tversky_beta": 0.6,
+        "focal_tversky_gamma": 1.5,
+        "focal_gamma": 1.0,
+        "focal_alpha": 0.5,
+        "combo_alpha": 0.3,
+        "combo_beta": 0.7,
+        "lambda_dice": 2.0,
+        "lambda_ce": 0.5,
+        "lambda_focal": 3.0,
+    }
     for name, spec in LOSSES.items():
         for key in spec.params:
             assert losses[name]["params"][key] == given[key], (name, key)
@@ -138,7 +183,17 @@ def test_each_loss_alone(case, name):
 
 def test_csv_has_loss_columns(case):
     tmp_path, _, _ = case
-    res = invoke("eval", tmp_path / "probs.npy", tmp_path / "gt.npy", "--metrics", "dice", "--losses", "dice,gdl", "--format", "csv")
+    res = invoke(
+        "eval",
+        tmp_path / "probs.npy",
+        tmp_path / "gt.npy",
+        "--metrics",
+        "dice",
+        "--losses",
+        "dice,gdl",
+        "--format",
+        "csv",
+    )
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert list(rows[0])[-2:] == ["loss_dice", "loss_generalized_dice"]
@@ -193,8 +248,17 @@ def test_sample_tissue_probabilities_match_oracle():
     probs = np.asarray(nib.load(SAMPLE / "tissue_probs.nii.gz").dataobj)
     gt = np.asarray(nib.load(SAMPLE / "tissue_gt.nii.gz").dataobj)
     assert probs.shape == gt.shape + (3,) and probs.dtype == np.float32
-    res = invoke("eval", SAMPLE / "tissue_probs.nii.gz", SAMPLE / "tissue_gt.nii.gz", "--losses", "all",
-                 "--metrics", "none", "--format", "json")
+    res = invoke(
+        "eval",
+        SAMPLE / "tissue_probs.nii.gz",
+        SAMPLE / "tissue_gt.nii.gz",
+        "--losses",
+        "all",
+        "--metrics",
+        "none",
+        "--format",
+        "json",
+    )
     assert res.exit_code == 0, res.output
     losses = json.loads(res.stdout)["cases"][0]["losses"]
     P, LP, LQ = naive.activations(np.moveaxis(probs, -1, 0), "probs")

@@ -24,8 +24,20 @@ def softmax(x, axis=0):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def run(tmp_path, pred, gt, *, kind="probs", names=ALL, params=None, include_background=False, ignore=None,
-        renormalize=False, labels=None, channel_axis=None):
+def run(
+    tmp_path,
+    pred,
+    gt,
+    *,
+    kind="probs",
+    names=ALL,
+    params=None,
+    include_background=False,
+    ignore=None,
+    renormalize=False,
+    labels=None,
+    channel_axis=None,
+):
     pp, gp = tmp_path / "pred.npy", tmp_path / "gt.npy"
     np.save(pp, pred)
     np.save(gp, gt)
@@ -37,8 +49,9 @@ def run(tmp_path, pred, gt, *, kind="probs", names=ALL, params=None, include_bac
     )
     pair = load_pair(str(pp), str(gp), opts)
     p, g, classes = pair.pred, pair.gt, pair.classes
-    return compute_losses(p, g, classes, opts.losses, names=opts.losses.names, ignore_label=ignore,
-                          renormalize=renormalize), classes
+    return compute_losses(
+        p, g, classes, opts.losses, names=opts.losses.names, ignore_label=ignore, renormalize=renormalize
+    ), classes
 
 
 def oracle(scores_or_labels, gt, classes, *, kind, params=None, ignore=None, renormalize=False, weights=None):
@@ -184,7 +197,9 @@ def test_relations_between_losses(tmp_path):
     assert got["focal"].value == pytest.approx(got["ce"].value, rel=1e-12)  # focal, gamma 0 = ce
     for lab in classes.reported:
         assert got["focal"].per_class[lab] == pytest.approx(got["ce"].per_class[lab], rel=1e-12)
-        assert got["dice_ce"].per_class[lab] == pytest.approx(got["dice"].per_class[lab] + got["ce"].per_class[lab], rel=1e-12)
+        assert got["dice_ce"].per_class[lab] == pytest.approx(
+            got["dice"].per_class[lab] + got["ce"].per_class[lab], rel=1e-12
+        )
     assert got["dice_ce"].value == pytest.approx(got["dice"].value + got["ce"].value, rel=1e-12)
     assert got["dice_focal"].value == pytest.approx(got["dice"].value + got["focal"].value, rel=1e-12)
 
@@ -244,8 +259,12 @@ def test_extreme_logits_stay_finite(tmp_path):
         assert got[name].value is not None and math.isfinite(got[name].value), name
     check(got, want, classes, rtol=1e-9)
     assert got["ce"].value > 1000  # confidently wrong voxels cost ~1e4 each, not log(1e-7)
-    sig, _ = run(tmp_path, np.array([[[1e4, -1e4, 30.0, -30.0]]]).astype(np.float32), np.array([[0, 1, 1, 0]], np.uint8),
-                 kind="logits")
+    sig, _ = run(
+        tmp_path,
+        np.array([[[1e4, -1e4, 30.0, -30.0]]]).astype(np.float32),
+        np.array([[0, 1, 1, 0]], np.uint8),
+        kind="logits",
+    )
     assert sig["bce"].value == pytest.approx((1e4 + 1e4 + np.log1p(np.exp(-30)) * 2) / 4, rel=1e-12)
 
 
@@ -254,7 +273,12 @@ def test_closed_form_small_example(tmp_path):
     probs = np.array([[0.2, 0.7], [0.8, 0.3]])
     gt = np.array([[1, 0]], np.uint8).reshape(2)
     probs = probs.reshape(2, 2)
-    got, _ = run(tmp_path, probs.reshape(2, 1, 2), gt.reshape(1, 2), params={"smooth": 0} if False else {"smooth_nr": 0.0, "smooth_dr": 0.0})
+    got, _ = run(
+        tmp_path,
+        probs.reshape(2, 1, 2),
+        gt.reshape(1, 2),
+        params={"smooth": 0} if False else {"smooth_nr": 0.0, "smooth_dr": 0.0},
+    )
     assert got["dice"].value == pytest.approx(1 - 2 * 0.8 / (1.1 + 1))
     assert got["iou"].value == pytest.approx(1 - 0.8 / (1.1 + 1 - 0.8))
     assert got["ce"].value == pytest.approx(-(np.log(0.8) + np.log(0.7)) / 2)

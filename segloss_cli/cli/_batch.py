@@ -91,9 +91,13 @@ class CaseProgress:
             return
         if pairing.missing:
             what = "scored as empty predictions (worst values)" if missing == "worst" else "skipped"
-            err(f"segloss: note: {len(pairing.missing)} ground truth(s) without a prediction {what}: {_names(pairing.missing)}")
+            err(
+                f"segloss: note: {len(pairing.missing)} ground truth(s) without a prediction {what}: {_names(pairing.missing)}"
+            )
         if pairing.extra:
-            err(f"segloss: note: {len(pairing.extra)} prediction(s) without a ground truth left out: {_names(pairing.extra)}")
+            err(
+                f"segloss: note: {len(pairing.extra)} prediction(s) without a ground truth left out: {_names(pairing.extra)}"
+            )
         if sys.stderr.isatty():
             bar = _progress(len(pairing.pairs))
             bar.start()

@@ -22,13 +22,44 @@ class CompareFormat(str, Enum):
 @app.command("compare", no_args_is_help=True)
 @handle_errors
 def compare_command(
-    base: Annotated[Path, typer.Argument(help="Baseline result (JSON from `segloss eval --json`).", show_default=False)],
+    base: Annotated[
+        Path, typer.Argument(help="Baseline result (JSON from `segloss eval --json`).", show_default=False)
+    ],
     new: Annotated[Path, typer.Argument(help="New result to check against the baseline.", show_default=False)],
-    max_drop: Annotated[Optional[list[str]], typer.Option("--max-drop", help="Largest allowed fall of a metric per class, e.g. dice=0.01 (repeatable, or comma-separated). loss.NAME for losses.", show_default=False)] = None,
-    max_rise: Annotated[Optional[list[str]], typer.Option("--max-rise", help="Largest allowed rise, e.g. hd95=1.0 (repeatable, or comma-separated).", show_default=False)] = None,
-    metrics: Annotated[Optional[str], typer.Option("--metrics", "-m", help="Metrics (and loss.NAME) to show, comma-separated. Default: the gated ones, else the table's headline metrics and every loss.")] = None,
-    allow_undefined: Annotated[bool, typer.Option("--allow-undefined", help="A gated value that is undefined (null) in NEW is not a regression.")] = False,
-    output_format: Annotated[CompareFormat, typer.Option("--format", "-f", help="table (terminal), json, or markdown (a pull-request comment or CI job summary).")] = CompareFormat.table,
+    max_drop: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--max-drop",
+            help="Largest allowed fall of a metric per class, e.g. dice=0.01 (repeatable, or comma-separated). loss.NAME for losses.",
+            show_default=False,
+        ),
+    ] = None,
+    max_rise: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--max-rise",
+            help="Largest allowed rise, e.g. hd95=1.0 (repeatable, or comma-separated).",
+            show_default=False,
+        ),
+    ] = None,
+    metrics: Annotated[
+        Optional[str],
+        typer.Option(
+            "--metrics",
+            "-m",
+            help="Metrics (and loss.NAME) to show, comma-separated. Default: the gated ones, else the table's headline metrics and every loss.",
+        ),
+    ] = None,
+    allow_undefined: Annotated[
+        bool,
+        typer.Option("--allow-undefined", help="A gated value that is undefined (null) in NEW is not a regression."),
+    ] = False,
+    output_format: Annotated[
+        CompareFormat,
+        typer.Option(
+            "--format", "-f", help="table (terminal), json, or markdown (a pull-request comment or CI job summary)."
+        ),
+    ] = CompareFormat.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
 ) -> None:
     """Compare two results per class and metric; exit 1 on a regression beyond the allowances.
@@ -47,8 +78,13 @@ def compare_command(
     allowances = parse_allowances(max_drop or [], "drop") + parse_allowances(max_rise or [], "rise")
     keys = None if metrics is None else [k for k in metrics.split(",") if k.strip()]
     comparison = compare_results(
-        load_result(base), load_result(new), allowances, keys=keys, allow_undefined=allow_undefined,
-        base_name=str(base), new_name=str(new),
+        load_result(base),
+        load_result(new),
+        allowances,
+        keys=keys,
+        allow_undefined=allow_undefined,
+        base_name=str(base),
+        new_name=str(new),
     )
     if output_format == CompareFormat.json:
         sys.stdout.write(render_json(comparison))

@@ -45,13 +45,25 @@ def _loss_parameter_options(func):
     extra = []
     for spec in PARAMS.values():
         if spec.kind == "bool":
-            hint: object = Annotated[bool, typer.Option(spec.option, help=f"{spec.help} Default: {spec.default}.", rich_help_panel=LOSSES)]
+            hint: object = Annotated[
+                bool, typer.Option(spec.option, help=f"{spec.help} Default: {spec.default}.", rich_help_panel=LOSSES)
+            ]
             default: object = False
         elif spec.kind == "weights":
-            hint = Annotated[Optional[str], typer.Option(spec.option, help=spec.help, rich_help_panel=LOSSES, show_default=False)]
+            hint = Annotated[
+                Optional[str], typer.Option(spec.option, help=spec.help, rich_help_panel=LOSSES, show_default=False)
+            ]
             default = None
         else:
-            hint = Annotated[Optional[float], typer.Option(spec.option, help=f"{spec.help} Default: {spec.default}.", rich_help_panel=LOSSES, show_default=False)]
+            hint = Annotated[
+                Optional[float],
+                typer.Option(
+                    spec.option,
+                    help=f"{spec.help} Default: {spec.default}.",
+                    rich_help_panel=LOSSES,
+                    show_default=False,
+                ),
+            ]
             default = None
         extra.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint))
     params = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
@@ -64,41 +76,264 @@ def _loss_parameter_options(func):
 @_loss_parameter_options
 @handle_errors
 def eval_command(
-    pred: Annotated[Path, typer.Argument(metavar="PRED", help="Prediction: label map (.nii/.nii.gz/.npy/.npz) or probability/logit map with a class axis.", show_default=False, readable=False)],
-    gt: Annotated[Path, typer.Argument(metavar="GT", help="Ground-truth label map on the same grid.", show_default=False, readable=False)],
-    metrics: Annotated[Optional[str], typer.Option("--metrics", "-m", help="Comma-separated metric names, aliases or groups (all, overlap, distance, none). Default: all. See `segloss metrics`.", rich_help_panel=METRICS)] = None,
-    empty_policy: Annotated[EmptyPolicy, typer.Option("--empty-policy", help="Empty masks: worst (missed/hallucinated class scores worst: dice 0, distance = image diagonal) or nan (undefined, null).", rich_help_panel=METRICS)] = EmptyPolicy.WORST,
-    hd_percentile: Annotated[float, typer.Option("--hd-percentile", help="Percentile of the hd95 metric (key stays hd95; the value used is recorded in JSON settings).", rich_help_panel=METRICS)] = 95.0,
-    hd_mode: Annotated[HdMode, typer.Option("--hd-mode", help="hd95 definition: max of the two directed percentiles (MONAI, MetricsReloaded) or pooled (percentile of both directions together, MedPy).", rich_help_panel=METRICS)] = HdMode.MAX,
-    nsd_tolerance: Annotated[Optional[str], typer.Option("--nsd-tolerance", help="NSD tolerance in mm: one value (default 1) and/or label=mm pairs, e.g. 2 or 1=2,3=0.5 or 1.5,3=0.5.", rich_help_panel=METRICS)] = None,
-    worst_distance: Annotated[Optional[float], typer.Option("--worst-distance", help="Distance (mm) reported for a missed or hallucinated class under --empty-policy worst. Default: diagonal of the GT field of view.", rich_help_panel=METRICS)] = None,
-    labels: Annotated[Optional[str], typer.Option("--labels", "-l", help="Classes to report, e.g. 1,2,5 or 1-3. Default: every label in PRED or GT (0..K-1 for score maps).", rich_help_panel=CLASSES)] = None,
-    include_background: Annotated[bool, typer.Option("--include-background", help="Also report label 0 (excluded by default).", rich_help_panel=CLASSES)] = False,
-    ignore_label: Annotated[Optional[int], typer.Option("--ignore-label", help="GT label whose voxels are excluded from every count and loss (e.g. 255).", rich_help_panel=CLASSES)] = None,
-    label_names: Annotated[Optional[Path], typer.Option("--label-names", help='JSON {"1": "liver"} or an nnU-Net/MSD dataset.json, to name classes.', rich_help_panel=CLASSES)] = None,
-    pred_type: Annotated[PredType, typer.Option("--pred-type", help="What PRED holds. auto: integer -> labels; float with one extra axis -> probs; float without -> labels.", rich_help_panel=INPUT)] = PredType.AUTO,
-    channel_axis: Annotated[Optional[int], typer.Option("--channel-axis", help="Class axis of a probs/logits PRED (default: whichever of first/last leaves the GT shape).", rich_help_panel=INPUT)] = None,
-    threshold: Annotated[float, typer.Option("--threshold", help="Single-channel (sigmoid) PRED: foreground where p >= threshold.", rich_help_panel=INPUT)] = 0.5,
-    spacing: Annotated[Optional[str], typer.Option("--spacing", help="Voxel spacing in mm for .npy/.npz inputs, e.g. 0.8,0.8,2.5 or 1 (NIfTI spacing comes from the header).", rich_help_panel=INPUT)] = None,
-    npz_key: Annotated[Optional[str], typer.Option("--npz-key", help="Array name inside .npz files that hold several.", rich_help_panel=INPUT)] = None,
-    palette: Annotated[Optional[str], typer.Option("--palette", help="Colours of RGB/RGBA masks -> labels: a JSON ({\"1\": [128, 0, 0]}) or CSV (label,r,g,b[,name]) file, or a preset: voc, cityscapes (its names name the classes). Palette and greyscale PNGs need none.", rich_help_panel=INPUT, show_default=False)] = None,
-    output_format: Annotated[Format, typer.Option("--format", "-f", help="What to print on stdout.", rich_help_panel=OUTPUT)] = Format.table,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the JSON result here (atomically).", rich_help_panel=OUTPUT)] = None,
-    csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write per-case, per-class rows as CSV here (atomically).", rich_help_panel=OUTPUT)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.", rich_help_panel=OUTPUT)] = False,
-    aggregate: Annotated[Aggregate, typer.Option("--aggregate", help="Folder table: cases (mean ± std over cases), pooled (dataset-level: counts summed over cases, then the metrics, with aAcc/mIoU/mAcc/mDice/mFscore), or both. JSON always has both.", rich_help_panel=OUTPUT)] = Aggregate.CASES,
-    summary_csv: Annotated[Optional[Path], typer.Option("--summary-csv", help="Also write the summary statistics (per class and metric: mean, std, median, q1, q3, min, max, n, n_null) as CSV here.", rich_help_panel=OUTPUT)] = None,
-    pattern: Annotated[Optional[str], typer.Option("--pattern", help="Folders: only files whose name matches this glob, e.g. 'case_*.nii.gz'.", rich_help_panel=FOLDERS)] = None,
-    pred_suffix: Annotated[Optional[str], typer.Option("--pred-suffix", help="Folders: strip this from prediction case ids (case1_seg.nii.gz -> case1), e.g. _seg.", rich_help_panel=FOLDERS)] = None,
-    gt_suffix: Annotated[Optional[str], typer.Option("--gt-suffix", help="Folders: strip this from ground-truth case ids, e.g. _gt.", rich_help_panel=FOLDERS)] = None,
-    missing: Annotated[MissingPolicy, typer.Option("--missing", help="Folders: a GT without prediction (or a prediction without GT) is an error; worst: score the missing prediction as empty; skip: leave it out. Both are counted in the summary.", rich_help_panel=FOLDERS)] = MissingPolicy.ERROR,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Folders: cases scored in parallel (worker threads, one case each; memory holds about N cases). Default: the number of cores.", rich_help_panel=FOLDERS, show_default=False)] = None,
-    require: Annotated[Optional[list[str]], typer.Option("--require", "-r", help="Fail (exit 1) unless this holds, e.g. 'dice>=0.85', 'hd95[liver]<=5', 'loss.dice<=0.2'. Repeatable. Checked on the case value for a pair and the summary mean for folders.", rich_help_panel=GATE, show_default=False)] = None,
-    require_file: Annotated[Optional[Path], typer.Option("--require-file", help='TOML file with require = ["dice>=0.85", ...] (top level or under [tool.segloss]).', rich_help_panel=GATE)] = None,
-    allow_undefined: Annotated[bool, typer.Option("--allow-undefined", help="An undefined (null) value passes a requirement instead of failing it.", rich_help_panel=GATE)] = False,
-    losses: Annotated[Optional[str], typer.Option("--losses", help="Comma-separated loss names or groups (all, sum, lovasz, default, none). Default: every loss except lovasz_* for a probability/logit PRED, none for a label map. Lovasz losses sort once per class and need 9 bytes per voxel of extra memory (one class at a time). See `segloss losses`.", rich_help_panel=LOSSES)] = None,
-    renormalize: Annotated[bool, typer.Option("--renormalize", help="Divide probabilities by their channel sum (instead of rejecting sums off 1 by more than 1e-3).", rich_help_panel=INPUT)] = False,
-    smooth: Annotated[Optional[float], typer.Option("--smooth", help="Set both --smooth-nr and --smooth-dr.", rich_help_panel=LOSSES, show_default=False)] = None,
+    pred: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PRED",
+            help="Prediction: label map (.nii/.nii.gz/.npy/.npz) or probability/logit map with a class axis.",
+            show_default=False,
+            readable=False,
+        ),
+    ],
+    gt: Annotated[
+        Path,
+        typer.Argument(
+            metavar="GT", help="Ground-truth label map on the same grid.", show_default=False, readable=False
+        ),
+    ],
+    metrics: Annotated[
+        Optional[str],
+        typer.Option(
+            "--metrics",
+            "-m",
+            help="Comma-separated metric names, aliases or groups (all, overlap, distance, none). Default: all. See `segloss metrics`.",
+            rich_help_panel=METRICS,
+        ),
+    ] = None,
+    empty_policy: Annotated[
+        EmptyPolicy,
+        typer.Option(
+            "--empty-policy",
+            help="Empty masks: worst (missed/hallucinated class scores worst: dice 0, distance = image diagonal) or nan (undefined, null).",
+            rich_help_panel=METRICS,
+        ),
+    ] = EmptyPolicy.WORST,
+    hd_percentile: Annotated[
+        float,
+        typer.Option(
+            "--hd-percentile",
+            help="Percentile of the hd95 metric (key stays hd95; the value used is recorded in JSON settings).",
+            rich_help_panel=METRICS,
+        ),
+    ] = 95.0,
+    hd_mode: Annotated[
+        HdMode,
+        typer.Option(
+            "--hd-mode",
+            help="hd95 definition: max of the two directed percentiles (MONAI, MetricsReloaded) or pooled (percentile of both directions together, MedPy).",
+            rich_help_panel=METRICS,
+        ),
+    ] = HdMode.MAX,
+    nsd_tolerance: Annotated[
+        Optional[str],
+        typer.Option(
+            "--nsd-tolerance",
+            help="NSD tolerance in mm: one value (default 1) and/or label=mm pairs, e.g. 2 or 1=2,3=0.5 or 1.5,3=0.5.",
+            rich_help_panel=METRICS,
+        ),
+    ] = None,
+    worst_distance: Annotated[
+        Optional[float],
+        typer.Option(
+            "--worst-distance",
+            help="Distance (mm) reported for a missed or hallucinated class under --empty-policy worst. Default: diagonal of the GT field of view.",
+            rich_help_panel=METRICS,
+        ),
+    ] = None,
+    labels: Annotated[
+        Optional[str],
+        typer.Option(
+            "--labels",
+            "-l",
+            help="Classes to report, e.g. 1,2,5 or 1-3. Default: every label in PRED or GT (0..K-1 for score maps).",
+            rich_help_panel=CLASSES,
+        ),
+    ] = None,
+    include_background: Annotated[
+        bool,
+        typer.Option(
+            "--include-background", help="Also report label 0 (excluded by default).", rich_help_panel=CLASSES
+        ),
+    ] = False,
+    ignore_label: Annotated[
+        Optional[int],
+        typer.Option(
+            "--ignore-label",
+            help="GT label whose voxels are excluded from every count and loss (e.g. 255).",
+            rich_help_panel=CLASSES,
+        ),
+    ] = None,
+    label_names: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--label-names",
+            help='JSON {"1": "liver"} or an nnU-Net/MSD dataset.json, to name classes.',
+            rich_help_panel=CLASSES,
+        ),
+    ] = None,
+    pred_type: Annotated[
+        PredType,
+        typer.Option(
+            "--pred-type",
+            help="What PRED holds. auto: integer -> labels; float with one extra axis -> probs; float without -> labels.",
+            rich_help_panel=INPUT,
+        ),
+    ] = PredType.AUTO,
+    channel_axis: Annotated[
+        Optional[int],
+        typer.Option(
+            "--channel-axis",
+            help="Class axis of a probs/logits PRED (default: whichever of first/last leaves the GT shape).",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold", help="Single-channel (sigmoid) PRED: foreground where p >= threshold.", rich_help_panel=INPUT
+        ),
+    ] = 0.5,
+    spacing: Annotated[
+        Optional[str],
+        typer.Option(
+            "--spacing",
+            help="Voxel spacing in mm for .npy/.npz inputs, e.g. 0.8,0.8,2.5 or 1 (NIfTI spacing comes from the header).",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
+    npz_key: Annotated[
+        Optional[str],
+        typer.Option("--npz-key", help="Array name inside .npz files that hold several.", rich_help_panel=INPUT),
+    ] = None,
+    palette: Annotated[
+        Optional[str],
+        typer.Option(
+            "--palette",
+            help='Colours of RGB/RGBA masks -> labels: a JSON ({"1": [128, 0, 0]}) or CSV (label,r,g,b[,name]) file, or a preset: voc, cityscapes (its names name the classes). Palette and greyscale PNGs need none.',
+            rich_help_panel=INPUT,
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", "-f", help="What to print on stdout.", rich_help_panel=OUTPUT)
+    ] = Format.table,
+    json_path: Annotated[
+        Optional[Path],
+        typer.Option("--json", help="Also write the JSON result here (atomically).", rich_help_panel=OUTPUT),
+    ] = None,
+    csv_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--csv", help="Also write per-case, per-class rows as CSV here (atomically).", rich_help_panel=OUTPUT
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.", rich_help_panel=OUTPUT)
+    ] = False,
+    aggregate: Annotated[
+        Aggregate,
+        typer.Option(
+            "--aggregate",
+            help="Folder table: cases (mean ± std over cases), pooled (dataset-level: counts summed over cases, then the metrics, with aAcc/mIoU/mAcc/mDice/mFscore), or both. JSON always has both.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = Aggregate.CASES,
+    summary_csv: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--summary-csv",
+            help="Also write the summary statistics (per class and metric: mean, std, median, q1, q3, min, max, n, n_null) as CSV here.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    pattern: Annotated[
+        Optional[str],
+        typer.Option(
+            "--pattern",
+            help="Folders: only files whose name matches this glob, e.g. 'case_*.nii.gz'.",
+            rich_help_panel=FOLDERS,
+        ),
+    ] = None,
+    pred_suffix: Annotated[
+        Optional[str],
+        typer.Option(
+            "--pred-suffix",
+            help="Folders: strip this from prediction case ids (case1_seg.nii.gz -> case1), e.g. _seg.",
+            rich_help_panel=FOLDERS,
+        ),
+    ] = None,
+    gt_suffix: Annotated[
+        Optional[str],
+        typer.Option(
+            "--gt-suffix", help="Folders: strip this from ground-truth case ids, e.g. _gt.", rich_help_panel=FOLDERS
+        ),
+    ] = None,
+    missing: Annotated[
+        MissingPolicy,
+        typer.Option(
+            "--missing",
+            help="Folders: a GT without prediction (or a prediction without GT) is an error; worst: score the missing prediction as empty; skip: leave it out. Both are counted in the summary.",
+            rich_help_panel=FOLDERS,
+        ),
+    ] = MissingPolicy.ERROR,
+    jobs: Annotated[
+        Optional[int],
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Folders: cases scored in parallel (worker threads, one case each; memory holds about N cases). Default: the number of cores.",
+            rich_help_panel=FOLDERS,
+            show_default=False,
+        ),
+    ] = None,
+    require: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--require",
+            "-r",
+            help="Fail (exit 1) unless this holds, e.g. 'dice>=0.85', 'hd95[liver]<=5', 'loss.dice<=0.2'. Repeatable. Checked on the case value for a pair and the summary mean for folders.",
+            rich_help_panel=GATE,
+            show_default=False,
+        ),
+    ] = None,
+    require_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--require-file",
+            help='TOML file with require = ["dice>=0.85", ...] (top level or under [tool.segloss]).',
+            rich_help_panel=GATE,
+        ),
+    ] = None,
+    allow_undefined: Annotated[
+        bool,
+        typer.Option(
+            "--allow-undefined",
+            help="An undefined (null) value passes a requirement instead of failing it.",
+            rich_help_panel=GATE,
+        ),
+    ] = False,
+    losses: Annotated[
+        Optional[str],
+        typer.Option(
+            "--losses",
+            help="Comma-separated loss names or groups (all, sum, lovasz, default, none). Default: every loss except lovasz_* for a probability/logit PRED, none for a label map. Lovasz losses sort once per class and need 9 bytes per voxel of extra memory (one class at a time). See `segloss losses`.",
+            rich_help_panel=LOSSES,
+        ),
+    ] = None,
+    renormalize: Annotated[
+        bool,
+        typer.Option(
+            "--renormalize",
+            help="Divide probabilities by their channel sum (instead of rejecting sums off 1 by more than 1e-3).",
+            rich_help_panel=INPUT,
+        ),
+    ] = False,
+    smooth: Annotated[
+        Optional[float],
+        typer.Option(
+            "--smooth", help="Set both --smooth-nr and --smooth-dr.", rich_help_panel=LOSSES, show_default=False
+        ),
+    ] = None,
     **loss_options,
 ) -> None:
     """Score PRED against GT: per-class metrics as a table, JSON or CSV.
@@ -121,7 +356,11 @@ def eval_command(
     inputs = tuple(str(p) for p in (pred, gt, label_names) if p is not None)
     folders = is_folder_pair(pred, gt)
     if not folders:
-        used = [o for o, v in (("--pattern", pattern), ("--pred-suffix", pred_suffix), ("--gt-suffix", gt_suffix)) if v is not None]
+        used = [
+            o
+            for o, v in (("--pattern", pattern), ("--pred-suffix", pred_suffix), ("--gt-suffix", gt_suffix))
+            if v is not None
+        ]
         used += ["--missing"] if missing != MissingPolicy.ERROR else []
         if used:
             raise UsageError(f"{used[0]} applies to folders; PRED and GT are files")
@@ -166,13 +405,22 @@ def eval_command(
 
     progress = _CaseProgress(quiet)
     with progress:
-        run = run_params(pred, gt, params, folder=folder, metrics_chosen=metrics is not None,
-                         on_pairing=lambda pairing: progress.start(pairing, missing), on_case=progress.advance)
+        run = run_params(
+            pred,
+            gt,
+            params,
+            folder=folder,
+            metrics_chosen=metrics is not None,
+            on_pairing=lambda pairing: progress.start(pairing, missing),
+            on_case=progress.advance,
+        )
     if not quiet:
         _print_notes(run)
     if not folders and not run.cases[0].classes and not quiet:
-        err("segloss: note: no class to report: PRED and GT hold only background; "
-            "name labels with --labels to report them (as both_empty) or add --include-background")
+        err(
+            "segloss: note: no class to report: PRED and GT hold only background; "
+            "name labels with --labels to report them (as both_empty) or add --include-background"
+        )
     checks = gate.check(run, requirements, allow_undefined=allow_undefined)
     _emit(run, output_format, json_path, csv_path, summary_csv, folder=folders, aggregate=aggregate)
     if checks:
@@ -193,8 +441,16 @@ def _print_notes(run) -> None:
         err(f"segloss: warning: {render_params(note, cli_options())}{where}")
 
 
-def _emit(run, output_format: Format, json_path: Optional[Path], csv_path: Optional[Path],
-          summary_csv: Optional[Path] = None, *, folder: bool = False, aggregate: str = "cases") -> None:
+def _emit(
+    run,
+    output_format: Format,
+    json_path: Optional[Path],
+    csv_path: Optional[Path],
+    summary_csv: Optional[Path] = None,
+    *,
+    folder: bool = False,
+    aggregate: str = "cases",
+) -> None:
     """Serialise everything in memory first, then write files atomically, then print."""
     from ..io.atomic import write_all_atomic
     from ..report.csv_ import render_csv, render_summary_csv

@@ -23,9 +23,15 @@ def metrics_command(
     if as_json:
         rows = [
             {
-                "name": s.name, "aliases": list(s.aliases), "formula": s.formula, "family": s.family,
-                "range": [s.lo, s.hi if s.hi != float("inf") else None], "higher_is_better": s.higher_is_better,
-                "empty_rule": s.empty_rule, "unit": s.unit, "description": s.description,
+                "name": s.name,
+                "aliases": list(s.aliases),
+                "formula": s.formula,
+                "family": s.family,
+                "range": [s.lo, s.hi if s.hi != float("inf") else None],
+                "higher_is_better": s.higher_is_better,
+                "empty_rule": s.empty_rule,
+                "unit": s.unit,
+                "description": s.description,
             }
             for s in specs.values()
         ]
@@ -46,7 +52,9 @@ def metrics_command(
     for s in specs.values():
         hi = "inf" if s.hi == float("inf") else f"{s.hi:g}"
         better = {True: "higher", False: "lower", None: ""}[s.higher_is_better]
-        table.add_row(s.name, ", ".join(s.aliases), s.formula, f"[{s.lo:g}, {hi}]", better, rules[s.empty_rule], s.description)
+        table.add_row(
+            s.name, ", ".join(s.aliases), s.formula, f"[{s.lo:g}, {hi}]", better, rules[s.empty_rule], s.description
+        )
     Console(width=200 if not sys.stdout.isatty() else None).print(table)
 
 
@@ -71,8 +79,14 @@ def losses_command(
     if as_json:
         rows = [
             {
-                "name": s.name, "aliases": list(s.aliases), "formula": s.formula, "family": s.family,
-                "per_class": s.decomposes, "range": rng(s), "reduction": s.reduction, "default": s.default,
+                "name": s.name,
+                "aliases": list(s.aliases),
+                "formula": s.formula,
+                "family": s.family,
+                "per_class": s.decomposes,
+                "range": rng(s),
+                "reduction": s.reduction,
+                "default": s.default,
                 "params": {p: {"option": PARAMS[p].option, "default": PARAMS[p].default} for p in s.params},
                 "description": s.description,
             }
@@ -88,15 +102,35 @@ def losses_command(
         v = PARAMS[p].default
         return {None: "1 each", False: "off"}.get(v, v) if not isinstance(v, float) else f"{v:g}"
 
-    table = Table(title="segloss losses (p: predicted probability, g: one-hot ground truth, sums over voxels)",
-                  header_style="bold", title_justify="left")
-    for col in ("name", "formula (per class)", "value", "parameters (default)", "range", "per class", "default", "notes"):
+    table = Table(
+        title="segloss losses (p: predicted probability, g: one-hot ground truth, sums over voxels)",
+        header_style="bold",
+        title_justify="left",
+    )
+    for col in (
+        "name",
+        "formula (per class)",
+        "value",
+        "parameters (default)",
+        "range",
+        "per class",
+        "default",
+        "notes",
+    ):
         table.add_column(col)
     for s in LOSSES.values():
         hi = "inf" if s.hi == float("inf") else f"{s.hi:g}"
         params = ", ".join(f"{PARAMS[p].option} {dflt(p)}" for p in s.params)
         name = s.name + (f" ({', '.join(s.aliases)})" if s.aliases else "")
-        cells = (name, s.formula, s.reduction, params, f"[{s.lo:g}, {hi}]", "yes" if s.decomposes else "no",
-                 "yes" if s.default else "opt-in", s.description)
+        cells = (
+            name,
+            s.formula,
+            s.reduction,
+            params,
+            f"[{s.lo:g}, {hi}]",
+            "yes" if s.decomposes else "no",
+            "yes" if s.default else "opt-in",
+            s.description,
+        )
         table.add_row(*(escape(c) for c in cells))
     Console(width=220 if not sys.stdout.isatty() else None).print(table)

@@ -31,9 +31,13 @@ def parse_labels(text: Optional[str]) -> Optional[tuple[int, ...]]:
             else:
                 lo = hi = int(part)
         except ValueError:
-            raise UsageError(f"--labels: '{part}' is not a label or a range like 1-3 (example: --labels 1,2,5)") from None
+            raise UsageError(
+                f"--labels: '{part}' is not a label or a range like 1-3 (example: --labels 1,2,5)"
+            ) from None
         if hi - lo >= MAX_LABEL_RANGE:  # a typo like 1-1000000000 must not build a huge set
-            raise UsageError(f"--labels: range '{part}' spans more than {MAX_LABEL_RANGE} labels; list the labels present")
+            raise UsageError(
+                f"--labels: range '{part}' spans more than {MAX_LABEL_RANGE} labels; list the labels present"
+            )
         out.update(range(lo, hi + 1))
     return tuple(sorted(out))  # the range of a label: api.make_params
 

@@ -24,8 +24,18 @@ from .palette import Palette, colors_to_labels
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
-_INDEX_MODES = {"P": None, "PA": "P", "L": None, "LA": "L", "1": None, "I;16": None, "I;16B": None, "I;16L": None,
-                "I": None, "F": None}
+_INDEX_MODES = {
+    "P": None,
+    "PA": "P",
+    "L": None,
+    "LA": "L",
+    "1": None,
+    "I;16": None,
+    "I;16B": None,
+    "I;16L": None,
+    "I": None,
+    "F": None,
+}
 _COLOUR_MODES = ("RGB", "RGBA", "RGBX")
 
 
@@ -84,7 +94,9 @@ def _read_tiff(path: Path, palette: Optional[Palette]) -> np.ndarray:
             photometric = getattr(page, "photometric", None)
             array = tif.asarray()
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as exc:
-        raise InputError(f"cannot decode the TIFF ({type(exc).__name__}: {str(exc)[:120]}); re-export it", path) from None
+        raise InputError(
+            f"cannot decode the TIFF ({type(exc).__name__}: {str(exc)[:120]}); re-export it", path
+        ) from None
     if photometric is not None and int(photometric) == 2 and array.ndim >= 3 and array.shape[-1] in (3, 4):  # RGB
         return _colour(array, palette, path, "an RGB TIFF")
     if not array.dtype.isnative:

@@ -26,15 +26,47 @@ import numpy as np
 from ..errors import InputError
 
 VOC_NAMES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 CITYSCAPES = (
-    ("road", (128, 64, 128)), ("sidewalk", (244, 35, 232)), ("building", (70, 70, 70)), ("wall", (102, 102, 156)),
-    ("fence", (190, 153, 153)), ("pole", (153, 153, 153)), ("traffic light", (250, 170, 30)),
-    ("traffic sign", (220, 220, 0)), ("vegetation", (107, 142, 35)), ("terrain", (152, 251, 152)),
-    ("sky", (70, 130, 180)), ("person", (220, 20, 60)), ("rider", (255, 0, 0)), ("car", (0, 0, 142)),
-    ("truck", (0, 0, 70)), ("bus", (0, 60, 100)), ("train", (0, 80, 100)), ("motorcycle", (0, 0, 230)),
+    ("road", (128, 64, 128)),
+    ("sidewalk", (244, 35, 232)),
+    ("building", (70, 70, 70)),
+    ("wall", (102, 102, 156)),
+    ("fence", (190, 153, 153)),
+    ("pole", (153, 153, 153)),
+    ("traffic light", (250, 170, 30)),
+    ("traffic sign", (220, 220, 0)),
+    ("vegetation", (107, 142, 35)),
+    ("terrain", (152, 251, 152)),
+    ("sky", (70, 130, 180)),
+    ("person", (220, 20, 60)),
+    ("rider", (255, 0, 0)),
+    ("car", (0, 0, 142)),
+    ("truck", (0, 0, 70)),
+    ("bus", (0, 60, 100)),
+    ("train", (0, 80, 100)),
+    ("motorcycle", (0, 0, 230)),
     ("bicycle", (119, 11, 32)),
 )
 PRESETS = ("voc", "cityscapes")
@@ -54,7 +86,9 @@ class Palette:
             if label < 0:
                 raise InputError(f"palette label {label} is negative; labels are >= 0", self.source)
             if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-                raise InputError(f"palette colour of label {label} is {list(rgb)}; give [r, g, b] in 0..255", self.source)
+                raise InputError(
+                    f"palette colour of label {label} is {list(rgb)}; give [r, g, b] in 0..255", self.source
+                )
             if tuple(rgb) in seen:
                 raise InputError(
                     f"palette gives colour {tuple(rgb)} to labels {seen[tuple(rgb)]} and {label}; one colour per label",
@@ -129,7 +163,9 @@ def load_palette(spec: Union[str, os.PathLike, Mapping[Any, Any], Palette, None]
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise InputError(f"palette is not valid JSON ({exc.msg}); expected {{\"1\": [128, 0, 0], ...}}", path) from None
+            raise InputError(
+                f'palette is not valid JSON ({exc.msg}); expected {{"1": [128, 0, 0], ...}}', path
+            ) from None
         if not isinstance(data, dict):
             raise InputError('palette JSON must be an object like {"1": [128, 0, 0]}', path)
         return _from_mapping(data, str(path))

@@ -70,7 +70,9 @@ def _fit_spacing(vol: Volume, ndim: int) -> Volume:
     if len(sp) == 1:
         sp = sp * ndim
     if len(sp) != ndim:
-        raise UsageError(f"@spacing_mm has {len(vol.spacing_mm)} values but the images are {ndim}-D; give {ndim} values or one")
+        raise UsageError(
+            f"@spacing_mm has {len(vol.spacing_mm)} values but the images are {ndim}-D; give {ndim} values or one"
+        )
     return Volume(vol.array, tuple(sp), vol.affine, vol.path, vol.spacing_source)
 
 
@@ -112,7 +114,9 @@ def prepare_gt(vol: Volume) -> Volume:
 
 def read_prediction(path: str, gt: Volume, params: LoadParams) -> tuple[Volume, str]:
     """(PRED read, its kind: labels | probs | logits); a label map's labels are not scanned yet."""
-    return prepare_prediction(read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm, palette=params.palette), gt, params)
+    return prepare_prediction(
+        read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm, palette=params.palette), gt, params
+    )
 
 
 def prepare_prediction(vol: Volume, gt: Volume, params: LoadParams) -> tuple[Volume, str]:
@@ -137,11 +141,13 @@ def _channel_axis(arr: np.ndarray, gt_shape: tuple[int, ...], requested: Optiona
         ax = requested + arr.ndim if requested < 0 else requested
         if not 0 <= ax < arr.ndim:
             raise UsageError(f"@channel_axis {requested} is out of range for PRED of shape {arr.shape}")
-        rest = arr.shape[:ax] + arr.shape[ax + 1:]
+        rest = arr.shape[:ax] + arr.shape[ax + 1 :]
         if rest != gt_shape:
-            raise InputError(f"PRED shape {arr.shape} without axis {ax} is {rest}, GT is {gt_shape}; check @channel_axis", path)
+            raise InputError(
+                f"PRED shape {arr.shape} without axis {ax} is {rest}, GT is {gt_shape}; check @channel_axis", path
+            )
         return ax
-    candidates = [ax for ax in sorted({0, arr.ndim - 1}) if arr.shape[:ax] + arr.shape[ax + 1:] == gt_shape]
+    candidates = [ax for ax in sorted({0, arr.ndim - 1}) if arr.shape[:ax] + arr.shape[ax + 1 :] == gt_shape]
     if not candidates:
         raise InputError(
             f"shape mismatch: PRED {arr.shape} has no class axis that leaves the GT shape {gt_shape}; "
@@ -180,7 +186,8 @@ def score_view(vol: Volume, gt: Volume, kind: str, params: LoadParams) -> tuple[
         scores = np.moveaxis(arr, ax, 0)
     else:
         raise InputError(
-            f"shape mismatch: PRED {arr.shape} vs GT {gt_shape}; a {kind} map has the GT shape plus one class axis", vol.path
+            f"shape mismatch: PRED {arr.shape} vs GT {gt_shape}; a {kind} map has the GT shape plus one class axis",
+            vol.path,
         )
     spacing = vol.spacing_mm
     if spacing is not None and vol.spacing_source == "header":
@@ -192,5 +199,7 @@ def score_view(vol: Volume, gt: Volume, kind: str, params: LoadParams) -> tuple[
     vol = _fit_spacing(vol, len(gt_shape))
     _check_header_spacing(vol, "PRED")
     if 0 in arr.shape:
-        raise InputError(f"PRED has a zero-size dimension {tuple(arr.shape)}; the image is empty, re-export it", vol.path)
+        raise InputError(
+            f"PRED has a zero-size dimension {tuple(arr.shape)}; the image is empty, re-export it", vol.path
+        )
     return vol, scores, ax

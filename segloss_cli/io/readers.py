@@ -170,7 +170,9 @@ def as_numpy(obj: Any, role: str) -> np.ndarray:
             pass  # a device array numpy cannot import: try __array__
     if hasattr(obj, "__array__") or isinstance(obj, (list, tuple)):
         return np.asarray(obj)
-    raise TypeError(f"{role} must be an array (numpy, torch, or anything with __array__ or __dlpack__), not {type(obj).__name__}")
+    raise TypeError(
+        f"{role} must be an array (numpy, torch, or anything with __array__ or __dlpack__), not {type(obj).__name__}"
+    )
 
 
 def array_volume(obj: Any, role: str, spacing_mm: Optional[Sequence[float]] = None, palette=None) -> Volume:
@@ -192,7 +194,9 @@ def _numeric(array: np.ndarray, path: Path) -> np.ndarray:
     """A numeric array in native byte order (kernels read native integers and floats only)."""
     dt = array.dtype
     if dt.hasobject:
-        raise InputError("holds pickled Python objects; segloss reads numeric arrays only (save with a numeric dtype)", path)
+        raise InputError(
+            "holds pickled Python objects; segloss reads numeric arrays only (save with a numeric dtype)", path
+        )
     if dt.kind not in "biuf" or dt.fields is not None or dt.subdtype is not None:
         raise InputError(
             f"has data type {dt} (not an integer, float or bool array); save the label map as integers "
@@ -243,7 +247,9 @@ def _nifti_header(head: bytes, path: Path, kind: str):
     else:
         raise _wrong_format(path, head, "NIfTI")
     if fmt == "nifti1" and head[344:348] == b"ni1\x00":
-        raise InputError("holds the header of a NIfTI pair (.hdr/.img), not a single-file NIfTI; convert it to .nii.gz", path)
+        raise InputError(
+            "holds the header of a NIfTI pair (.hdr/.img), not a single-file NIfTI; convert it to .nii.gz", path
+        )
     if len(head) < size:
         raise InputError(f"is truncated inside the NIfTI header ({len(head)} of {size} bytes); re-export it", path)
     try:
@@ -278,7 +284,9 @@ def _nifti_header(head: bytes, path: Path, kind: str):
             path,
         )
     if not np.all(np.isfinite(affine)):
-        raise InputError("has a NIfTI header whose voxel-to-world matrix (qform/sform) is not finite; fix the header", path)
+        raise InputError(
+            "has a NIfTI header whose voxel-to-world matrix (qform/sform) is not finite; fix the header", path
+        )
     data_bytes = math.prod(shape) * dtype.itemsize
     return hdr, shape, dtype, offset, slope, inter, affine, zooms, data_bytes
 
@@ -319,7 +327,9 @@ def _read_nifti_plain(path: Path, head: bytes):
     except MemoryError:
         raise
     except Exception as exc:
-        raise InputError(f"cannot read the image data ({_reason(exc)}); the file is corrupt, re-export it", path) from None
+        raise InputError(
+            f"cannot read the image data ({_reason(exc)}); the file is corrupt, re-export it", path
+        ) from None
     return _scaled(raw, slope, inter, path), affine, zooms
 
 
@@ -335,7 +345,9 @@ def _scaled(raw: np.ndarray, slope, inter, path: Path) -> np.ndarray:
     except MemoryError:
         raise
     except Exception as exc:
-        raise InputError(f"has invalid intensity scaling (scl_slope/scl_inter: {_reason(exc)}); fix the header", path) from None
+        raise InputError(
+            f"has invalid intensity scaling (scl_slope/scl_inter: {_reason(exc)}); fix the header", path
+        ) from None
 
 
 def _inflater():
@@ -436,7 +448,9 @@ def _read_nifti_gz(path: Path):
         data = path.read_bytes()
         head = _gunzip_head(data, 1024)
     except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"is a truncated or corrupt gzip file ({_reason(exc)}); re-export or re-copy it", path) from None
+        raise InputError(
+            f"is a truncated or corrupt gzip file ({_reason(exc)}); re-export or re-copy it", path
+        ) from None
     _, shape, dtype, offset, slope, inter, affine, zooms, data_bytes = _nifti_header(head, path, ".nii.gz")
     need = offset + data_bytes
     compressed = len(data)
@@ -448,7 +462,9 @@ def _read_nifti_gz(path: Path):
     except InputError:
         raise
     except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"is a truncated or corrupt gzip file ({_reason(exc)}); re-export or re-copy it", path) from None
+        raise InputError(
+            f"is a truncated or corrupt gzip file ({_reason(exc)}); re-export or re-copy it", path
+        ) from None
     if len(buf) < need:
         raise _declared_too_big(path, shape, dtype, need, len(buf), "the decompressed file holds")
     raw = np.frombuffer(buf, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape, order="F")
@@ -532,7 +548,9 @@ def _read_npz(path: Path, head: bytes, key: Optional[str]) -> np.ndarray:
         raise _wrong_format(path, head, ".npz")
     try:
         with zipfile.ZipFile(path) as zf:
-            members = {info.filename[:-4] if info.filename.endswith(".npy") else info.filename: info for info in zf.infolist()}
+            members = {
+                info.filename[:-4] if info.filename.endswith(".npy") else info.filename: info for info in zf.infolist()
+            }
             keys = list(members)
             if not keys:
                 raise InputError("the .npz archive holds no arrays; save one with numpy.savez", path)
@@ -545,9 +563,14 @@ def _read_npz(path: Path, head: bytes, key: Optional[str]) -> np.ndarray:
             info = members[key]
             where = f"array '{key}' "
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise InputError(f"{where}uses an unsupported zip compression; save it with numpy.savez or savez_compressed", path)
-            bound = info.compress_size if info.compress_type == zipfile.ZIP_STORED else (
-                DEFLATE_MAX_RATIO * info.compress_size + SLACK_BYTES)
+                raise InputError(
+                    f"{where}uses an unsupported zip compression; save it with numpy.savez or savez_compressed", path
+                )
+            bound = (
+                info.compress_size
+                if info.compress_type == zipfile.ZIP_STORED
+                else (DEFLATE_MAX_RATIO * info.compress_size + SLACK_BYTES)
+            )
             have = min(info.file_size, bound)
             with zf.open(info) as fh:
                 shape, fortran, dtype, offset = _npy_header(fh, path, where, have)
@@ -564,7 +587,9 @@ def _read_npz(path: Path, head: bytes, key: Optional[str]) -> np.ndarray:
     except MemoryError:
         raise
     except Exception as exc:  # BadZipFile, CRC errors, zlib errors, short reads
-        raise InputError(f"not a readable .npz file ({_reason(exc)}); the file is truncated or corrupt, re-save it", path) from None
+        raise InputError(
+            f"not a readable .npz file ({_reason(exc)}); the file is truncated or corrupt, re-save it", path
+        ) from None
 
 
 def _size(n: int) -> str:

@@ -69,7 +69,7 @@ class _Parser:
     def end_of_line(self) -> None:
         self.skip_space()
         if self.i < len(self.s) and self.s[self.i] != "\n":
-            raise self.error(f"unexpected text {self.s[self.i:self.i + 20]!r}")
+            raise self.error(f"unexpected text {self.s[self.i : self.i + 20]!r}")
 
     # -- grammar -----------------------------------------------------------------------------
     def parse(self) -> dict[str, Any]:
@@ -118,7 +118,7 @@ class _Parser:
             else:
                 m = _BARE_KEY.match(self.s, self.i)
                 if not m:
-                    raise self.error(f"expected a key, found {self.s[self.i:self.i + 20]!r}")
+                    raise self.error(f"expected a key, found {self.s[self.i : self.i + 20]!r}")
                 parts.append(m.group())
                 self.i = m.end()
             self.skip_space()

@@ -148,9 +148,72 @@ def _count_runs(pred, gt, lo, hi, hist, size, ignore_label, has_ignore):
 
 _DEBRUIJN64 = np.uint64(0x03F79D71B4CB0A89)
 _DEBRUIJN_INDEX = np.array(
-    [0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18,
-     12, 5, 63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19,
-     9, 13, 8, 7, 6],
+    [
+        0,
+        1,
+        48,
+        2,
+        57,
+        49,
+        28,
+        3,
+        61,
+        58,
+        50,
+        42,
+        38,
+        29,
+        17,
+        4,
+        62,
+        55,
+        59,
+        36,
+        53,
+        51,
+        43,
+        22,
+        45,
+        39,
+        33,
+        30,
+        24,
+        18,
+        12,
+        5,
+        63,
+        47,
+        56,
+        27,
+        60,
+        41,
+        37,
+        16,
+        54,
+        35,
+        52,
+        21,
+        44,
+        32,
+        23,
+        11,
+        46,
+        26,
+        40,
+        15,
+        34,
+        20,
+        31,
+        10,
+        25,
+        14,
+        19,
+        9,
+        13,
+        8,
+        7,
+        6,
+    ],
     dtype=np.int64,
 )
 
@@ -255,8 +318,9 @@ def label_histograms_mixed(pred, gt, size, ignore_label, has_ignore, nchunks):
     buf = np.zeros((nchunks, 4, size), np.int64)
     outside = np.zeros(nchunks, np.int64)
     for ch in prange(nchunks):
-        outside[ch] = _count_runs(pred, gt, ch * n // nchunks, (ch + 1) * n // nchunks, buf[ch], size, ignore_label,
-                                  has_ignore)
+        outside[ch] = _count_runs(
+            pred, gt, ch * n // nchunks, (ch + 1) * n // nchunks, buf[ch], size, ignore_label, has_ignore
+        )
     out = np.zeros((4, size), np.int64)
     for ch in range(nchunks):
         out += buf[ch]

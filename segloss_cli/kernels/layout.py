@@ -29,7 +29,7 @@ def as_kernel_3d(arr: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
 
 def from_kernel_3d(view: np.ndarray, order: tuple[int, ...], ndim: int) -> np.ndarray:
     """Undo ``as_kernel_3d`` for an array the kernel produced."""
-    out = view.reshape(view.shape[3 - ndim:])
+    out = view.reshape(view.shape[3 - ndim :])
     return out.transpose(np.argsort(order))
 
 

@@ -24,7 +24,9 @@ def _softplus(x):
 
 
 @jit(parallel=True)
-def lovasz_keys_scores(scores, gt, c, mode, logits, sigmoid, renorm, eps, ignore_label, has_ignore, keys, gbuf, nchunks):
+def lovasz_keys_scores(
+    scores, gt, c, mode, logits, sigmoid, renorm, eps, ignore_label, has_ignore, keys, gbuf, nchunks
+):
     """Fill ``keys`` (flat, a*b*c) with the errors and ``gbuf`` with g for class index ``c``
     of a score volume; return the number of voxels with g = 1. ``pack_keys`` then moves g
     into the keys (a separate step: writing a float and its integer view in one kernel is

@@ -46,7 +46,7 @@ def _powg(x, gamma):
         return x
     if gamma == 0.0:
         return 1.0
-    return x ** gamma
+    return x**gamma
 
 
 @jit(inline="always")
@@ -331,26 +331,32 @@ def log_own_other(p, own, eps, eps_lo, log_eps):
 @overload(log_clamped)
 def _log_clamped(p, eps, eps_lo, log_eps):
     if p == types.float32:
+
         def impl(p, eps, eps_lo, log_eps):
             return np.float64(vlogf(p)) if p > eps_lo else log_eps
     else:
+
         def impl(p, eps, eps_lo, log_eps):
             return vlog(p if p > eps else eps)
+
     return impl
 
 
 @overload(log_own_other)
 def _log_own_other(p, own, eps, eps_lo, log_eps):
     if p == types.float32:
+
         def impl(p, own, eps, eps_lo, log_eps):
             # 1 - p is exact in float32 for p >= 1/2, so the clamp test is exact where it
             # matters; below the clamp the argument is a normal float32
             arg = p if own else np.float32(1.0) - p
             return np.float64(logf_own_other(p, own)) if arg > eps_lo else log_eps
     else:
+
         def impl(p, own, eps, eps_lo, log_eps):
             arg = p if own else 1.0 - p
             return vlog(arg if arg > eps else eps)
+
     return impl
 
 
@@ -554,7 +560,7 @@ def _sums_probs(flat, strides, k, gt, renorm, mode, squared, gamma, eps, eps_lo,
                         prow[t] = np.float64(flat[b + t * s3]) * norm[t]
                     sums = _class_row(prow, lab, c, all_logs, squared, gamma, eps, eps_lo, log_eps)
                 elif s3 == 1 and n_skip == 0:
-                    sums = _class_row(flat[b:b + n2], lab, c, all_logs, squared, gamma, eps, eps_lo, log_eps)
+                    sums = _class_row(flat[b : b + n2], lab, c, all_logs, squared, gamma, eps, eps_lo, log_eps)
                 else:
                     for t in range(n2):
                         xrow[t] = flat[b + t * s3] if lab[t] >= 0 else 0
@@ -608,8 +614,21 @@ def loss_sums(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_labe
         scores, gt = _long_rows(scores, gt)
     flat, strides = _flat_view(scores)
     nchunks = max(1, min(nchunks, gt.shape[0] * gt.shape[1]))
-    return _sums_probs(flat, strides, scores.shape[0], gt, renorm, mode, bool(need & NEED_SQ), float(gamma), float(eps),
-                       eps_lo, ignore_label, has_ignore, nchunks)
+    return _sums_probs(
+        flat,
+        strides,
+        scores.shape[0],
+        gt,
+        renorm,
+        mode,
+        bool(need & NEED_SQ),
+        float(gamma),
+        float(eps),
+        eps_lo,
+        ignore_label,
+        has_ignore,
+        nchunks,
+    )
 
 
 # Voxels per kernel row that _long_rows aims for (32 KiB of float32 per class row).
@@ -626,8 +645,12 @@ def _long_rows(scores, gt):
     """
     k, a, b, c = scores.shape
     item, gitem = scores.itemsize, gt.itemsize
-    if c >= ROW_TARGET or not (scores.strides[3] == item and scores.strides[2] == c * item
-                               and gt.strides[2] == gitem and gt.strides[1] == c * gitem):
+    if c >= ROW_TARGET or not (
+        scores.strides[3] == item
+        and scores.strides[2] == c * item
+        and gt.strides[2] == gitem
+        and gt.strides[1] == c * gitem
+    ):
         return scores, gt
     m = max(d for d in range(1, b + 1) if b % d == 0 and d * c <= ROW_TARGET)
     if m == 1:

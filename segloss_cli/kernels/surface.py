@@ -45,7 +45,9 @@ def class_boxes(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore,
                 p = pred[i, j, t]
                 if g == lg and p == lp:
                     continue
-                _run_boxes(lo, hi, ch, lg, lp, i, j, start, t - 1, lut, sorted_labels, use_lut, ignore_label, has_ignore)
+                _run_boxes(
+                    lo, hi, ch, lg, lp, i, j, start, t - 1, lut, sorted_labels, use_lut, ignore_label, has_ignore
+                )
                 lg = g
                 lp = p
                 start = t

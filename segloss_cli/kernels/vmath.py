@@ -132,9 +132,19 @@ def _split_f32(typingctx, x):
 # Cephes' degree 8 at the same final accuracy (< 0.85 ulp). ln 2 is split so that
 # k * _LN2F_HI is exact for |k| < 2^15. np.float32 globals keep the arithmetic in float32
 # (a Python float would promote every operation to float64).
-_PF = tuple(np.float32(v) for v in (
-    -0.0763440653681755, 0.12761428952217102, -0.1316014528274536, 0.14201775193214417,
-    -0.166233628988266, 0.20001226663589478, -0.2500081956386566, 0.3333333134651184))
+_PF = tuple(
+    np.float32(v)
+    for v in (
+        -0.0763440653681755,
+        0.12761428952217102,
+        -0.1316014528274536,
+        0.14201775193214417,
+        -0.166233628988266,
+        0.20001226663589478,
+        -0.2500081956386566,
+        0.3333333134651184,
+    )
+)
 _PF0, _PF1, _PF2, _PF3, _PF4, _PF5, _PF6, _PF7 = _PF
 _LN2F_HI = np.float32(0.693359375)
 _LN2F_LO = np.float32(-2.12194440e-4)

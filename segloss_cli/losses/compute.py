@@ -15,10 +15,19 @@ def _formulas():
     from . import cross_entropy as ce
 
     return {
-        "dice": region.dice, "iou": region.iou, "generalized_dice": region.generalized_dice,
-        "tversky": region.tversky, "focal_tversky": region.focal_tversky, "log_cosh_dice": region.log_cosh_dice,
-        "ce": ce.ce, "bce": ce.bce, "focal": ce.focal, "binary_focal": ce.binary_focal,
-        "combo": compound.combo, "dice_ce": compound.dice_ce, "dice_focal": compound.dice_focal,
+        "dice": region.dice,
+        "iou": region.iou,
+        "generalized_dice": region.generalized_dice,
+        "tversky": region.tversky,
+        "focal_tversky": region.focal_tversky,
+        "log_cosh_dice": region.log_cosh_dice,
+        "ce": ce.ce,
+        "bce": ce.bce,
+        "focal": ce.focal,
+        "binary_focal": ce.binary_focal,
+        "combo": compound.combo,
+        "dice_ce": compound.dice_ce,
+        "dice_focal": compound.dice_focal,
     }
 
 
@@ -36,7 +45,9 @@ def _needs(names, params, sigmoid: bool) -> set[str]:
     return needs
 
 
-def _params_out(name: str, params: dict[str, Any], weights: dict[int, float], pred_kind: str, sigmoid: bool) -> dict[str, Any]:
+def _params_out(
+    name: str, params: dict[str, Any], weights: dict[int, float], pred_kind: str, sigmoid: bool
+) -> dict[str, Any]:
     spec = LOSSES[name]
     out: dict[str, Any] = {}
     for key in spec.params:
@@ -88,8 +99,15 @@ def compute_losses(
     w_all = np.array([weights[lab] for lab in all_labels], dtype=np.float64)
 
     needs = _needs(names, values, sigmoid)
-    sums = compute_sums(pred, gt, all_labels, needs=needs, gamma=values["focal_gamma"], ignore_label=ignore_label,
-                        renormalize=renormalize)
+    sums = compute_sums(
+        pred,
+        gt,
+        all_labels,
+        needs=needs,
+        gamma=values["focal_gamma"],
+        ignore_label=ignore_label,
+        renormalize=renormalize,
+    )
     ctx = Ctx(sums, idx, w_all, values, sigmoid)
     formulas = _formulas()
     out = {}
@@ -103,8 +121,14 @@ def compute_losses(
                 labs = [lab for lab, ok in zip(reported, present) if ok]
             else:
                 labs = list(reported)
-            vals = lovasz_per_class(pred, gt, labs, mode=SOFTMAX if name == "lovasz_softmax" else HINGE,
-                                    ignore_label=ignore_label, renormalize=renormalize)
+            vals = lovasz_per_class(
+                pred,
+                gt,
+                labs,
+                mode=SOFTMAX if name == "lovasz_softmax" else HINGE,
+                ignore_label=ignore_label,
+                renormalize=renormalize,
+            )
             got = dict(zip(labs, vals))
             per = np.array([got.get(lab, np.nan) for lab in reported], dtype=np.float64)
             value = weighted_mean(per, ctx.w_rep)

@@ -36,8 +36,19 @@ def lovasz_per_class(pred, gt, labels, *, mode: int, ignore_label, renormalize: 
         if pred.scores is not None:
             sigmoid = pred.scores.shape[0] == 1
             nfg = K.lovasz_keys_scores(
-                view, gview, int(label), mode, pred.kind == "logits", sigmoid,
-                bool(renormalize and pred.kind == "probs" and not sigmoid), LOG_EPS, ign, has_ignore, keys, gbuf, chunks,
+                view,
+                gview,
+                int(label),
+                mode,
+                pred.kind == "logits",
+                sigmoid,
+                bool(renormalize and pred.kind == "probs" and not sigmoid),
+                LOG_EPS,
+                ign,
+                has_ignore,
+                keys,
+                gbuf,
+                chunks,
             )
         else:
             nfg = K.lovasz_keys_labels(view, gview, int(label), mode, LOG_EPS, ign, has_ignore, keys, gbuf, chunks)

@@ -41,8 +41,16 @@ def needs_mask(needs: set[str]) -> int:
     return sum(bit for key, bit in NEEDS_BITS.items() if key in needs)
 
 
-def compute_sums(pred: Prediction, gt: Volume, all_labels: tuple[int, ...], *, needs: set[str], gamma: float,
-                 ignore_label, renormalize: bool) -> Sums:
+def compute_sums(
+    pred: Prediction,
+    gt: Volume,
+    all_labels: tuple[int, ...],
+    *,
+    needs: set[str],
+    gamma: float,
+    ignore_label,
+    renormalize: bool,
+) -> Sums:
     """One fused pass for a score map; closed forms over confusion counts for a label map."""
     if pred.scores is None:
         return _label_sums(pred, gt, all_labels, gamma=gamma, ignore_label=ignore_label)
@@ -55,13 +63,22 @@ def compute_sums(pred: Prediction, gt: Volume, all_labels: tuple[int, ...], *, n
     gview = as_kernel_3d(gt.array, order)
     sigmoid = pred.scores.shape[0] == 1
     out, zero_sum, outside = K.loss_sums(
-        view, gview, pred.kind == "logits", sigmoid, bool(renormalize and pred.kind == "probs" and not sigmoid),
-        needs_mask(needs), float(gamma), LOG_EPS,
-        0 if ignore_label is None else int(ignore_label), ignore_label is not None,
+        view,
+        gview,
+        pred.kind == "logits",
+        sigmoid,
+        bool(renormalize and pred.kind == "probs" and not sigmoid),
+        needs_mask(needs),
+        float(gamma),
+        LOG_EPS,
+        0 if ignore_label is None else int(ignore_label),
+        ignore_label is not None,
         n_chunks(gview.shape[0] * gview.shape[1]),
     )
     if zero_sum:
-        raise InputError(f"@renormalize: {zero_sum} voxels have probabilities summing to 0; fix the model output", pred.volume.path)
+        raise InputError(
+            f"@renormalize: {zero_sum} voxels have probabilities summing to 0; fix the model output", pred.volume.path
+        )
     if outside:
         raise InputError(f"GT has {outside} voxels whose label is not a class of the prediction", gt.path)
     if len(all_labels) != out.shape[1]:

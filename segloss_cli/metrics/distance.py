@@ -19,8 +19,9 @@ there, as for the overlap counts); a PRED region bordering an ignored region has
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -48,7 +49,9 @@ def _check_spacing(spacing_mm, ndim: int) -> np.ndarray:
     if s.size != ndim:
         raise InputError(f"spacing {tuple(s.tolist())} has {s.size} values for a {ndim}-D image; give one per axis")
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise InputError(f"voxel spacing {tuple(s.tolist())} must be positive and finite; fix the header or pass @spacing_mm")
+        raise InputError(
+            f"voxel spacing {tuple(s.tolist())} must be positive and finite; fix the header or pass @spacing_mm"
+        )
     return s
 
 
@@ -219,6 +222,7 @@ def surface_distances(
 
 # --- reductions: each takes one class's SurfaceDistances and returns a float -----------------
 
+
 def hausdorff(sd: SurfaceDistances) -> float:
     """hd = max(max d(P->G), max d(G->P))."""
     return float(max(sd.pred_to_gt.max(), sd.gt_to_pred.max()))
@@ -287,8 +291,9 @@ def surface_metrics(
     out = {n: np.full(len(want), np.nan) for n in names}
     if not names:
         return out
-    for i, (label, sd) in enumerate(zip(want, surface_distances(pred, gt, want, spacing_mm=spacing_mm,
-                                                                ignore_label=ignore_label))):
+    for i, (label, sd) in enumerate(
+        zip(want, surface_distances(pred, gt, want, spacing_mm=spacing_mm, ignore_label=ignore_label))
+    ):
         if sd is None:
             continue
         for n in names:
@@ -300,21 +305,51 @@ def _s(name, formula, empty_rule, lo, hi, better, description, in_table=False, u
     # Surface metrics are reductions in _reducers (they need the distances, not counts).
     register(
         MetricSpec(
-            name=name, formula=formula, family="surface", empty_rule=empty_rule, lo=lo, hi=hi,
-            higher_is_better=better, description=description, unit=unit, in_table=in_table,
+            name=name,
+            formula=formula,
+            family="surface",
+            empty_rule=empty_rule,
+            lo=lo,
+            hi=hi,
+            higher_is_better=better,
+            description=description,
+            unit=unit,
+            in_table=in_table,
         )
     )
 
 
 _inf = float("inf")
-_s("hd", "max(max d(P->G), max d(G->P))", "distance", 0, _inf, False,
-   "Hausdorff distance between the surfaces")
-_s("hd95", "max(q95 d(P->G), q95 d(G->P)); --hd-percentile, --hd-mode pooled", "distance", 0, _inf, False,
-   "Percentile Hausdorff distance (95th by default; MONAI/MetricsReloaded, or MedPy with --hd-mode pooled)",
-   in_table=True)
-_s("assd", "(sum d(P->G) + sum d(G->P)) / (n_P + n_G)", "distance", 0, _inf, False,
-   "Average symmetric surface distance", in_table=True)
-_s("masd", "(mean d(P->G) + mean d(G->P)) / 2", "distance", 0, _inf, False,
-   "Mean average surface distance")
-_s("nsd", "(#{d(P->G)<=tau} + #{d(G->P)<=tau}) / (n_P + n_G); --nsd-tolerance", "similarity", 0, 1, True,
-   "Normalized surface Dice at tolerance tau mm (default 1)", in_table=True, unit=None)
+_s("hd", "max(max d(P->G), max d(G->P))", "distance", 0, _inf, False, "Hausdorff distance between the surfaces")
+_s(
+    "hd95",
+    "max(q95 d(P->G), q95 d(G->P)); --hd-percentile, --hd-mode pooled",
+    "distance",
+    0,
+    _inf,
+    False,
+    "Percentile Hausdorff distance (95th by default; MONAI/MetricsReloaded, or MedPy with --hd-mode pooled)",
+    in_table=True,
+)
+_s(
+    "assd",
+    "(sum d(P->G) + sum d(G->P)) / (n_P + n_G)",
+    "distance",
+    0,
+    _inf,
+    False,
+    "Average symmetric surface distance",
+    in_table=True,
+)
+_s("masd", "(mean d(P->G) + mean d(G->P)) / 2", "distance", 0, _inf, False, "Mean average surface distance")
+_s(
+    "nsd",
+    "(#{d(P->G)<=tau} + #{d(G->P)<=tau}) / (n_P + n_G); --nsd-tolerance",
+    "similarity",
+    0,
+    1,
+    True,
+    "Normalized surface Dice at tolerance tau mm (default 1)",
+    in_table=True,
+    unit=None,
+)

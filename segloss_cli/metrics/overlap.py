@@ -64,8 +64,13 @@ def confusion(
     g3 = as_kernel_3d(gt, order)
     p3 = as_kernel_3d(pred, order)
     counts, ignored = K.confusion_counts(
-        p3, g3, lut, sorted_labels, use_lut,
-        np.int64(ignore_label if ignore_label is not None else 0), ignore_label is not None,
+        p3,
+        g3,
+        lut,
+        sorted_labels,
+        use_lut,
+        np.int64(ignore_label if ignore_label is not None else 0),
+        ignore_label is not None,
         n_chunks(g3.shape[0] * g3.shape[1]),
     )
     n = int(np.prod(np.asarray(gt.shape, dtype=np.int64))) - int(ignored)
@@ -114,50 +119,180 @@ def _volume(counts, voxel_ml) -> np.ndarray:
     return _f(counts) * voxel_ml
 
 
-def _m(name, formula, empty_rule, lo, hi, better, description, compute, aliases=(), unit=None, integer=False, in_table=False):
+def _m(
+    name,
+    formula,
+    empty_rule,
+    lo,
+    hi,
+    better,
+    description,
+    compute,
+    aliases=(),
+    unit=None,
+    integer=False,
+    in_table=False,
+):
     register(
         MetricSpec(
-            name=name, formula=formula, family="confusion", empty_rule=empty_rule, lo=lo, hi=hi,
-            higher_is_better=better, description=description, aliases=aliases, unit=unit,
-            integer=integer, compute=compute, in_table=in_table,
+            name=name,
+            formula=formula,
+            family="confusion",
+            empty_rule=empty_rule,
+            lo=lo,
+            hi=hi,
+            higher_is_better=better,
+            description=description,
+            aliases=aliases,
+            unit=unit,
+            integer=integer,
+            compute=compute,
+            in_table=in_table,
         )
     )
 
 
 inf = float("inf")
-_m("dice", "2TP/(2TP+FP+FN)", "similarity", 0, 1, True, "Dice similarity coefficient (F1)",
-   lambda c: _div(2 * _f(c.tp), 2 * _f(c.tp) + c.fp + c.fn), aliases=("f1", "dsc"), in_table=True)
-_m("iou", "TP/(TP+FP+FN)", "similarity", 0, 1, True, "Intersection over union (Jaccard index)",
-   lambda c: _div(c.tp, _f(c.tp) + c.fp + c.fn), aliases=("jaccard",), in_table=True)
-_m("precision", "TP/(TP+FP)", "ratio", 0, 1, True, "Positive predictive value",
-   lambda c: _div(c.tp, _f(c.tp) + c.fp), aliases=("ppv",), in_table=True)
-_m("recall", "TP/(TP+FN)", "ratio", 0, 1, True, "Sensitivity, true positive rate",
-   lambda c: _div(c.tp, _f(c.tp) + c.fn), aliases=("sensitivity", "tpr"), in_table=True)
-_m("specificity", "TN/(TN+FP)", "ratio", 0, 1, True, "True negative rate",
-   lambda c: _div(c.tn, _f(c.tn) + c.fp), aliases=("tnr",))
-_m("fpr", "FP/(FP+TN)", "ratio", 0, 1, False, "False positive rate",
-   lambda c: _div(c.fp, _f(c.fp) + c.tn))
-_m("fnr", "FN/(FN+TP)", "ratio", 0, 1, False, "False negative rate (miss rate)",
-   lambda c: _div(c.fn, _f(c.fn) + c.tp))
-_m("npv", "TN/(TN+FN)", "ratio", 0, 1, True, "Negative predictive value",
-   lambda c: _div(c.tn, _f(c.tn) + c.fn))
-_m("fdr", "FP/(FP+TP)", "ratio", 0, 1, False, "False discovery rate",
-   lambda c: _div(c.fp, _f(c.fp) + c.tp))
-_m("accuracy", "(TP+TN)/N", "ratio", 0, 1, True, "Voxel accuracy (one-vs-rest)",
-   lambda c: _div(_f(c.tp) + c.tn, _f(c.tp) + c.fp + c.fn + c.tn))
-_m("balanced_accuracy", "(TPR+TNR)/2", "ratio", 0, 1, True, "Mean of sensitivity and specificity",
-   lambda c: (_div(c.tp, _f(c.tp) + c.fn) + _div(c.tn, _f(c.tn) + c.fp)) / 2)
-_m("mcc", "(TP*TN-FP*FN)/sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))", "ratio", -1, 1, True,
-   "Matthews correlation coefficient (float64, no integer overflow)", _mcc)
+_m(
+    "dice",
+    "2TP/(2TP+FP+FN)",
+    "similarity",
+    0,
+    1,
+    True,
+    "Dice similarity coefficient (F1)",
+    lambda c: _div(2 * _f(c.tp), 2 * _f(c.tp) + c.fp + c.fn),
+    aliases=("f1", "dsc"),
+    in_table=True,
+)
+_m(
+    "iou",
+    "TP/(TP+FP+FN)",
+    "similarity",
+    0,
+    1,
+    True,
+    "Intersection over union (Jaccard index)",
+    lambda c: _div(c.tp, _f(c.tp) + c.fp + c.fn),
+    aliases=("jaccard",),
+    in_table=True,
+)
+_m(
+    "precision",
+    "TP/(TP+FP)",
+    "ratio",
+    0,
+    1,
+    True,
+    "Positive predictive value",
+    lambda c: _div(c.tp, _f(c.tp) + c.fp),
+    aliases=("ppv",),
+    in_table=True,
+)
+_m(
+    "recall",
+    "TP/(TP+FN)",
+    "ratio",
+    0,
+    1,
+    True,
+    "Sensitivity, true positive rate",
+    lambda c: _div(c.tp, _f(c.tp) + c.fn),
+    aliases=("sensitivity", "tpr"),
+    in_table=True,
+)
+_m(
+    "specificity",
+    "TN/(TN+FP)",
+    "ratio",
+    0,
+    1,
+    True,
+    "True negative rate",
+    lambda c: _div(c.tn, _f(c.tn) + c.fp),
+    aliases=("tnr",),
+)
+_m("fpr", "FP/(FP+TN)", "ratio", 0, 1, False, "False positive rate", lambda c: _div(c.fp, _f(c.fp) + c.tn))
+_m("fnr", "FN/(FN+TP)", "ratio", 0, 1, False, "False negative rate (miss rate)", lambda c: _div(c.fn, _f(c.fn) + c.tp))
+_m("npv", "TN/(TN+FN)", "ratio", 0, 1, True, "Negative predictive value", lambda c: _div(c.tn, _f(c.tn) + c.fn))
+_m("fdr", "FP/(FP+TP)", "ratio", 0, 1, False, "False discovery rate", lambda c: _div(c.fp, _f(c.fp) + c.tp))
+_m(
+    "accuracy",
+    "(TP+TN)/N",
+    "ratio",
+    0,
+    1,
+    True,
+    "Voxel accuracy (one-vs-rest)",
+    lambda c: _div(_f(c.tp) + c.tn, _f(c.tp) + c.fp + c.fn + c.tn),
+)
+_m(
+    "balanced_accuracy",
+    "(TPR+TNR)/2",
+    "ratio",
+    0,
+    1,
+    True,
+    "Mean of sensitivity and specificity",
+    lambda c: (_div(c.tp, _f(c.tp) + c.fn) + _div(c.tn, _f(c.tn) + c.fp)) / 2,
+)
+_m(
+    "mcc",
+    "(TP*TN-FP*FN)/sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))",
+    "ratio",
+    -1,
+    1,
+    True,
+    "Matthews correlation coefficient (float64, no integer overflow)",
+    _mcc,
+)
 _m("kappa", "(po-pe)/(1-pe) of the 2x2 table", "ratio", -1, 1, True, "Cohen's kappa", _kappa)
-_m("volume_similarity", "1-|FP-FN|/(2TP+FP+FN)", "similarity", 0, 1, True, "Volume similarity",
-   lambda c: 1.0 - _div(np.abs(_f(c.fp) - c.fn), 2 * _f(c.tp) + c.fp + c.fn), aliases=("vs",), in_table=True)
-_m("rvd", "(|P|-|G|)/|G|", "ratio", -1, inf, None, "Signed relative volume difference",
-   lambda c: _div(_f(c.n_pred) - c.n_gt, c.n_gt))
-_m("vol_pred_ml", "|P| x voxel volume / 1000", "always", 0, inf, None, "Predicted volume (ml; null without spacing)",
-   lambda c: _volume(c.n_pred, c.voxel_ml), unit="ml", in_table=True)
-_m("vol_gt_ml", "|G| x voxel volume / 1000", "always", 0, inf, None, "Ground-truth volume (ml; null without spacing)",
-   lambda c: _volume(c.n_gt, c.voxel_ml), unit="ml", in_table=True)
+_m(
+    "volume_similarity",
+    "1-|FP-FN|/(2TP+FP+FN)",
+    "similarity",
+    0,
+    1,
+    True,
+    "Volume similarity",
+    lambda c: 1.0 - _div(np.abs(_f(c.fp) - c.fn), 2 * _f(c.tp) + c.fp + c.fn),
+    aliases=("vs",),
+    in_table=True,
+)
+_m(
+    "rvd",
+    "(|P|-|G|)/|G|",
+    "ratio",
+    -1,
+    inf,
+    None,
+    "Signed relative volume difference",
+    lambda c: _div(_f(c.n_pred) - c.n_gt, c.n_gt),
+)
+_m(
+    "vol_pred_ml",
+    "|P| x voxel volume / 1000",
+    "always",
+    0,
+    inf,
+    None,
+    "Predicted volume (ml; null without spacing)",
+    lambda c: _volume(c.n_pred, c.voxel_ml),
+    unit="ml",
+    in_table=True,
+)
+_m(
+    "vol_gt_ml",
+    "|G| x voxel volume / 1000",
+    "always",
+    0,
+    inf,
+    None,
+    "Ground-truth volume (ml; null without spacing)",
+    lambda c: _volume(c.n_gt, c.voxel_ml),
+    unit="ml",
+    in_table=True,
+)
 _m("tp", "TP", "always", 0, inf, None, "True positive voxels", lambda c: c.tp, integer=True)
 _m("fp", "FP", "always", 0, inf, None, "False positive voxels", lambda c: c.fp, integer=True)
 _m("fn", "FN", "always", 0, inf, None, "False negative voxels", lambda c: c.fn, integer=True)

@@ -40,7 +40,9 @@ class SurfaceParams:
         for label, mm in [(None, self.nsd_tolerance_mm), *self.nsd_tolerance_per_label.items()]:
             if not (math.isfinite(mm) and mm >= 0):
                 where = "" if label is None else f" of label {label}"
-                raise UsageError(f"@nsd_tolerance_mm{where}: tolerance must be a non-negative number of mm, not '{mm:g}'")
+                raise UsageError(
+                    f"@nsd_tolerance_mm{where}: tolerance must be a non-negative number of mm, not '{mm:g}'"
+                )
         w = self.worst_distance_mm
         if w is not None and not (math.isfinite(w) and w > 0):
             raise UsageError(f"@worst_distance_mm must be a positive number of mm, not {w}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import UsageError
+from ..model import Status
 from ..selection import register_name, select_names
 
 
@@ -84,7 +85,7 @@ def select(names: Optional[str]) -> tuple[str, ...]:
     return select_names(names, specs, GROUPS, resolve)
 
 
-def class_status(n_pred: int, n_gt: int) -> str:
+def class_status(n_pred: int, n_gt: int) -> Status:
     if n_pred == 0 and n_gt == 0:
         return "both_empty"
     if n_gt == 0:

@@ -49,16 +49,33 @@ def headline(comparison) -> str:
 
 
 def compare_table(comparison) -> Table:
-    table = Table(title=f"{comparison.new} vs {comparison.base}: {headline(comparison)}", title_justify="left", header_style="bold")
-    for col, justify in (("class", "left"), ("metric", "left"), ("base", "right"), ("new", "right"), ("change", "right"), ("allowed", "left"), ("result", "left")):
+    table = Table(
+        title=f"{comparison.new} vs {comparison.base}: {headline(comparison)}",
+        title_justify="left",
+        header_style="bold",
+    )
+    for col, justify in (
+        ("class", "left"),
+        ("metric", "left"),
+        ("base", "right"),
+        ("new", "right"),
+        ("change", "right"),
+        ("allowed", "left"),
+        ("result", "left"),
+    ):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in comparison.rows:
         status = _STATUS_TEXT[row.status]
         if row.failed:
             status = f"[bold red]{status}[/]"
         table.add_row(
-            _class(row), row.key, fmt(row.base), fmt(row.new), _delta(row.delta),
-            "" if row.allowance is None else row.allowance.describe(), status,
+            _class(row),
+            row.key,
+            fmt(row.base),
+            fmt(row.new),
+            _delta(row.delta),
+            "" if row.allowance is None else row.allowance.describe(),
+            status,
         )
     return table
 
@@ -80,8 +97,13 @@ def render_markdown(comparison) -> str:
     ]
     for row in comparison.rows:
         cells = [
-            _class(row), row.key, fmt(row.base), fmt(row.new), _delta(row.delta),
-            "" if row.allowance is None else row.allowance.describe(), _STATUS_MD[row.status],
+            _class(row),
+            row.key,
+            fmt(row.base),
+            fmt(row.new),
+            _delta(row.delta),
+            "" if row.allowance is None else row.allowance.describe(),
+            _STATUS_MD[row.status],
         ]
         lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
     if comparison.notes:

@@ -17,7 +17,13 @@ def failed_table(checks: Sequence, *, total: int) -> Table:
         title_justify="left",
         header_style="bold",
     )
-    for col, justify in (("requirement", "left"), ("metric", "left"), ("class", "left"), ("required", "right"), ("actual", "right")):
+    for col, justify in (
+        ("requirement", "left"),
+        ("metric", "left"),
+        ("class", "left"),
+        ("required", "right"),
+        ("actual", "right"),
+    ):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for c in failed:
         req = c.requirement

@@ -87,9 +87,15 @@ def pooled_table(run: RunResult) -> Optional[Table]:
     for m in metrics:
         table.add_column(_header(m, run.metric_units.get(m), run.settings), justify="right", no_wrap=True)
     for row in pooled.classes:
-        table.add_row(str(row.label), row.name or "", *(fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics))
+        table.add_row(
+            str(row.label), row.name or "", *(fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics)
+        )
     if metrics:
-        table.add_row("", "[bold]mean over classes[/]", *(fmt(pooled.mean_over_classes.get(m), run.metric_units.get(m)) for m in metrics))
+        table.add_row(
+            "",
+            "[bold]mean over classes[/]",
+            *(fmt(pooled.mean_over_classes.get(m), run.metric_units.get(m)) for m in metrics),
+        )
     return table
 
 
