@@ -24,6 +24,7 @@ from segloss_cli.model import (
     Stats,
     Summary,
 )
+from segloss_cli.rank import Ranking, load_run, rank_runs
 
 # `import segloss.losses` and `from segloss.metrics import dice` name the same modules.
 for _name in ("api", "errors", "gate", "losses", "metrics", "model"):
@@ -44,6 +45,9 @@ __all__ = [
     "score",
     "score_files",
     "check",
+    "rank_runs",
+    "load_run",
+    "Ranking",
     "InputError",
     "SeglossError",
     "UsageError",

@@ -35,6 +35,9 @@ _API = {
     "InputError": "errors",
     "UsageError": "errors",
     "check": "gate",
+    "rank_runs": "rank",
+    "load_run": "rank",
+    "Ranking": "rank",
 }
 
 __all__ = ["__version__", "gate", "losses", "metrics", *_API]

@@ -61,6 +61,16 @@ def compare_command(
         ),
     ] = CompareFormat.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
+    html: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--html",
+            help="Also write a self-contained HTML report here (needs pip install 'segloss[report]'); slices need the image files.",
+        ),
+    ] = None,
+    plots: Annotated[
+        Optional[Path], typer.Option("--plots", help="Also write the report's plots as PNG files into this folder.")
+    ] = None,
 ) -> None:
     """Compare two results per class and metric; exit 1 on a regression beyond the allowances.
 
@@ -74,7 +84,9 @@ def compare_command(
     from ..compare import compare_results, load_result, parse_allowances
     from ..errors import EXIT_REQUIREMENT_FAILED
     from ..report.compare import compare_table, render_json, render_markdown
+    from .rank import check_report_outputs, write_compare_report
 
+    check_report_outputs(html, plots, (str(base), str(new)))
     allowances = parse_allowances(max_drop or [], "drop") + parse_allowances(max_rise or [], "rise")
     keys = None if metrics is None else [k for k in metrics.split(",") if k.strip()]
     comparison = compare_results(
@@ -98,6 +110,7 @@ def compare_command(
     if output_format != CompareFormat.markdown and not quiet:
         for note in comparison.notes:
             err(f"segloss: note: {note}")
+    write_compare_report(comparison, base, new, html, plots)
     if comparison.failures:
         if output_format != CompareFormat.table:
             err(f"segloss: {len(comparison.failures)} regression(s) beyond the allowances")

@@ -246,6 +246,20 @@ def eval_command(
             rich_help_panel=OUTPUT,
         ),
     ] = None,
+    html_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--html",
+            help="Also write a self-contained HTML report here: summary, distributions over cases, worst cases and their slices (needs pip install 'segloss[report]').",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    plots_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--plots", help="Also write the report's plots as PNG files into this folder.", rich_help_panel=OUTPUT
+        ),
+    ] = None,
     pattern: Annotated[
         Optional[str],
         typer.Option(
@@ -368,6 +382,9 @@ def eval_command(
     outputs = [check_writable(p, inputs) for p in (json_path, csv_path, summary_csv) if p is not None]
     if len({o.resolve() for o in outputs}) < len(outputs):
         raise UsageError("--json, --csv and --summary-csv must be different files; give separate paths")
+    from .rank import check_report_outputs, run_report, write_report
+
+    check_report_outputs(html_path, plots_dir, inputs, outputs)
 
     if smooth is not None:
         for key in ("smooth_nr", "smooth_dr"):
@@ -422,7 +439,9 @@ def eval_command(
             "name labels with --labels to report them (as both_empty) or add --include-background"
         )
     checks = gate.check(run, requirements, allow_undefined=allow_undefined)
+    report = run_report(run, load=params.load) if (html_path or plots_dir) else None
     _emit(run, output_format, json_path, csv_path, summary_csv, folder=folders, aggregate=aggregate)
+    write_report(report, html_path, plots_dir)
     if checks:
         report_gate(checks, len(requirements), quiet=quiet)
 
