@@ -123,7 +123,9 @@ def distributions_png(runs: Mapping[str, RunResult], metrics: Sequence[str]) -> 
     panel = min(16.0, max(4.0, 0.42 * len(classes) * max(1, n_runs) ** 0.6 + 1.5))
     ncols = 2 if panel <= 6.0 and len(metrics) > 1 else 1  # few classes: two metrics a row
     nrows = -(-len(metrics) // ncols)
-    height = 1.9 * nrows + 0.2
+    named = any(nm for _, nm in classes)
+    row = 2.3 if named else 1.9
+    height = row * nrows + 0.2
     fig = _figure(panel * ncols + 0.4, height)
     grid = fig.subplots(nrows, ncols, squeeze=False)
     for ax in grid.ravel()[len(metrics) :]:
@@ -162,13 +164,16 @@ def distributions_png(runs: Mapping[str, RunResult], metrics: Sequence[str]) -> 
             ax.plot(xs, ys, "o", ms=2.5, alpha=0.5, mew=0, color=colour, label=name if n_runs > 1 else None)
         ax.set_ylabel(f"{metric} ({unit})" if unit else metric, fontsize=8)
         ax.set_xticks(range(len(classes)))
-        ax.set_xticklabels([_class_tick(lab, nm) for lab, nm in classes], fontsize=7, rotation=45 if classes else 0)
+        ax.set_xticklabels([_class_tick(lab, nm) for lab, nm in classes], fontsize=7, rotation=30, ha="right")
         ax.tick_params(axis="y", labelsize=7)
         ax.set_xlim(-0.6, len(classes) - 0.4)
         ax.grid(axis="y", alpha=0.3)
     if n_runs > 1:
         axes[0].legend(fontsize=7, loc="best", markerscale=3)
-    fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.1 / height, bottom=0.7 / height, hspace=0.7, wspace=0.18)
+    below = 0.95 if named else 0.55  # inches under the last row for its tick labels
+    fig.subplots_adjust(
+        left=0.07, right=0.99, top=1 - 0.1 / height, bottom=below / height, hspace=below / (row - below), wspace=0.18
+    )
     caption = "one point per case"
     if n_all > len(classes):
         caption += f"; the {len(classes)} classes with the worst mean {metrics[0]} of {n_all}"
