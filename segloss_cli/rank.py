@@ -29,7 +29,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 import numpy as np
 
@@ -602,6 +602,7 @@ def rank_runs(
     cases = _check_cases(runs)
     chosen = _choose_metrics(runs, metrics)
     present = sorted({row.label for r in runs.values() for c in r.cases for row in c.classes}, key=label_key)
+    task_labels: tuple[Label, ...]
     if labels is None:
         task_labels = tuple(present)
     else:
@@ -767,7 +768,10 @@ def load_run(path: Union[str, Path]) -> RunResult:
         for entry in data.get("cases") or []:
             classes = tuple(
                 ClassResult(
-                    _json_label(label), row.get("name"), row.get("status", "ok"), dict(row.get("metrics") or {})
+                    cast(Any, _json_label(label)),
+                    row.get("name"),
+                    row.get("status", "ok"),
+                    dict(row.get("metrics") or {}),
                 )
                 for label, row in (entry.get("classes") or {}).items()
             )

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any, Optional, Union, cast
 
 import typer
 
@@ -452,7 +452,7 @@ def _rank(
             metrics=metrics,
             losses="none",
             spacing_mm=parse_floats(spacing, "--spacing"),
-            labels=label_list,  # type: ignore[arg-type]
+            labels=cast(Any, label_list),  # label numbers, or region names where parse_labels takes them
             include_background=include_background,
             ignore_label=ignore_label,
             label_names=label_names,
