@@ -34,7 +34,7 @@ from typing import Any, Optional, Union, cast
 import numpy as np
 
 from . import __version__
-from .errors import InputError, UsageError, declare_parameters
+from .errors import InputError, UsageError
 from .model import CaseResult, ClassResult, RunResult
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
 
 Label = Union[int, str]  # a label, or the name of a region (a union of labels)
 
-declare_parameters("method", "n_bootstrap", "seed", "confidence", "alpha", "names")
 
 RANK_METHODS = ("aggregate-then-rank", "rank-then-aggregate")
 
@@ -589,15 +588,15 @@ def rank_runs(
     from .metrics.registry import all_metrics
 
     if len(runs) < 2:
-        raise UsageError("@names: give at least two runs to rank")
+        raise UsageError("give at least two runs to rank (runs: name -> RunResult)")
     if method not in RANK_METHODS:
-        raise UsageError(f"@method must be one of {', '.join(RANK_METHODS)}, not {method!r}")
+        raise UsageError(f"method must be one of {', '.join(RANK_METHODS)}, not {method!r}")
     if int(n_bootstrap) != n_bootstrap or n_bootstrap < 1:
-        raise UsageError(f"@n_bootstrap must be a whole number >= 1, not {n_bootstrap}")
+        raise UsageError(f"n_bootstrap must be a whole number >= 1, not {n_bootstrap}")
     if not 0 < confidence < 1:
-        raise UsageError(f"@confidence must be between 0 and 1, not {confidence}")
+        raise UsageError(f"confidence must be between 0 and 1, not {confidence}")
     if not 0 < alpha < 1:
-        raise UsageError(f"@alpha must be between 0 and 1, not {alpha}")
+        raise UsageError(f"alpha must be between 0 and 1, not {alpha}")
     names = tuple(runs)
     cases = _check_cases(runs)
     chosen = _choose_metrics(runs, metrics)

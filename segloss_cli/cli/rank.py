@@ -16,21 +16,12 @@ import typer
 
 from ..choices import EmptyPolicy, MissingPolicy, PredType
 from . import app
-from ._common import cli_options, err, handle_errors
+from ._common import err, handle_errors
 
 RANKING = "Ranking"
 SCORING = "Scoring (GT and PRED folders)"
 OUTPUT = "Output"
 
-# Library parameters of rank_runs -> this command's options (errors name them, errors.py).
-RANK_OPTIONS = {
-    "method": "--method",
-    "n_bootstrap": "--bootstrap",
-    "seed": "--seed",
-    "confidence": "--confidence",
-    "alpha": "--alpha",
-    "names": "--name",
-}
 REPORT_EXTRA = "pip install 'segloss[report]'"
 WORST_N = 5  # worst cases drawn as slices
 
@@ -359,15 +350,7 @@ def rank_command(
       segloss rank dice.json focal.json tversky.json --format markdown
       segloss rank labels/ a/ b/ --name baseline --name new --html ranking.html
     """
-    args = dict(locals())
-    from ..errors import SeglossError, UsageError
-
-    try:
-        _rank(**args)
-    except SeglossError as exc:
-        if isinstance(exc, UsageError) or exc.path is None:
-            raise type(exc)(exc.render({**cli_options(), **RANK_OPTIONS})) from None
-        raise
+    _rank(**locals())  # only the parsed options are local here
 
 
 def _rank(
