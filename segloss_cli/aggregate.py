@@ -12,10 +12,11 @@ macro Jaccard over the whole set).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
+from .classes import class_order
 from .model import CaseResult, ClassSummary, ConfusionCounts, Pooled, PooledClass, Stats, Summary, WorstCase, WorstCases
 
 
@@ -46,10 +47,10 @@ def _defined_mean(values: Sequence[Optional[float]]) -> Optional[float]:
 
 def summarize(cases: Iterable[CaseResult], metric_names: tuple[str, ...], loss_names: tuple[str, ...]) -> Summary:
     cases = list(cases)
-    labels: list[int] = sorted({row.label for case in cases for row in case.classes})
-    names: dict[int, Optional[str]] = {}
-    per_metric: dict[int, dict[str, list]] = {lab: {m: [] for m in metric_names} for lab in labels}
-    per_loss: dict[int, dict[str, list]] = {lab: {n: [] for n in loss_names} for lab in labels}
+    labels = sorted({row.label for case in cases for row in case.classes}, key=class_order)
+    names: dict[Any, Optional[str]] = {}
+    per_metric: dict[Any, dict[str, list]] = {lab: {m: [] for m in metric_names} for lab in labels}
+    per_loss: dict[Any, dict[str, list]] = {lab: {n: [] for n in loss_names} for lab in labels}
     loss_values: dict[str, list] = {n: [] for n in loss_names}
     class_means: dict[str, list] = {m: [] for m in metric_names}
     for case in cases:
@@ -94,10 +95,8 @@ def worst_cases(cases: Iterable[CaseResult], metric: str, *, higher_is_better: b
         defined = [(float(row.metrics[metric]), row) for row in case.classes if row.metrics.get(metric) is not None]
         if defined:
             mean = float(np.mean([v for v, _ in defined]))
-            if higher_is_better:
-                value, row = min(defined, key=lambda vr: (vr[0], vr[1].label))
-            else:
-                value, row = max(defined, key=lambda vr: (vr[0], -vr[1].label))
+            sign = 1.0 if higher_is_better else -1.0  # the worst value first, ties to the first class
+            value, row = min(defined, key=lambda vr: (sign * vr[0], class_order(vr[1].label)))
             rows.append(WorstCase(case.case, mean, row.label, row.name, value))
         else:
             rows.append(WorstCase(case.case, None))
@@ -130,8 +129,8 @@ def pooled(cases: Sequence[CaseResult], metric_names: Sequence[str], *, empty_po
 
     if any(c.n_voxels is None or any(r.counts is None for r in c.classes) for c in cases):
         return None
-    labels = sorted({row.label for case in cases for row in case.classes})
-    names: dict[int, Optional[str]] = {}
+    labels = sorted({row.label for case in cases for row in case.classes}, key=class_order)
+    names: dict[Any, Optional[str]] = {}
     sums = {lab: np.zeros(3, dtype=np.int64) for lab in labels}
     for case in cases:
         for row in case.classes:
@@ -141,7 +140,8 @@ def pooled(cases: Sequence[CaseResult], metric_names: Sequence[str], *, empty_po
     n_total = sum(int(c.n_voxels or 0) for c in cases)
     tp, fp, fn = (np.array([sums[lab][i] for lab in labels], dtype=np.int64) for i in range(3))
     tn = n_total - tp - fp - fn
-    counts = Counts(np.array(labels, dtype=np.int64), tp, fp, fn, tn, n_total, None)
+    keys = np.array([lab if isinstance(lab, int) else -1 for lab in labels], dtype=np.int64)  # -1: a region
+    counts = Counts(keys, tp, fp, fn, tn, n_total, None)
     specs = all_metrics()
     confusion = [m for m in metric_names if specs[m].family == "confusion"]
     values = {m: np.asarray(specs[m].compute(counts)) for m in confusion}  # type: ignore[misc]

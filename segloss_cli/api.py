@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .classes import ClassSelection, load_label_names
+from .classes import ClassSelection, LabelTable, Region, label_table_from, load_label_table
 from .errors import UsageError
 from .evaluate import EvalParams, assemble_run, evaluate_loaded, scan_pair
 from .io.palette import load_palette
@@ -75,10 +75,11 @@ def make_params(
     metrics: Names = None,
     losses: Names = None,
     spacing_mm: Optional[Union[float, Sequence[float]]] = None,
-    labels: Optional[Sequence[int]] = None,
+    labels: Optional[Sequence[int | str]] = None,
     include_background: bool = False,
     ignore_label: Optional[int] = None,
-    label_names: Union[None, PathLike, Mapping[int, str]] = None,
+    label_names: Union[None, PathLike, Mapping[Any, Any]] = None,
+    regions: Optional[Mapping[str, Sequence[int]]] = None,
     empty_policy: str = "worst",
     pred_type: str = "auto",
     channel_axis: Optional[int] = None,
@@ -100,7 +101,11 @@ def make_params(
     ``nsd_tolerance_mm``: one tolerance, or ``{label: mm}`` with an optional ``None`` key for
     the default. ``palette``: the label colours of RGB masks, a preset (``"voc"``,
     ``"cityscapes"``), a JSON/CSV file or ``{label: (r, g, b)}``; its names name the classes
-    unless ``label_names`` does.
+    unless ``label_names`` does. ``label_names``: ``{label: name}`` or a file (JSON, an nnU-Net
+    dataset.json, a CSV label table); a dataset.json's list-valued labels are regions and its
+    ``ignore`` label is the ignore label unless ``ignore_label`` is given. ``regions``:
+    ``{name: [labels]}``, classes scored on the union of their labels (when regions are given,
+    only they are reported unless ``labels`` names labels too). ``labels`` may name classes.
 
     Examples
     --------
@@ -119,13 +124,19 @@ def make_params(
     if isinstance(spacing_mm, (int, float)):
         spacing_mm = (float(spacing_mm),)
     colours = load_palette(palette)
-    names: Mapping[int, str]
-    if label_names is None and colours is not None:
-        names = dict(colours.names)
-    elif label_names is None or isinstance(label_names, Mapping):
-        names = {int(k): str(v) for k, v in (label_names or {}).items()}
+    if label_names is None:
+        table = LabelTable(dict(colours.names) if colours is not None else {})
+    elif isinstance(label_names, Mapping):
+        table = label_table_from({str(k): v for k, v in label_names.items()})
     else:
-        names = load_label_names(label_names)
+        table = load_label_table(label_names)
+    names = table.names
+    all_regions = [
+        *table.regions,
+        *(Region(str(k), tuple(sorted({int(v) for v in vs}))) for k, vs in (regions or {}).items()),
+    ]
+    if ignore_label is None and table.ignore_label is not None:
+        ignore_label = table.ignore_label  # nnU-Net's "ignore" entry; an explicit ignore_label wins
     return EvalParams(
         metrics=_names(metrics, select_metrics),
         load=LoadParams(
@@ -138,10 +149,11 @@ def make_params(
             palette=colours,
         ),
         classes=ClassSelection(
-            labels=None if labels is None else _labels(labels),
+            labels=None if labels is None else _labels(labels, names),
             include_background=include_background,
             ignore_label=ignore_label,
             names=names,
+            regions=tuple(all_regions),
         ),
         empty_policy=empty_policy,  # type: ignore[arg-type]
         surface=SurfaceParams(
@@ -155,8 +167,21 @@ def make_params(
     )
 
 
-def _labels(labels: Sequence[int]) -> tuple[int, ...]:
-    out = sorted({int(v) for v in labels})
+def _labels(labels: Sequence[int | str], names: Mapping[int, str]) -> tuple[int, ...]:
+    """Labels by number or by name (any case: ``"liver"``)."""
+    by_name = {n.lower(): lab for lab, n in names.items()}
+    out_set = set()
+    for v in labels:
+        if isinstance(v, str) and not v.strip().lstrip("-").isdigit():
+            if v.strip().lower() not in by_name:
+                known = ", ".join(sorted(names.values())[:8]) or "none (give @label_names)"
+                raise UsageError(
+                    f"@labels: no class is named {v!r} (names: {known}{', ...' if len(names) > 8 else ''})"
+                )
+            out_set.add(by_name[v.strip().lower()])
+        else:
+            out_set.add(int(v))
+    out = sorted(out_set)
     if any(v < 0 for v in out):
         raise UsageError("@labels: labels must be >= 0")
     if any(v >= 2**63 for v in out):
@@ -336,13 +361,13 @@ def loss_function(name: str) -> Callable[..., float]:
     return loss
 
 
-def metric_function(name: str) -> Callable[..., dict[int, Optional[float]]]:
+def metric_function(name: str) -> Callable[..., dict[int | str, Optional[float]]]:
     """The function computing metric ``name`` (a registry name) on one pair of arrays."""
     from .metrics.registry import all_metrics
 
     spec = all_metrics()[name]
 
-    def metric(pred: Any, gt: Any, **params: Any) -> dict[int, Optional[float]]:
+    def metric(pred: Any, gt: Any, **params: Any) -> dict[int | str, Optional[float]]:
         res = score(pred, gt, metrics=[spec.name], losses=(), **params)
         return {row.label: row.metrics[spec.name] for row in res.classes}
 

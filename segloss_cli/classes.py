@@ -17,6 +17,14 @@ BACKGROUND = 0
 
 
 @dataclass(frozen=True)
+class Region:
+    """A class that is a union of labels (BraTS whole tumour = 1, 2, 3), scored on the union masks."""
+
+    name: str
+    labels: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ClassSelection:
     """Which classes a run reports and how they are named (conventions.md, "Classes").
 
@@ -30,51 +38,130 @@ class ClassSelection:
     include_background: bool = False
     ignore_label: Optional[int] = None
     names: Mapping[int, str] = field(default_factory=dict)
+    regions: tuple[Region, ...] = ()
+
+    def __post_init__(self) -> None:
+        seen = set()
+        for region in self.regions:
+            if _is_int(region.name) or not region.name.strip():
+                raise UsageError(f"@regions: region name {region.name!r} must be a name, not a label number")
+            if region.name in seen:
+                raise UsageError(f"@regions: region {region.name!r} is defined twice")
+            if not region.labels or any(v < 0 or v >= 1 << 16 for v in region.labels):
+                raise UsageError(
+                    f"@regions: region {region.name!r} needs labels in 0..65535, not {list(region.labels)}"
+                )
+            seen.add(region.name)
 
 
 @dataclass(frozen=True)
 class ClassSet:
     all_labels: tuple[int, ...]  # every class of the case (background included)
-    reported: tuple[int, ...]  # classes with a row in the output
+    reported: tuple[int, ...]  # labels with a row in the output
     names: dict[int, str]
+    regions: tuple[Region, ...] = ()  # rows after the labels'
 
     def name(self, label: int) -> Optional[str]:
         return self.names.get(label)
 
 
-def load_label_names(path: Optional[str | os.PathLike]) -> dict[int, str]:
-    """Names from a JSON file: ``{"1": "liver"}`` or a dataset.json with ``labels`` in either direction."""
+@dataclass(frozen=True)
+class LabelTable:
+    """What a label file says: names of labels, regions (unions of labels) and an ignore label."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    regions: tuple[Region, ...] = ()
+    ignore_label: Optional[int] = None
+
+
+def load_label_table(path: Optional[str | os.PathLike]) -> LabelTable:
+    """A label file: JSON ``{"1": "liver"}``, an nnU-Net/MSD dataset.json (``labels`` in either
+    direction; list values are regions, an ``ignore`` entry is the ignore label), or a CSV with
+    a label column (``id``, ``label``, ``index`` or ``value``) and a name column (``name`` or
+    ``label``), e.g. an atlas table ``id,label,hemisphere,structure``."""
     if not path:
-        return {}
+        return LabelTable()
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("label-names file not found; check @label_names", p) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the label-names file ({type(exc).__name__})", p) from None
+    if p.suffix.lower() in (".csv", ".tsv") or not text.lstrip().startswith(("{", "[")):
+        return LabelTable(_names_from_csv(text, p))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InputError(
             f'@label_names is not valid JSON ({exc}); expected {{"1": "liver"}} or a dataset.json', p
         ) from None
-    return label_names_from(data, p)
+    return label_table_from(data, p)
 
 
-def label_names_from(data: object, path=None) -> dict[int, str]:
-    """Names from a parsed label table: ``{label: name}``, ``{name: label}`` or a dataset.json dict."""
+def load_label_names(path: Optional[str | os.PathLike]) -> dict[int, str]:
+    """Label names of a label file (see :func:`load_label_table`)."""
+    return load_label_table(path).names
+
+
+def label_table_from(data: object, path=None) -> LabelTable:
+    """The label table of parsed JSON: ``{label: name}``, ``{name: label}``, ``{name: [labels]}``
+    (a region) or a dataset.json dict (its ``labels``)."""
     p = path
     if isinstance(data, dict) and isinstance(data.get("labels"), dict):
         data = data["labels"]
     if not isinstance(data, dict):
         raise InputError('@label_names must be a JSON object like {"1": "liver"} or a dataset.json', p)
     names: dict[int, str] = {}
+    regions: list[Region] = []
+    ignore: Optional[int] = None
     for key, value in data.items():
-        if isinstance(value, (list, tuple)):
-            continue  # nnU-Net region labels ({"tumor": [2, 3]}) name regions, not single labels
-        if _is_int(key) and isinstance(value, str):
+        if isinstance(value, (list, tuple)):  # nnU-Net v2 region: {"tumor_core": [2, 3]}
+            if not value or not all(_is_int(v) and int(v) >= 0 for v in value):
+                raise InputError(f"@label_names region {key!r}: {value!r} must list labels >= 0", p)
+            regions.append(Region(str(key), tuple(sorted({int(v) for v in value}))))
+        elif isinstance(key, str) and key.lower() == "ignore" and _is_int(value):
+            ignore = int(value)  # nnU-Net's ignore label: excluded, not a class
+        elif _is_int(key) and isinstance(value, str):
             names[int(key)] = value
         elif isinstance(key, str) and _is_int(value):
             names[int(value)] = key
         else:
             raise InputError(f"@label_names entry {key!r}: {value!r} maps neither label->name nor name->label", p)
+    return LabelTable(names, tuple(regions), ignore)
+
+
+def label_names_from(data: object, path=None) -> dict[int, str]:
+    """Label names of parsed JSON (see :func:`label_table_from`)."""
+    return label_table_from(data, path).names
+
+
+_ID_COLUMNS = ("id", "label", "index", "value", "label_id", "labelvalue")
+_NAME_COLUMNS = ("name", "label", "label_name", "structure_name", "abbreviation")
+
+
+def _names_from_csv(text: str, path: Path) -> dict[int, str]:
+    import csv
+    import io
+
+    dialect = "excel-tab" if "\t" in text.splitlines()[0] else "excel"
+    rows = [r for r in csv.reader(io.StringIO(text), dialect=dialect) if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError("label-names CSV is empty", path)
+    header = [c.strip().lower() for c in rows[0]]
+    id_col = next((header.index(c) for c in _ID_COLUMNS if c in header), None)
+    name_col = next((header.index(c) for c in _NAME_COLUMNS if c in header and header.index(c) != id_col), None)
+    if id_col is None or name_col is None:
+        raise InputError(
+            f"label-names CSV header {rows[0]} needs a label column (id, label, index) and a name column "
+            "(name, label); e.g. id,label,...",
+            path,
+        )
+    names: dict[int, str] = {}
+    for n, row in enumerate(rows[1:], start=2):
+        if max(id_col, name_col) >= len(row) or not _is_int(row[id_col].strip()):
+            raise InputError(f"label-names CSV row {n} has no integer label in column {rows[0][id_col]!r}", path)
+        names[int(row[id_col])] = row[name_col].strip()
     return names
 
 
@@ -111,7 +198,14 @@ def resolve_classes(n_channels: Optional[int], present: np.ndarray, selection: C
     if requested is not None:
         chosen = tuple(v for v in requested if v != ignore_label)
         all_labels = tuple(sorted(set(all_labels) | set(chosen)))
+    elif selection.regions:
+        chosen = ()  # regions were asked for: they are the classes (nnU-Net's region evaluation); --labels adds labels
     else:
         chosen = all_labels
     reported = tuple(v for v in chosen if selection.include_background or v != BACKGROUND)
-    return ClassSet(all_labels, reported, dict(selection.names))
+    return ClassSet(all_labels, reported, dict(selection.names), selection.regions)
+
+
+def class_order(label: int | str) -> tuple[int, int | str]:
+    """Sort key of class keys: labels by value, then regions by name."""
+    return (0, label) if isinstance(label, int) else (1, label)

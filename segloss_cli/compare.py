@@ -166,12 +166,14 @@ def _names(data: dict[str, Any]) -> dict[str, Optional[str]]:
     return {label: entry.get("name") for label, entry in data["summary"].get("classes", {}).items()}
 
 
-def _label_order(label: str) -> tuple[int, int]:
+def _label_order(label: str) -> tuple[int, int, str]:
     if label == "mean":
-        return (1, 0)
+        return (2, 0, "")
     if label == "reduced":
-        return (2, 0)
-    return (0, int(label))
+        return (3, 0, "")
+    if label.lstrip("-").isdigit():
+        return (0, int(label), "")
+    return (1, 0, label)  # a region
 
 
 def _notes(base: dict[str, Any], new: dict[str, Any]) -> list[str]:

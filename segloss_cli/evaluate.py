@@ -85,6 +85,7 @@ class EvalParams:
             "channel_axis": load.channel_axis,
             "threshold": load.threshold,
             "labels": None if cls.labels is None else [str(v) for v in cls.labels],
+            **({"regions": {r.name: list(r.labels) for r in cls.regions}} if cls.regions else {}),
             "include_background": cls.include_background,
             "ignore_label": cls.ignore_label,
             "empty_policy": str(self.empty_policy),
@@ -245,7 +246,7 @@ def distance_unit(pred: Prediction, gt: Volume, load: LoadParams) -> str:
 
 
 def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseResult:
-    from .metrics.overlap import confusion
+    from .metrics.overlap import concat_counts, confusion, region_confusion
 
     pred, gt, classes = pair.pred, pair.gt, pair.classes
     specs = all_metrics()
@@ -256,6 +257,11 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
         counts = pair.histograms.counts(labels, ignore_label=ignore, spacing_mm=spacing)
     else:
         counts = confusion(pred.labels, gt.array, labels, ignore_label=ignore, spacing_mm=spacing)
+    region_sets = [r.labels for r in classes.regions]
+    if region_sets:  # one more counting pass per region
+        counts = concat_counts(
+            counts, region_confusion(pred.labels, gt.array, region_sets, ignore_label=ignore, spacing_mm=spacing)
+        )
     statuses = [class_status(int(p), int(g)) for p, g in zip(counts.n_pred, counts.n_gt)]
 
     values: dict[str, np.ndarray] = {}
@@ -269,29 +275,31 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
     worst = None
     if surface:
         _require_spacing(pred, gt, params)
-        from .metrics.distance import surface_metrics
+        from .metrics.distance import region_surface_metrics, surface_metrics
 
-        values.update(
-            surface_metrics(
-                pred.labels,
-                gt.array,
-                labels,
-                spacing_mm=grid,
-                names=surface,
-                params=params.surface,
-                ignore_label=ignore,
-            )
-        )
+        common: dict[str, Any] = {
+            "spacing_mm": grid,
+            "names": surface,
+            "params": params.surface,
+            "ignore_label": ignore,
+        }
+        per_label = surface_metrics(pred.labels, gt.array, labels, **common)
+        if region_sets:
+            per_region = region_surface_metrics(pred.labels, gt.array, region_sets, **common)
+            per_label = {n: np.concatenate([per_label[n], per_region[n]]) for n in surface}
+        values.update(per_label)
         worst = worst_distance_mm(gt, grid, params.surface.worst_distance_mm)
 
     rows = []
-    for i, label in enumerate(classes.reported):
+    keys: list[tuple[int | str, Optional[str]]] = [(int(v), classes.name(int(v))) for v in classes.reported]
+    keys += [(r.name, None) for r in classes.regions]  # a region's name is its key
+    for i, (key, class_name) in enumerate(keys):
         status = statuses[i]
         metrics: dict[str, Any] = {}
-        for name in params.metrics:
-            metrics[name] = apply_empty_rule(specs[name], values[name][i], status, params.empty_policy, worst)
+        for m in params.metrics:
+            metrics[m] = apply_empty_rule(specs[m], values[m][i], status, params.empty_policy, worst)
         tally = ConfusionCounts(int(counts.tp[i]), int(counts.fp[i]), int(counts.fn[i]), int(counts.tn[i]))
-        rows.append(ClassResult(int(label), classes.name(int(label)), status, metrics, tally))
+        rows.append(ClassResult(key, class_name, status, metrics, tally))
 
     losses = {}
     names = params.losses.for_kind(pred.kind)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from .classes import class_order
 from .errors import InputError, UsageError
 from .model import ClassSummary, RunResult, Stats
 
@@ -160,8 +161,8 @@ def _loss(req: Requirement) -> str:
     return resolve(req.name).name
 
 
-def _resolve_class(selector: str, classes: dict[int, ClassSummary], req: Requirement) -> int:
-    """Label of the class the selector names (a label, or a name, case-insensitive)."""
+def _resolve_class(selector: str, classes: dict[Any, ClassSummary], req: Requirement) -> int | str:
+    """Key of the class the selector names: a label, a region, or a class name (any case)."""
     available = ", ".join(f"{lab} ({c.name})" if c.name else str(lab) for lab, c in classes.items()) or "none"
     key = selector.strip()
     try:
@@ -172,6 +173,8 @@ def _resolve_class(selector: str, classes: dict[int, ClassSummary], req: Require
         if label in classes:
             return label
         raise UsageError(f"@require '{req.text}': class {label} is not among the reported classes ({available})")
+    if key in classes:  # a region's name is its key
+        return key
     exact = [lab for lab, c in classes.items() if c.name == key]
     matches = exact or [lab for lab, c in classes.items() if (c.name or "").lower() == key.lower()]
     if len(matches) == 1:
@@ -219,7 +222,7 @@ def check(
     reduced_losses = (summary.losses if summary is not None else None) or {}
     checks: list[Check] = []
 
-    def add(req: Requirement, key: str, label: Optional[int], actual: Optional[float]) -> None:
+    def add(req: Requirement, key: str, label: Optional[int | str], actual: Optional[float]) -> None:
         passed = allow_undefined if actual is None else req.holds(actual)
         name = classes[label].name if label is not None else None
         checks.append(Check(req, key, None if label is None else str(label), name, actual, passed))
@@ -235,7 +238,9 @@ def check(
                 continue
             metric = resolve(req.name).name
             rows = pooled.by_label()
-            labels = sorted(rows) if req.selector is None else [_resolve_class(req.selector, classes, req)]
+            labels = (
+                sorted(rows, key=class_order) if req.selector is None else [_resolve_class(req.selector, classes, req)]
+            )
             if not labels:
                 raise UsageError(f"@require '{req.text}': the run reported no classes to check")
             for lab in labels:
@@ -243,7 +248,11 @@ def check(
                 add(req, f"pooled.{metric}", lab, None if value is None else float(value))
         elif req.kind == "metric":
             metric = resolve(req.name).name
-            labels = sorted(classes) if req.selector is None else [_resolve_class(req.selector, classes, req)]
+            labels = (
+                sorted(classes, key=class_order)
+                if req.selector is None
+                else [_resolve_class(req.selector, classes, req)]
+            )
             if not labels:
                 raise UsageError(f"@require '{req.text}': the run reported no classes to check")
             for lab in labels:

@@ -88,7 +88,7 @@ class ConfusionCounts:
 
 @dataclass(frozen=True)
 class ClassResult:
-    label: int
+    label: int | str  # a label, or a region's name
     name: Optional[str]
     status: Status
     metrics: dict[str, Any]  # name -> float | int | None (None = undefined)
@@ -99,7 +99,7 @@ class ClassResult:
 class LossResult:
     name: str
     value: Optional[float]
-    per_class: dict[int, Optional[float]]
+    per_class: dict[Any, Optional[float]]  # label -> value (labels only: regions have none)
     params: dict[str, Any]
 
 
@@ -117,7 +117,7 @@ class CaseResult:
     n_voxels: Optional[int] = None  # voxels counted (ignored ones excluded): pooled TN needs it
     notes: tuple[str, ...] = ()  # suspicious input worth a word (the CLI prints them on stderr)
 
-    def row(self, label: int) -> ClassResult:
+    def row(self, label: int | str) -> ClassResult:
         """The row of class ``label``; KeyError when the case does not report it."""
         for r in self.classes:
             if r.label == label:
@@ -180,7 +180,7 @@ class Stats:
 
 @dataclass(frozen=True)
 class ClassSummary:
-    label: int
+    label: int | str
     name: Optional[str]
     metrics: dict[str, Stats]
     losses: Optional[dict[str, Stats]] = None  # None: the run computed no loss
@@ -196,7 +196,7 @@ class ClassSummary:
 class WorstCase:
     case: str
     mean: Optional[float]  # mean over the case's defined class values
-    worst_label: Optional[int] = None
+    worst_label: Optional[int | str] = None
     worst_name: Optional[str] = None
     worst_value: Optional[float] = None
 
@@ -243,7 +243,7 @@ class PooledClass:
     """One class over the whole run: its confusion counts summed over cases, and every
     count-based metric computed from them (the empty-mask rule applied to the pooled status)."""
 
-    label: int
+    label: int | str
     name: Optional[str]
     status: Status
     counts: ConfusionCounts
@@ -277,7 +277,7 @@ class Pooled:
     mean_over_classes: dict[str, Optional[float]]
     dataset: dict[str, Optional[float]]
 
-    def by_label(self) -> dict[int, PooledClass]:
+    def by_label(self) -> dict[int | str, PooledClass]:
         return {c.label: c for c in self.classes}
 
     def to_dict(self) -> dict[str, Any]:
@@ -301,7 +301,7 @@ class Summary:
     worst_cases: Optional[WorstCases] = None
     pooled: Optional[Pooled] = None
 
-    def by_label(self) -> dict[int, ClassSummary]:
+    def by_label(self) -> dict[int | str, ClassSummary]:
         return {c.label: c for c in self.classes}
 
     def to_dict(self) -> dict[str, Any]:
@@ -343,7 +343,11 @@ class RunResult:
                     rec[m] = row.metrics.get(m)
                 for name in self.loss_names:
                     res = case.losses.get(name)
-                    rec[f"loss_{name}"] = None if res is None else res.per_class.get(row.label, res.value)
+                    # A loss without per-class values (generalized_dice) shows its value on every
+                    # row; a row the loss has no value for (a region) shows none.
+                    rec[f"loss_{name}"] = (
+                        None if res is None else (res.per_class.get(row.label) if res.per_class else res.value)
+                    )
                 out.append(rec)
         return out
 

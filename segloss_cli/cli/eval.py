@@ -155,6 +155,15 @@ def eval_command(
             "--include-background", help="Also report label 0 (excluded by default).", rich_help_panel=CLASSES
         ),
     ] = False,
+    region: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--region",
+            help="A class that is a union of labels, scored on the union masks, e.g. --region WT=1,2,3 --region TC=2,3 (repeatable). With regions, only they are reported unless --labels adds labels. A dataset.json's list-valued labels are regions too.",
+            rich_help_panel=CLASSES,
+            show_default=False,
+        ),
+    ] = None,
     ignore_label: Annotated[
         Optional[int],
         typer.Option(
@@ -365,7 +374,7 @@ def eval_command(
     from ..api import FolderParams, is_folder_pair, make_params, run_params
     from ..errors import UsageError
     from ..io.atomic import check_writable
-    from .parse import parse_floats, parse_labels, parse_nsd_tolerance, parse_weights
+    from .parse import parse_floats, parse_labels, parse_nsd_tolerance, parse_regions, parse_weights
 
     inputs = tuple(str(p) for p in (pred, gt, label_names) if p is not None)
     folders = is_folder_pair(pred, gt)
@@ -396,6 +405,7 @@ def eval_command(
         losses=losses,
         spacing_mm=parse_floats(spacing, "--spacing"),
         labels=parse_labels(labels),
+        regions=parse_regions(region),
         include_background=include_background,
         ignore_label=ignore_label,
         label_names=label_names,
@@ -433,6 +443,10 @@ def eval_command(
         )
     if not quiet:
         _print_notes(run)
+        if ignore_label is None and params.ignore_label is not None:
+            err(
+                f'segloss: note: ignore label {params.ignore_label} from {label_names} (its "ignore" entry); --ignore-label overrides it'
+            )
     if not folders and not run.cases[0].classes and not quiet:
         err(
             "segloss: note: no class to report: PRED and GT hold only background; "

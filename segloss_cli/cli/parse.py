@@ -13,14 +13,19 @@ from ..errors import UsageError
 MAX_LABEL_RANGE = 1 << 16
 
 
-def parse_labels(text: Optional[str]) -> Optional[tuple[int, ...]]:
-    """``--labels 1,2,5`` (ranges like ``1-3`` allowed) -> sorted unique labels."""
+def parse_labels(text: Optional[str]) -> Optional[tuple[int | str, ...]]:
+    """``--labels 1,2,5`` (ranges like ``1-3`` allowed, and class names: ``liver,spleen``) ->
+    labels and names (names are resolved against the label names by api.make_params)."""
     if text is None or not text.strip():
         return None
     out: set[int] = set()
+    names: list[str] = []
     for part in text.split(","):
         part = part.strip()
         if not part:
+            continue
+        if part[0].isalpha() or part[0] == "_":
+            names.append(part)
             continue
         try:
             if "-" in part[1:]:
@@ -39,7 +44,26 @@ def parse_labels(text: Optional[str]) -> Optional[tuple[int, ...]]:
                 f"--labels: range '{part}' spans more than {MAX_LABEL_RANGE} labels; list the labels present"
             )
         out.update(range(lo, hi + 1))
-    return tuple(sorted(out))  # the range of a label: api.make_params
+    return (*sorted(out), *names)  # the range of a label: api.make_params
+
+
+def parse_regions(items: Optional[list[str]]) -> Optional[dict[str, list[int]]]:
+    """``--region WT=1,2,3`` (repeatable; ranges allowed: ``WT=1-3``) -> {name: labels}."""
+    if not items:
+        return None
+    out: dict[str, list[int]] = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--region '{item}': expected NAME=LABELS, e.g. --region WT=1,2,3")
+        labels = parse_labels(rest)
+        if not labels or any(isinstance(v, str) for v in labels):
+            raise UsageError(f"--region '{item}': list the region's labels as numbers, e.g. --region TC=2,3")
+        if name in out:
+            raise UsageError(f"--region {name} is given twice")
+        out[name] = [int(v) for v in labels]
+    return out
 
 
 def parse_weights(text: Optional[str]) -> Union[None, tuple[float, ...], dict[int, float]]:

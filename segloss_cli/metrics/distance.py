@@ -301,6 +301,37 @@ def surface_metrics(
     return out
 
 
+def region_surface_metrics(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    regions,
+    *,
+    spacing_mm,
+    names: Sequence[str],
+    params: Optional[SurfaceParams] = None,
+    ignore_label: Optional[int] = None,
+) -> dict[str, np.ndarray]:
+    """:func:`surface_metrics` of regions (unions of labels), on each region's union masks.
+
+    Per-label NSD tolerances do not apply to regions (the default tolerance does).
+    """
+    from dataclasses import replace
+
+    params = replace(params if params is not None else SurfaceParams(), nsd_tolerance_per_label={})
+    out: dict[str, list] = {n: [] for n in names}
+    for region in regions:
+        members = np.asarray(sorted({int(v) for v in region}), dtype=np.int64)
+        p = np.isin(pred, members).view(np.uint8)
+        g = np.isin(gt, members).astype(np.uint8)
+        if ignore_label is not None:
+            g[gt == ignore_label] = 2  # the ignore label of the binary pair
+        got = surface_metrics(p, g, [1], spacing_mm=spacing_mm, names=names, params=params,
+                              ignore_label=None if ignore_label is None else 2)  # fmt: skip
+        for n in names:
+            out[n].append(got[n][0])
+    return {n: np.asarray(v, dtype=np.float64) for n, v in out.items()}
+
+
 def _s(name, formula, empty_rule, lo, hi, better, description, in_table=False, unit="mm"):
     # Surface metrics are reductions in _reducers (they need the distances, not counts).
     register(
