@@ -166,6 +166,8 @@ def test_library_errors_name_parameters_and_the_cli_names_options(tmp_path):
         segloss.score(gt, gt, metrics="hd95")
     with pytest.raises(UsageError, match="tversky_alpha must be between 0 and 1"):
         segloss.score(gt, gt, losses="tversky", tversky_alpha=2)
+    with pytest.raises(UsageError, match="smooth_nr must be >= 0 and finite"):
+        segloss.score(gt, gt, losses="dice", smooth_nr=float("inf"))
     with pytest.raises(UsageError, match="hd_percentile must be between 0 and 100"):
         segloss.score(gt, gt, hd_percentile=120)
     with pytest.raises(ValueError, match="empty_policy must be one of worst, nan"):

@@ -45,8 +45,10 @@ class ParamSpec:
             v = float(value)
         except (TypeError, ValueError):
             raise UsageError(f"@{self.name} must be a number, not {value!r}") from None
-        if not self.lo <= v <= self.hi:  # also rejects NaN
-            raise UsageError(f"@{self.name} must be {self.range_text()}")
+        if not (self.lo <= v <= self.hi and math.isfinite(v)):  # also rejects NaN and inf
+            raise UsageError(
+                f"@{self.name} must be {self.range_text()}" + (" and finite" if self.hi == math.inf else "")
+            )
         return v
 
     def range_text(self) -> str:

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from ..model import RunResult
+from ..model import CaseResult, RunResult
 
 SCHEMA_VERSION = 1
 
@@ -36,6 +36,17 @@ def run_dict(run: RunResult) -> dict[str, Any]:
     )
 
 
+def _case_line(case: CaseResult) -> str:
+    """One case as compact JSON. A case's values are plain Python numbers with undefined as
+    None already, so the C encoder takes the dict as it is; only a case it refuses (a
+    non-finite or numpy value somewhere) goes through the recursive cleaning."""
+    data = case.to_dict()
+    try:
+        return json.dumps(data, allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(_clean(data), allow_nan=False)
+
+
 def render_json(run: RunResult) -> str:
     """The run as JSON: indented; in a folder run each case takes one line.
 
@@ -44,11 +55,15 @@ def render_json(run: RunResult) -> str:
     its C encoder and keeps the file greppable by case. A single pair stays fully indented.
     Whitespace only: the document is the same either way.
     """
+    if len(run.cases) <= 1:
+        items = run_dict(run).items()
+    else:  # a folder: cases one line each, the rest through run_dict without its cases
+        head = run_dict(RunResult(run.settings, (), run.summary))
+        items = [(k, v) for k, v in head.items()]
     parts = []
-    for key, value in run_dict(run).items():
-        if key == "cases" and len(value) > 1:
-            lines = ",\n".join("    " + json.dumps(case, allow_nan=False) for case in value)
-            text = "[\n" + lines + "\n  ]"
+    for key, value in items:
+        if key == "cases" and len(run.cases) > 1:
+            text = "[\n" + ",\n".join("    " + _case_line(case) for case in run.cases) + "\n  ]"
         else:
             text = json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n  ")
         parts.append(f"  {json.dumps(key)}: {text}")
