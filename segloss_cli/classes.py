@@ -201,7 +201,8 @@ def resolve_classes(n_channels: Optional[int], present: np.ndarray, selection: C
     elif selection.regions:
         chosen = ()  # regions were asked for: they are the classes (nnU-Net's region evaluation); --labels adds labels
     else:
-        chosen = all_labels
+        # A score map keeps the ignore label's channel (CE needs all K), never as a reported class.
+        chosen = tuple(v for v in all_labels if v != ignore_label)
     reported = tuple(v for v in chosen if selection.include_background or v != BACKGROUND)
     return ClassSet(all_labels, reported, dict(selection.names), selection.regions)
 

@@ -94,10 +94,52 @@ class Comparison:
         }
 
 
+class _NotFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NotFinite(name)  # NaN, Infinity, -Infinity: Python's json accepts them, JSON does not
+
+
+def _check_numbers(summary: Any, path: Path) -> None:
+    """Every statistic a comparison reads is a number or null (a string mean is a tampered file)."""
+
+    def stat_blocks(entry: Any):
+        for kind in ("metrics", "losses"):
+            block = entry.get(kind, {}) if isinstance(entry, dict) else None
+            if not isinstance(block, dict):
+                raise InputError(f"summary {kind} must be objects; not a segloss result", path)
+            yield from block.items()
+
+    classes = summary.get("classes", {})
+    if not isinstance(classes, dict):
+        raise InputError("summary classes must be an object; not a segloss result", path)
+    entries = [("classes", k, v) for k, v in classes.items()]
+    blocks = [(f"class {k}", name, st) for _, k, v in entries for name, st in stat_blocks(v)]
+    for where in ("mean_over_classes", "losses"):
+        block = summary.get(where) or {}
+        if not isinstance(block, dict):
+            raise InputError(f"summary {where} must be an object; not a segloss result", path)
+        blocks += [(where, name, st) for name, st in block.items()]
+    for where, name, st in blocks:
+        mean = st.get("mean") if isinstance(st, dict) else "missing"
+        if mean is not None and (isinstance(mean, bool) or not isinstance(mean, (int, float))):
+            raise InputError(f"{where}, {name}: mean is {mean!r}, not a number or null; not a segloss result", path)
+
+
 def load_result(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except _NotFinite as exc:
+        raise InputError(
+            f"holds {exc.args[0]}, which segloss never writes (undefined is null); the file was edited "
+            "or is not a segloss result",
+            p,
+        ) from None
+    except RecursionError:
+        raise InputError("is nested too deeply to be a segloss result", p) from None
     except FileNotFoundError:
         raise InputError("file not found; give a JSON written by `segloss eval --json`", p) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -108,6 +150,7 @@ def load_result(path: str | Path) -> dict[str, Any]:
         raise InputError(
             "not a segloss result (schema_version 1 with a summary); write one with `segloss eval ... --json`", p
         )
+    _check_numbers(data["summary"], p)
     return data
 
 

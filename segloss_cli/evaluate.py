@@ -251,16 +251,17 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
     pred, gt, classes = pair.pred, pair.gt, pair.classes
     specs = all_metrics()
     spacing = _spacing(pred, gt)
+    voxel = gt.voxel_spacing_mm if gt.spacing_mm is not None else pred.volume.voxel_spacing_mm  # volumes
     ignore = params.ignore_label
     labels = np.asarray(classes.reported, dtype=np.int64)
     if pair.histograms is not None:
-        counts = pair.histograms.counts(labels, ignore_label=ignore, spacing_mm=spacing)
+        counts = pair.histograms.counts(labels, ignore_label=ignore, spacing_mm=voxel)
     else:
-        counts = confusion(pred.labels, gt.array, labels, ignore_label=ignore, spacing_mm=spacing)
+        counts = confusion(pred.labels, gt.array, labels, ignore_label=ignore, spacing_mm=voxel)
     region_sets = [r.labels for r in classes.regions]
     if region_sets:  # one more counting pass per region
         counts = concat_counts(
-            counts, region_confusion(pred.labels, gt.array, region_sets, ignore_label=ignore, spacing_mm=spacing)
+            counts, region_confusion(pred.labels, gt.array, region_sets, ignore_label=ignore, spacing_mm=voxel)
         )
     statuses = [class_status(int(p), int(g)) for p, g in zip(counts.n_pred, counts.n_gt)]
 

@@ -61,10 +61,11 @@ class Check:
     class_name: Optional[str]
     actual: Optional[float]
     passed: bool
+    n_undefined: int = 0  # cases whose value is undefined: any one fails the check (unless allowed)
 
     @property
     def undefined(self) -> bool:
-        return self.actual is None
+        return self.actual is None or self.n_undefined > 0
 
 
 def parse_requirement(text: str) -> Requirement:
@@ -114,15 +115,23 @@ def load_requirement_file(path: str | Path) -> list[str]:
         data = loads(text)
     except TomlError as exc:
         raise InputError(f'not valid TOML ({exc}); expected require = ["dice>=0.85", ...]', p) from None
-    value: Any = data.get("require")
-    if value is None:
-        value = data.get("tool", {}).get("segloss", {}).get("require") if isinstance(data.get("tool"), dict) else None
+    top: Any = data.get("require")
+    tool = data.get("tool", {}).get("segloss", {}) if isinstance(data.get("tool"), dict) else {}
+    nested: Any = tool.get("require") if isinstance(tool, dict) else None
+    if top is not None and nested is not None:
+        raise InputError("has require both at the top level and under [tool.segloss]; keep one list", p)
+    value = top if top is not None else nested
     if value is None:
         raise InputError(
             'has no requirement list; write require = ["dice>=0.85", "hd95<=5"] (or put it under [tool.segloss])', p
         )
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError('require must be a list of strings, e.g. require = ["dice>=0.85", "hd95<=5"]', p)
+    if not value:
+        # An empty list would gate nothing and pass: a CI job believing it is gated must hear it.
+        raise InputError(
+            'require is an empty list: it gates nothing; list requirements, e.g. require = ["dice>=0.85"]', p
+        )
     return list(value)
 
 
@@ -222,10 +231,15 @@ def check(
     reduced_losses = (summary.losses if summary is not None else None) or {}
     checks: list[Check] = []
 
-    def add(req: Requirement, key: str, label: Optional[int | str], actual: Optional[float]) -> None:
-        passed = allow_undefined if actual is None else req.holds(actual)
+    def add(req: Requirement, key: str, label: Optional[int | str], actual: Optional[float], n_null: int = 0) -> None:
+        # An undefined value in any case the statistic covers fails: a mean over the other
+        # cases must not hide a missed class (--empty-policy nan) or an empty prediction.
+        if actual is None or n_null:
+            passed = allow_undefined and (actual is None or req.holds(actual))
+        else:
+            passed = req.holds(actual)
         name = classes[label].name if label is not None else None
-        checks.append(Check(req, key, None if label is None else str(label), name, actual, passed))
+        checks.append(Check(req, key, None if label is None else str(label), name, actual, passed, n_null))
 
     pooled = summary.pooled if summary is not None else None
     for req in reqs:
@@ -256,11 +270,13 @@ def check(
             if not labels:
                 raise UsageError(f"@require '{req.text}': the run reported no classes to check")
             for lab in labels:
-                add(req, metric, lab, _mean(classes[lab].metrics.get(metric)))
+                stats = classes[lab].metrics.get(metric)
+                add(req, metric, lab, _mean(stats), stats.n_null if stats is not None else 0)
         else:
             loss = _loss(req)
             if req.selector is None:
-                add(req, f"loss.{loss}", None, _mean(reduced_losses.get(loss)))
+                stats = reduced_losses.get(loss)
+                add(req, f"loss.{loss}", None, _mean(stats), stats.n_null if stats is not None else 0)
             else:
                 lab = _resolve_class(req.selector, classes, req)
                 per_class = classes[lab].losses or {}
@@ -268,5 +284,5 @@ def check(
                     raise UsageError(
                         f"@require '{req.text}': loss {loss} has no per-class value for class {lab}; drop the [class]"
                     )
-                add(req, f"loss.{loss}", lab, _mean(per_class[loss]))
+                add(req, f"loss.{loss}", lab, _mean(per_class[loss]), per_class[loss].n_null)
     return checks

@@ -40,11 +40,19 @@ class Volume:
     spacing_mm: Optional[tuple[float, ...]]
     affine: Optional[np.ndarray]
     path: str
-    spacing_source: str = "header"  # header | option | none
+    spacing_source: str = "header"  # header | option | none | pixel
+    # Spacing of trailing singleton axes dropped from the array (a 20x20x1 volume read as 2-D):
+    # no distance runs along them, but a voxel's volume includes them.
+    dropped_spacing_mm: tuple[float, ...] = ()
 
     def with_array(self, array: np.ndarray) -> Volume:
         """The same image with another array of the same grid (e.g. labels cast to integers)."""
-        return Volume(array, self.spacing_mm, self.affine, self.path, self.spacing_source)
+        return Volume(array, self.spacing_mm, self.affine, self.path, self.spacing_source, self.dropped_spacing_mm)
+
+    @property
+    def voxel_spacing_mm(self) -> Optional[tuple[float, ...]]:
+        """Every axis's spacing, dropped singleton axes included: what a voxel's volume is made of."""
+        return None if self.spacing_mm is None else (*self.spacing_mm, *self.dropped_spacing_mm)
 
 
 @dataclass(frozen=True)

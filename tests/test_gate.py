@@ -259,7 +259,7 @@ def test_loss_requirements_reduced_and_per_class():
     checks = check(run_, reqs)
     assert [(c.key, c.label, c.actual, c.passed) for c in checks] == [
         ("loss.dice", None, 0.375, True),
-        ("loss.dice", "1", pytest.approx(0.1), True),  # the undefined per-class value is skipped by the mean
+        ("loss.dice", "1", pytest.approx(0.1), False),  # undefined in one case: fails (issue 20), mean 0.1
         ("loss.dice", "2", pytest.approx(0.4), False),
     ]
     with pytest.raises(UsageError, match="no per-class value"):

@@ -77,14 +77,19 @@ def parse_weights(text: Optional[str]) -> Union[None, tuple[float, ...], dict[in
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     try:
         if any("=" in p for p in parts):
-            pairs = (p.split("=", 1) for p in parts)
-            return {int(k): float(v) for k, v in pairs}
-        return tuple(float(p) for p in parts)
+            pairs = [(int(k), float(v)) for k, v in (p.split("=", 1) for p in parts)]
+        else:
+            return tuple(float(p) for p in parts)
     except ValueError:
         raise UsageError(
             f"--weights: '{text}' is neither numbers nor label=weight pairs "
             "(example: --weights 0.1,1,2 or --weights 1=2,3=0.5)"
         ) from None
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        twice = next(k for k in out if sum(1 for lab, _ in pairs if lab == k) > 1)
+        raise UsageError(f"--weights: label {twice} is given twice; give one weight per label")
+    return out
 
 
 def parse_floats(text: Optional[str], option: str) -> Optional[list[float]]:

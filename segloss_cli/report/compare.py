@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from rich.markup import escape
 from rich.table import Table
 
 from .table import fmt
@@ -50,7 +51,7 @@ def headline(comparison) -> str:
 
 def compare_table(comparison) -> Table:
     table = Table(
-        title=f"{comparison.new} vs {comparison.base}: {headline(comparison)}",
+        title=escape(f"{comparison.new} vs {comparison.base}: {headline(comparison)}"),
         title_justify="left",
         header_style="bold",
     )
@@ -69,7 +70,7 @@ def compare_table(comparison) -> Table:
         if row.failed:
             status = f"[bold red]{status}[/]"
         table.add_row(
-            _class(row),
+            escape(_class(row)),
             row.key,
             fmt(row.base),
             fmt(row.new),

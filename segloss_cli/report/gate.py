@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markup import escape
 from rich.table import Table
 
 from .table import fmt
@@ -32,5 +33,7 @@ def failed_table(checks: Sequence, *, total: int) -> Table:
         else:
             cls = f"{c.label} ({c.class_name})" if c.class_name else c.label
         actual = "undefined (null)" if c.actual is None else fmt(float(c.actual))
-        table.add_row(req.text, c.key, cls, f"{req.op} {req.threshold:g}", actual)
+        if c.n_undefined and c.actual is not None:
+            actual += f" (undefined in {c.n_undefined} case{'s' if c.n_undefined > 1 else ''})"
+        table.add_row(escape(req.text), c.key, escape(cls), f"{req.op} {req.threshold:g}", actual)
     return table

@@ -56,10 +56,9 @@ def render_json(run: RunResult) -> str:
     Whitespace only: the document is the same either way.
     """
     if len(run.cases) <= 1:
-        items = run_dict(run).items()
+        items = list(run_dict(run).items())
     else:  # a folder: cases one line each, the rest through run_dict without its cases
-        head = run_dict(RunResult(run.settings, (), run.summary))
-        items = [(k, v) for k, v in head.items()]
+        items = list(run_dict(RunResult(run.settings, (), run.summary)).items())
     parts = []
     for key, value in items:
         if key == "cases" and len(run.cases) > 1:

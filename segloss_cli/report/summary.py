@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..model import DATASET_KEYS, RunResult, Stats
@@ -41,7 +42,7 @@ def summary_table(run: RunResult) -> Table:
     for entry in summary.classes:
         first = next(iter(entry.metrics.values()), None)
         count = "" if first is None else str(first.n + first.n_null)
-        cells = [str(entry.label), entry.name or "", count]
+        cells = [escape(str(entry.label)), escape(entry.name or ""), count]
         cells += [mean_std(entry.metrics.get(m), run.metric_units.get(m)) for m in metrics]
         cells += [mean_std((entry.losses or {}).get(name)) for name in run.loss_names]
         table.add_row(*cells)
@@ -70,7 +71,7 @@ def worst_table(run: RunResult) -> Optional[Table]:
             cls = ""
         else:
             cls = f"{row.worst_label} ({row.worst_name})" if row.worst_name else str(row.worst_label)
-        table.add_row(row.case, fmt(row.mean, unit), cls, fmt(row.worst_value, unit))
+        table.add_row(escape(row.case), fmt(row.mean, unit), escape(cls), fmt(row.worst_value, unit))
     return table
 
 
@@ -88,7 +89,9 @@ def pooled_table(run: RunResult) -> Optional[Table]:
         table.add_column(_header(m, run.metric_units.get(m), run.settings), justify="right", no_wrap=True)
     for row in pooled.classes:
         table.add_row(
-            str(row.label), row.name or "", *(fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics)
+            escape(str(row.label)),
+            escape(row.name or ""),
+            *(fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics),
         )
     if metrics:
         table.add_row(

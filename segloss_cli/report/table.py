@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..model import RunResult
@@ -38,14 +39,18 @@ def _header(name: str, unit: Optional[str], settings: Optional[dict] = None) -> 
 def case_table(run: RunResult, index: int = 0) -> Table:
     case = run.cases[index]
     metrics = run.table_metrics or run.metric_names
-    table = Table(title=f"{case.case}", title_justify="left", header_style="bold")
+    table = Table(title=escape(case.case), title_justify="left", header_style="bold")
     table.add_column("label", justify="right", no_wrap=True)
     table.add_column("name", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for m in metrics:
         table.add_column(_header(m, run.metric_units.get(m), run.settings), justify="right", no_wrap=True)
     for row in case.classes:
-        cells = [str(row.label), row.name or "", row.status if row.status == "ok" else f"[yellow]{row.status}[/]"]
+        cells = [
+            escape(str(row.label)),
+            escape(row.name or ""),
+            row.status if row.status == "ok" else f"[yellow]{row.status}[/]",
+        ]
         cells += [fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics]
         table.add_row(*cells)
     return table
@@ -58,14 +63,14 @@ def loss_table(run: RunResult, index: int = 0) -> Table:
     does not decompose per class (generalized_dice) shows only its reduced value.
     """
     case = run.cases[index]
-    table = Table(title=f"{case.case}: losses", title_justify="left", header_style="bold")
+    table = Table(title=f"{escape(case.case)}: losses", title_justify="left", header_style="bold")
     table.add_column("label", justify="right", no_wrap=True)
     table.add_column("name", no_wrap=True)
     names = [n for n in run.loss_names if n in case.losses]
     for name in names:
         table.add_column(name, justify="right", no_wrap=True)
     for row in case.classes:
-        cells = [str(row.label), row.name or ""]
+        cells = [escape(str(row.label)), escape(row.name or "")]
         cells += [fmt(case.losses[n].per_class.get(row.label)) for n in names]
         table.add_row(*cells, end_section=row is case.classes[-1])
     table.add_row("", "[bold]reduced[/]", *(fmt(case.losses[n].value) for n in names))
