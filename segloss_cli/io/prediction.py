@@ -59,7 +59,8 @@ def _drop_trailing_singletons(vol: Volume) -> Volume:
     while arr.ndim > 2 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     spacing = vol.spacing_mm[: arr.ndim] if vol.spacing_mm is not None else None
-    return Volume(arr, spacing, vol.affine, vol.path, vol.spacing_source)
+    dropped = tuple(vol.spacing_mm[arr.ndim :]) if vol.spacing_mm is not None and vol.spacing_source == "header" else ()
+    return Volume(arr, spacing, vol.affine, vol.path, vol.spacing_source, dropped)
 
 
 def _fit_spacing(vol: Volume, ndim: int) -> Volume:
