@@ -84,25 +84,30 @@ def summarize(cases: Iterable[CaseResult], metric_names: tuple[str, ...], loss_n
 
 
 def worst_cases(cases: Iterable[CaseResult], metric: str, *, higher_is_better: bool = True, k: int = 5) -> WorstCases:
-    """The ``k`` cases with the worst mean over classes of ``metric``, worst first.
+    """The ``k`` cases with the worst class value of ``metric``, worst first.
 
     Each entry: case, mean over its defined class values, and its worst class (label, name,
-    value). Cases whose values are all undefined come first (an undefined headline value is
-    never better than a defined one); ties break by case id so the list is stable.
+    value). Order: cases with a class whose value is undefined although the class is not empty
+    in both masks (a missed class under ``--empty-policy nan``) first, then by the worst
+    defined class value, then by the mean, then by case id (stable). A case whose classes are
+    all empty in both masks is never listed: there is nothing wrong with it.
     """
+    sign = 1.0 if higher_is_better else -1.0
     rows = []
     for case in cases:
+        if all(row.status == "both_empty" for row in case.classes):
+            continue
         defined = [(float(row.metrics[metric]), row) for row in case.classes if row.metrics.get(metric) is not None]
-        if defined:
-            mean = float(np.mean([v for v, _ in defined]))
-            sign = 1.0 if higher_is_better else -1.0  # the worst value first, ties to the first class
+        mean = float(np.mean([v for v, _ in defined])) if defined else None
+        failed = [row for row in case.classes if row.metrics.get(metric) is None and row.status != "both_empty"]
+        if failed:
+            row = min(failed, key=lambda r: class_order(r.label))
+            rows.append((0, 0.0, WorstCase(case.case, mean, row.label, row.name, None)))
+        elif defined:
             value, row = min(defined, key=lambda vr: (sign * vr[0], class_order(vr[1].label)))
-            rows.append(WorstCase(case.case, mean, row.label, row.name, value))
-        else:
-            rows.append(WorstCase(case.case, None))
-    sign = 1.0 if higher_is_better else -1.0
-    rows.sort(key=lambda r: (r.mean is not None, sign * (r.mean or 0.0), r.case))
-    return WorstCases(metric, tuple(rows[:k]))
+            rows.append((1, sign * value, WorstCase(case.case, mean, row.label, row.name, value)))
+    rows.sort(key=lambda r: (r[0], r[1], sign * (r[2].mean if r[2].mean is not None else 0.0), r[2].case))
+    return WorstCases(metric, tuple(r[2] for r in rows[:k]))
 
 
 def _nanmean(values) -> Optional[float]:

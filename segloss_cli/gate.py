@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+
 from .classes import class_order
 from .errors import InputError, UsageError
 from .model import ClassSummary, RunResult, Stats
@@ -30,14 +32,24 @@ OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operat
 
 _EXPR = re.compile(
     r"""^\s*
+    (?:(?P<agg>[A-Za-z_]+)\s*\(\s*)?
     (?:(?P<loss>loss\.)|(?P<pooled>pooled\.))?
     (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     \s*(?:\[\s*(?P<cls>[^\[\]]*?)\s*\])?
+    (?:\.(?P<stat>[A-Za-z0-9_]+))?
+    \s*(?(agg)\))
     \s*(?P<op>>=|<=|>|<)
     \s*(?P<value>\S+)\s*$""",
     re.VERBOSE,
 )
-EXAMPLES = "dice>=0.85, hd95<=5, dice[liver]>=0.9, dice[3]>=0.9, loss.dice<=0.2, pooled.mIoU>=0.7"
+EXAMPLES = (
+    "dice>=0.85, hd95<=5, dice[liver]>=0.9, mean(dice)>=0.8, dice.min>=0.5, dice[liver].p05>=0.7, "
+    "loss.dice<=0.2, pooled.mIoU>=0.7"
+)
+# Over classes: f(metric) applies f to the classes' values (each the mean over cases, or a
+# statistic over cases with .stat). Over cases: metric.stat is that statistic of the cases' values.
+CLASS_AGGREGATES: dict[str, Any] = {"mean": np.mean, "min": np.min, "max": np.max, "median": np.median}
+CASE_STATS = ("mean", "min", "max", "median", "q1", "q3")  # and pNN, NN in 0..100
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,8 @@ class Requirement:
     selector: Optional[str]  # class label or name as written; None = every class / reduced loss
     op: str
     threshold: float
+    aggregate: Optional[str] = None  # over classes: mean | min | max | median
+    stat: Optional[str] = None  # over cases: mean | min | max | median | q1 | q3 | pNN
 
     def holds(self, value: float) -> bool:
         return OPERATORS[self.op](value, self.threshold)
@@ -62,6 +76,7 @@ class Check:
     actual: Optional[float]
     passed: bool
     n_undefined: int = 0  # cases whose value is undefined: any one fails the check (unless allowed)
+    failing_cases: tuple[str, ...] = ()  # a statistic over cases: the cases whose own value misses the bar
 
     @property
     def undefined(self) -> bool:
@@ -89,7 +104,33 @@ def parse_requirement(text: str) -> Requirement:
     kind = "loss" if m.group("loss") else "pooled" if m.group("pooled") else "metric"
     if kind == "pooled" and _dataset_key(m.group("name")) and selector is not None:
         raise UsageError(f"@require '{text}': {m.group('name')} is one value over all classes; drop the [class]")
-    return Requirement(text.strip(), kind, m.group("name"), selector, m.group("op"), threshold)
+    agg, stat = m.group("agg"), m.group("stat")
+    if agg is not None:
+        agg = agg.lower()
+        if agg not in CLASS_AGGREGATES:
+            raise UsageError(f"@require '{text}': unknown aggregate {agg}(...); use {', '.join(CLASS_AGGREGATES)}")
+        if kind != "metric" or selector is not None:
+            raise UsageError(
+                f"@require '{text}': {agg}(...) aggregates a metric over its classes, e.g. {agg}(dice)>=0.8"
+            )
+    if stat is not None:
+        stat = stat.lower()
+        if kind != "metric":
+            raise UsageError(
+                f"@require '{text}': .{stat} (a statistic over cases) applies to metrics, e.g. dice.min>=0.5"
+            )
+        if stat not in CASE_STATS and not _percentile(stat):
+            raise UsageError(
+                f"@require '{text}': unknown statistic .{stat}; use .{', .'.join(CASE_STATS)} or a percentile like .p05"
+            )
+    return Requirement(text.strip(), kind, m.group("name"), selector, m.group("op"), threshold, agg, stat)
+
+
+def _percentile(stat: str) -> Optional[float]:
+    """The percentile of ``pNN`` (p05 = 5, p50 = 50, p99.5 as p995 is not supported), else None."""
+    if stat.startswith("p") and stat[1:].isdigit() and 0 <= int(stat[1:]) <= 100:
+        return float(int(stat[1:]))
+    return None
 
 
 def _dataset_key(name: str) -> Optional[str]:
@@ -192,8 +233,12 @@ def _resolve_class(selector: str, classes: dict[Any, ClassSummary], req: Require
         raise UsageError(
             f"@require '{req.text}': several classes are named '{key}' ({', '.join(map(str, matches))}); use the label"
         )
+    from .selection import did_you_mean
+
+    known = [str(c.name).lower() for c in classes.values() if c.name] + [str(k).lower() for k in classes]
     raise UsageError(
-        f"@require '{req.text}': no reported class is named '{key}' (classes: {available}); check @label_names"
+        f"@require '{req.text}': no reported class is named '{key}'{did_you_mean(key, known)} "
+        f"(classes: {available}); check @label_names"
     )
 
 
@@ -231,7 +276,14 @@ def check(
     reduced_losses = (summary.losses if summary is not None else None) or {}
     checks: list[Check] = []
 
-    def add(req: Requirement, key: str, label: Optional[int | str], actual: Optional[float], n_null: int = 0) -> None:
+    def add(
+        req: Requirement,
+        key: str,
+        label: Optional[int | str],
+        actual: Optional[float],
+        n_null: int = 0,
+        failing: tuple[str, ...] = (),
+    ) -> None:
         # An undefined value in any case the statistic covers fails: a mean over the other
         # cases must not hide a missed class (--empty-policy nan) or an empty prediction.
         if actual is None or n_null:
@@ -239,7 +291,25 @@ def check(
         else:
             passed = req.holds(actual)
         name = classes[label].name if label is not None else None
-        checks.append(Check(req, key, None if label is None else str(label), name, actual, passed, n_null))
+        checks.append(Check(req, key, None if label is None else str(label), name, actual, passed, n_null, failing))
+
+    def class_value(req: Requirement, metric: str, lab) -> tuple[Optional[float], int, tuple[str, ...]]:
+        """(value, undefined count, failing cases) of one class: the summary mean, or a statistic
+        over the cases' values with .stat."""
+        if req.stat is None:
+            stats = classes[lab].metrics.get(metric)
+            return _mean(stats), (stats.n_null if stats is not None else 0), ()
+        per_case = [(c.case, row.metrics.get(metric)) for c in run.cases for row in c.classes if row.label == lab]
+        defined = np.array([v for _, v in per_case if v is not None], dtype=np.float64)
+        n_null = sum(1 for _, v in per_case if v is None)
+        failing = tuple(cid for cid, v in per_case if v is None or not req.holds(float(v)))
+        if defined.size == 0:
+            return None, n_null, failing
+        if req.stat == "mean":
+            return float(defined.mean()), n_null, failing
+        named = {"min": 0.0, "max": 100.0, "median": 50.0, "q1": 25.0, "q3": 75.0}
+        pct = named[req.stat] if req.stat in named else _percentile(req.stat)
+        return float(np.percentile(defined, pct or 0.0)), n_null, failing
 
     pooled = summary.pooled if summary is not None else None
     for req in reqs:
@@ -269,9 +339,16 @@ def check(
             )
             if not labels:
                 raise UsageError(f"@require '{req.text}': the run reported no classes to check")
-            for lab in labels:
-                stats = classes[lab].metrics.get(metric)
-                add(req, metric, lab, _mean(stats), stats.n_null if stats is not None else 0)
+            key = metric if req.stat is None else f"{metric}.{req.stat}"
+            if req.aggregate is None:
+                for lab in labels:
+                    add(req, key, lab, *class_value(req, metric, lab))
+            else:
+                values = [class_value(req, metric, lab) for lab in labels]
+                defined = [v for v, _, _ in values if v is not None]
+                n_null = sum(n for _, n, _ in values) + sum(1 for v, _, _ in values if v is None)
+                actual = float(CLASS_AGGREGATES[req.aggregate](defined)) if defined else None
+                add(req, f"{req.aggregate}({key})", None, actual, n_null)
         else:
             loss = _loss(req)
             if req.selector is None:

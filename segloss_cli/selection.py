@@ -16,6 +16,14 @@ def register_name(spec, table: dict, aliases: dict, groups: Mapping, what: str):
     return spec
 
 
+def did_you_mean(name: str, choices) -> str:
+    """' (did you mean dice?)' for a close match among ``choices``, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(name.strip().lower(), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def select_names(text: str, specs: Mapping, groups: Mapping[str, Callable], resolve: Callable) -> tuple[str, ...]:
     """Names chosen by ``text``: names, aliases or group names, comma-separated.
 

@@ -254,7 +254,11 @@ def test_case_values_and_summary_statistics_against_numpy(tmp_path):
     assert data["summary"]["mean_over_classes"]["dice"]["median"] == pytest.approx(np.median(per_case))
     worst = data["summary"]["worst_cases"]
     assert worst["metric"] == "dice"
-    order = sorted(range(6), key=lambda i: per_case[i])
+    # a case with a missed (undefined) class first, then by the worst class value, then the mean (issue 14)
+    pairs = list(zip(per_label[1], per_label[2]))
+    missed = [any(x is None for x in pair) for pair in pairs]
+    worst_value = [0.0 if missed[i] else min(pairs[i]) for i in range(6)]
+    order = sorted(range(6), key=lambda i: (not missed[i], worst_value[i], per_case[i], i))
     assert [w["case"] for w in worst["cases"]] == [f"case{i:02d}" for i in order[:5]]
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from ..errors import UsageError, declare_parameters
-from ..selection import register_name, select_names
+from ..selection import did_you_mean, register_name, select_names
 
 LOG_EPS = 1e-7  # log(max(p, eps)) for probabilities (conventions.md, "Losses")
 
@@ -142,7 +142,7 @@ def register(spec: LossSpec) -> LossSpec:
 def resolve(name: str) -> LossSpec:
     key = name.strip().lower().replace("-", "_")
     if key not in _ALIASES:
-        raise UsageError(f"unknown loss '{name}'; run `segloss losses` for the list")
+        raise UsageError(f"unknown loss '{name}'{did_you_mean(key, _ALIASES)}; run `segloss losses` for the list")
     return LOSSES[_ALIASES[key]]
 
 

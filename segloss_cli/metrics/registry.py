@@ -22,7 +22,7 @@ from typing import Optional
 
 from ..errors import UsageError
 from ..model import Status
-from ..selection import register_name, select_names
+from ..selection import did_you_mean, register_name, select_names
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def resolve(name: str) -> MetricSpec:
     _load_all()
     key = name.strip().lower()
     if key not in _ALIASES:
-        raise UsageError(f"unknown metric '{name}'; run `segloss metrics` for the list")
+        raise UsageError(f"unknown metric '{name}'{did_you_mean(key, _ALIASES)}; run `segloss metrics` for the list")
     return METRICS[_ALIASES[key]]
 
 

@@ -29,11 +29,16 @@ def failed_table(checks: Sequence, *, total: int) -> Table:
     for c in failed:
         req = c.requirement
         if c.label is None:
-            cls = "(dataset)" if c.key.startswith("pooled.") else "(reduced)"
+            cls = "(dataset)" if c.key.startswith("pooled.") else "(over classes)" if "(" in c.key else "(reduced)"
         else:
             cls = f"{c.label} ({c.class_name})" if c.class_name else c.label
         actual = "undefined (null)" if c.actual is None else fmt(float(c.actual))
         if c.n_undefined and c.actual is not None:
             actual += f" (undefined in {c.n_undefined} case{'s' if c.n_undefined > 1 else ''})"
+        if c.failing_cases:
+            shown = ", ".join(c.failing_cases[:5]) + (
+                f", ... ({len(c.failing_cases)} in all)" if len(c.failing_cases) > 5 else ""
+            )
+            actual += f"; cases missing it: {shown}"
         table.add_row(escape(req.text), c.key, escape(cls), f"{req.op} {req.threshold:g}", actual)
     return table

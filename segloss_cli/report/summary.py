@@ -61,7 +61,7 @@ def worst_table(run: RunResult) -> Optional[Table]:
         return None
     metric = worst.metric
     unit = run.metric_units.get(metric)
-    table = Table(title=f"worst cases by {metric} (mean over classes)", title_justify="left", header_style="bold")
+    table = Table(title=f"worst cases by {metric} (the worst class first)", title_justify="left", header_style="bold")
     table.add_column("case", no_wrap=True)
     table.add_column(f"mean {metric}", justify="right", no_wrap=True)
     table.add_column("worst class", no_wrap=True)
