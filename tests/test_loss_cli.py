@@ -211,7 +211,7 @@ def test_table_shows_losses_per_class_and_reduced(case):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--losses", "dcie"], "unknown loss 'dcie'; run `segloss losses`"),
+        (["--losses", "dcie"], "unknown loss 'dcie' (did you mean dice?); run `segloss losses`"),
         (["--weights", "1,2"], "--weights has 2 values but the case has 3 classes"),
         (["--weights", "9=1"], "--weights names label 9"),
         (["--weights", "a"], "--weights: 'a' is neither numbers nor label=weight pairs"),

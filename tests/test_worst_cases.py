@@ -46,3 +46,28 @@ def test_did_you_mean():
         loss("tverski")
     with pytest.raises(UsageError, match=r"unknown metric 'zzzz'; run"):
         metric("zzzz")
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_tables_fit_the_width_and_never_truncate_a_number(width):
+    import json
+
+    from typer.testing import CliRunner
+
+    from segloss_cli.cli import app
+    from segloss_cli.report.table import fmt
+
+    runner = CliRunner()
+    args = ["eval", "sample_data/dk_pred.nii.gz", "sample_data/dk_gt.nii.gz", "--label-names",
+            "sample_data/dk_labels.json", "--labels", "17,35,41,42"]  # fmt: skip
+    table = runner.invoke(app, args, env={"COLUMNS": str(width)}).stdout
+    doc = json.loads(runner.invoke(app, [*args, "--format", "json"]).stdout)
+    assert max(len(line) for line in table.splitlines()) <= width
+    for line in table.splitlines():  # only a name may be shortened (the second column)
+        cells = line.split("│")
+        assert all("…" not in c for i, c in enumerate(cells) if i != 2), line
+    units = {"vol_pred_ml": "ml", "vol_gt_ml": "ml", "hd95": "mm", "assd": "mm"}
+    for row in doc["cases"][0]["classes"].values():
+        for m in ("dice", "iou", "precision", "recall", "volume_similarity", "vol_pred_ml", "hd95", "assd", "nsd"):
+            assert fmt(row["metrics"][m], units.get(m)) in table, (m, width)
+    assert "mean over classes" in table

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..model import DATASET_KEYS, RunResult, Stats
-from .table import NULL, _header, fmt
+from .table import NULL, _header, fmt, print_fitted
 
 
 def mean_std(stats: Optional[Stats], unit: Optional[str] = None) -> str:
@@ -112,11 +112,11 @@ def dataset_line(run: RunResult) -> Optional[str]:
 
 def print_summary(run: RunResult, console: Console, *, aggregate: str = "cases") -> None:
     if aggregate in ("cases", "both"):
-        console.print(summary_table(run))
+        print_fitted(console, summary_table(run), 3)
     if aggregate in ("pooled", "both"):
         table, line = pooled_table(run), dataset_line(run)
         if table is not None and line is not None:
-            console.print(table)
+            print_fitted(console, table, 2)
             console.print(line)
     worst = worst_table(run)
     if worst is not None:

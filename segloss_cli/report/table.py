@@ -52,8 +52,58 @@ def case_table(run: RunResult, index: int = 0) -> Table:
             row.status if row.status == "ok" else f"[yellow]{row.status}[/]",
         ]
         cells += [fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics]
-        table.add_row(*cells)
+        table.add_row(*cells, end_section=len(case.classes) > 1 and row is case.classes[-1])
+    if len(case.classes) > 1:  # as the folder summary has: the mean of the defined class values
+        means = []
+        for m in metrics:
+            defined = [float(r.metrics[m]) for r in case.classes if r.metrics.get(m) is not None]
+            means.append(fmt(sum(defined) / len(defined) if defined else None, run.metric_units.get(m)))
+        table.add_row("", "[bold]mean over classes[/]", "", *means)
     return table
+
+
+def fit(table: Table, width: int, keys: int) -> list[Table]:
+    """``table`` as tables that fit ``width`` columns: the first ``keys`` columns (label, name,
+    ...) repeated in each, the others split between them; never a truncated number. A name
+    column longer than a third of the width is shortened with an ellipsis first."""
+    from rich.text import Text
+
+    cols = table.columns
+    cells = [[str(c) for c in col._cells] for col in cols]
+
+    def need(i: int) -> int:
+        texts = [str(cols[i].header), *cells[i]]
+        return max(Text.from_markup(t).cell_len for t in texts) + 3  # padding and border
+
+    widths = [need(i) for i in range(len(cols))]
+    if sum(widths) + 1 <= width or len(cols) <= keys:
+        return [table]
+    if keys >= 2 and widths[1] > width // 3:
+        widths[1] = max(width // 3, 8)
+    key_width = sum(widths[:keys]) + 1
+    groups: list[list[int]] = [[]]
+    used = key_width
+    for i in range(keys, len(cols)):
+        if groups[-1] and used + widths[i] > width:
+            groups.append([])
+            used = key_width
+        groups[-1].append(i)
+        used += widths[i]
+    out = []
+    for g, group in enumerate(groups):
+        title = None if table.title is None else f"{table.title} ({g + 1}/{len(groups)})"
+        part = Table(title=title, title_justify=table.title_justify, header_style=table.header_style)
+        for i in [*range(keys), *group]:
+            col = cols[i]
+            shrink = i == 1 and keys >= 2
+            part.add_column(
+                col.header, justify=col.justify, no_wrap=True,
+                max_width=widths[1] - 3 if shrink else None, overflow="ellipsis" if shrink else "fold",
+            )  # fmt: skip
+        for r, row in enumerate(table.rows):
+            part.add_row(*(cells[i][r] for i in [*range(keys), *group]), end_section=row.end_section)
+        out.append(part)
+    return out
 
 
 def loss_table(run: RunResult, index: int = 0) -> Table:
@@ -77,12 +127,17 @@ def loss_table(run: RunResult, index: int = 0) -> Table:
     return table
 
 
+def print_fitted(console: Console, table: Table, keys: int) -> None:
+    for part in fit(table, console.width, keys):
+        console.print(part)
+
+
 def print_table(run: RunResult, console: Console) -> None:
     for i in range(len(run.cases)):
         if run.metric_names or not run.cases[i].losses:
-            console.print(case_table(run, i))
+            print_fitted(console, case_table(run, i), 3)
         if run.cases[i].losses:
-            console.print(loss_table(run, i))
+            print_fitted(console, loss_table(run, i), 2)
     hidden = [m for m in run.metric_names if m not in (run.table_metrics or run.metric_names)]
     if hidden:
         console.print(
