@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .classes import ClassSelection, LabelTable, Region, label_table_from, load_label_table
+from .classes import ClassSelection, LabelTable, Region, header_label_table, label_table_from, load_label_table
 from .errors import UsageError
 from .evaluate import EvalParams, assemble_run, evaluate_loaded, scan_pair
 from .io.palette import load_palette
@@ -46,7 +46,9 @@ class FolderParams:
     ``pattern``: only file names matching this glob; ``pred_suffix``/``gt_suffix``: stripped
     from case ids (``case1_seg.nii.gz`` -> ``case1``); ``missing``: a GT without prediction is
     an ``error``, scored as an empty prediction (``worst``) or left out (``skip``); ``jobs``:
-    cases scored in parallel (None: the number of cores).
+    cases scored in parallel (None: the number of cores); ``pred_ext``: the extension of the
+    prediction file to use when a case has several (nnU-Net writes ``case.nii.gz`` and
+    ``case.npz``: ``.npz`` scores the probabilities).
     """
 
     pattern: Optional[str] = None
@@ -54,6 +56,7 @@ class FolderParams:
     gt_suffix: Optional[str] = None
     missing: MissingPolicy = MissingPolicy.ERROR
     jobs: Optional[int] = None
+    pred_ext: Optional[str] = None
 
     def __post_init__(self) -> None:
         try:
@@ -62,6 +65,10 @@ class FolderParams:
             raise UsageError(str(exc)) from None
         if self.jobs is not None and self.jobs < 1:
             raise UsageError(f"@jobs must be >= 1, not {self.jobs}")
+        if self.pred_ext is not None:
+            from .folder import normalize_ext
+
+            object.__setattr__(self, "pred_ext", normalize_ext(self.pred_ext))
 
 
 def _names(value: Names, select: Callable[[Optional[str]], Any]):
@@ -78,13 +85,14 @@ def make_params(
     labels: Optional[Sequence[int | str]] = None,
     include_background: bool = False,
     ignore_label: Optional[int] = None,
-    label_names: Union[None, PathLike, Mapping[Any, Any]] = None,
+    label_names: Union[None, PathLike, Mapping[Any, Any], LabelTable] = None,
     regions: Optional[Mapping[str, Sequence[int]]] = None,
     empty_policy: str = "worst",
     pred_type: str = "auto",
     channel_axis: Optional[int] = None,
     threshold: float = 0.5,
     npz_key: Optional[str] = None,
+    axes: str = "auto",
     renormalize: bool = False,
     palette: Any = None,
     hd_percentile: float = 95.0,
@@ -102,8 +110,11 @@ def make_params(
     the default. ``palette``: the label colours of RGB masks, a preset (``"voc"``,
     ``"cityscapes"``), a JSON/CSV file or ``{label: (r, g, b)}``; its names name the classes
     unless ``label_names`` does. ``label_names``: ``{label: name}`` or a file (JSON, an nnU-Net
-    dataset.json, a CSV label table); a dataset.json's list-valued labels are regions and its
-    ``ignore`` label is the ignore label unless ``ignore_label`` is given. ``regions``:
+    dataset.json, a CSV label table, a NIfTI file with a label table in its header extension);
+    a dataset.json's list-valued labels are regions and its ``ignore`` label is the ignore
+    label unless ``ignore_label`` is given. ``axes``: the order of PRED's spatial axes,
+    ``"xyz"`` (as stored, nibabel's order), ``"zyx"`` (reversed: nnU-Net's ``.npz``, SimpleITK
+    arrays) or ``"auto"`` (as stored, or reversed where only that fits GT's shape). ``regions``:
     ``{name: [labels]}``, classes scored on the union of their labels (when regions are given,
     only they are reported unless ``labels`` names labels too). ``labels`` may name classes.
 
@@ -126,6 +137,8 @@ def make_params(
     colours = load_palette(palette)
     if label_names is None:
         table = LabelTable(dict(colours.names) if colours is not None else {})
+    elif isinstance(label_names, LabelTable):
+        table = label_names
     elif isinstance(label_names, Mapping):
         table = label_table_from({str(k): v for k, v in label_names.items()})
     else:
@@ -144,6 +157,7 @@ def make_params(
             channel_axis=channel_axis,
             threshold=threshold,
             npz_key=npz_key,
+            axes=axes,
             spacing_mm=None if spacing_mm is None else tuple(spacing_mm),
             renormalize=renormalize,
             palette=colours,
@@ -154,6 +168,7 @@ def make_params(
             ignore_label=ignore_label,
             names=names,
             regions=tuple(all_regions),
+            names_from=table.source,
         ),
         empty_policy=empty_policy,  # type: ignore[arg-type]
         surface=SurfaceParams(
@@ -260,7 +275,17 @@ def score_files(pred_path: PathLike, gt_path: PathLike, *, case: Optional[str] =
     """
     from .evaluate import evaluate_pair
 
+    params = _with_header_names(params, (gt_path, pred_path))
     return evaluate_pair(str(pred_path), str(gt_path), make_params(**params), case=case)
+
+
+def _with_header_names(params: dict[str, Any], paths, pattern: Optional[str] = None) -> dict[str, Any]:
+    """Without ``label_names``, the label table in a NIfTI header extension of the inputs (GT
+    first; TotalSegmentator writes one) names the classes."""
+    if params.get("label_names") is not None:
+        return params
+    table = header_label_table(paths, pattern=pattern)
+    return params if table is None else {**params, "label_names": table}
 
 
 def evaluate_folder(
@@ -272,6 +297,7 @@ def evaluate_folder(
     gt_suffix: Optional[str] = None,
     missing: str = "error",
     jobs: Optional[int] = None,
+    pred_ext: Optional[str] = None,
     on_case: Optional[Callable[[CaseResult], None]] = None,
     **params: Any,
 ) -> RunResult:
@@ -291,11 +317,11 @@ def evaluate_folder(
     >>> result.summary.n_cases, [round(c.metrics["dice"].mean, 4) for c in result.summary.classes]
     (1, [0.64, 0.8381])
     """
-    folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs)  # type: ignore[arg-type]
+    folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs, pred_ext)  # type: ignore[arg-type]
     return run_params(
         pred_dir,
         gt_dir,
-        make_params(**params),
+        make_params(**_with_header_names(params, (gt_dir, pred_dir), pattern)),
         folder=folder,
         on_case=on_case,
         metrics_chosen=params.get("metrics") is not None,
@@ -320,7 +346,8 @@ def run(pred: Any, gt: Any, *, folder: Optional[FolderParams] = None, **params: 
     if not isinstance(pred, (str, os.PathLike)):
         p = _array_params(params)
         return assemble_run((_score_arrays(pred, gt, p, "case"),), p, metrics_chosen=chosen)
-    return run_params(pred, gt, make_params(**params), folder=folder, metrics_chosen=chosen)
+    names_params = _with_header_names(params, (gt, pred), None if folder is None else folder.pattern)
+    return run_params(pred, gt, make_params(**names_params), folder=folder, metrics_chosen=chosen)
 
 
 # --- every loss and metric as a function (segloss_cli.losses.<name>, segloss_cli.metrics.<name>) ----
@@ -432,6 +459,7 @@ def run_params(
             pred_suffix=folder.pred_suffix,
             gt_suffix=folder.gt_suffix,
             missing=folder.missing,
+            pred_ext=folder.pred_ext,
         )
         if on_pairing is not None:
             on_pairing(pairing)

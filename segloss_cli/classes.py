@@ -39,6 +39,7 @@ class ClassSelection:
     ignore_label: Optional[int] = None
     names: Mapping[int, str] = field(default_factory=dict)
     regions: tuple[Region, ...] = ()
+    names_from: Optional[str] = None  # where ``names`` came from when no label file was given
 
     def __post_init__(self) -> None:
         seen = set()
@@ -72,16 +73,20 @@ class LabelTable:
     names: dict[int, str] = field(default_factory=dict)
     regions: tuple[Region, ...] = ()
     ignore_label: Optional[int] = None
+    source: Optional[str] = None  # "<file> header extension" for names read from a NIfTI header
 
 
 def load_label_table(path: Optional[str | os.PathLike]) -> LabelTable:
     """A label file: JSON ``{"1": "liver"}``, an nnU-Net/MSD dataset.json (``labels`` in either
     direction; list values are regions, an ``ignore`` entry is the ignore label), or a CSV with
     a label column (``id``, ``label``, ``index`` or ``value``) and a name column (``name`` or
-    ``label``), e.g. an atlas table ``id,label,hemisphere,structure``."""
+    ``label``), e.g. an atlas table ``id,label,hemisphere,structure``; or a NIfTI file whose
+    header extension holds a label table (TotalSegmentator's multi-label output)."""
     if not path:
         return LabelTable()
     p = Path(path)
+    if p.name.lower().endswith((".nii", ".nii.gz")):
+        return _table_from_nifti(p)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -97,6 +102,33 @@ def load_label_table(path: Optional[str | os.PathLike]) -> LabelTable:
             f'@label_names is not valid JSON ({exc}); expected {{"1": "liver"}} or a dataset.json', p
         ) from None
     return label_table_from(data, p)
+
+
+def _table_from_nifti(path: Path) -> LabelTable:
+    from .io.niftiext import read_label_names
+
+    if not path.is_file():
+        raise InputError("label-names file not found; check @label_names", path)
+    names = read_label_names(path)
+    if not names:
+        raise InputError(
+            "holds no label table in its NIfTI header extension (TotalSegmentator's); give @label_names "
+            'as JSON {"1": "liver"}, a dataset.json or a CSV label table',
+            path,
+        )
+    return LabelTable(names, source=f"{path} header extension")
+
+
+def header_label_table(paths, *, pattern: Optional[str] = None) -> Optional[LabelTable]:
+    """The label table of the first of ``paths`` (files or folders, GT first) whose NIfTI header
+    extension names labels (TotalSegmentator), or None."""
+    from .io.niftiext import first_label_names
+
+    found = first_label_names(paths, pattern=pattern)
+    if found is None:
+        return None
+    where, names = found
+    return LabelTable(names, source=f"{where} header extension")
 
 
 def load_label_names(path: Optional[str | os.PathLike]) -> dict[int, str]:

@@ -36,6 +36,8 @@ PARAMETERS = set(
         "channel_axis",
         "threshold",
         "npz_key",
+        "axes",
+        "pred_ext",
         "renormalize",
         "metrics",
         "losses",

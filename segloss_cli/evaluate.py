@@ -21,7 +21,7 @@ from . import __version__
 from .classes import ClassSelection, ClassSet, resolve_classes
 from .errors import InputError, UsageError
 from .io.geometry import check_same_grid
-from .io.prediction import LoadParams, read_gt, read_prediction, score_view
+from .io.prediction import LoadParams, orient_prediction, read_gt, read_prediction, score_view
 from .io.readers import case_id
 from .losses.registry import LossParams
 from .metrics.params import SurfaceParams
@@ -84,8 +84,10 @@ class EvalParams:
             "pred_type": str(load.pred_type),
             "channel_axis": load.channel_axis,
             "threshold": load.threshold,
+            **({"axes": load.axes} if load.axes != "auto" else {}),
             "labels": None if cls.labels is None else [str(v) for v in cls.labels],
             **({"regions": {r.name: list(r.labels) for r in cls.regions}} if cls.regions else {}),
+            **({"label_names_from": cls.names_from} if cls.names_from else {}),
             "include_background": cls.include_background,
             "ignore_label": cls.ignore_label,
             "empty_policy": str(self.empty_policy),
@@ -147,6 +149,8 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
     """
     ignore = params.ignore_label
     histograms = None
+    pred_vol, axis_notes = orient_prediction(pred_vol, kind, gt, params.load)
+    gt_dtype = gt.array.dtype
     if kind == "labels":
         gt = gt.with_array(integral_labels(gt.array, gt.path, "GT"))
         pred_vol = pred_vol.with_array(integral_labels(pred_vol.array, pred_vol.path, "PRED"))
@@ -177,22 +181,85 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
                 gt.path,
             )
         present = gt_present
-        notes: tuple[str, ...] = ()
+        notes = axis_notes + _label_notes(gt_present, None, params.classes, gt_dtype=gt_dtype)
     else:
         present = np.union1d(gt_present, pred_present)
-        notes = _label_notes(gt_present, pred_present, params.classes)
+        notes = axis_notes + _label_notes(
+            gt_present, pred_present, params.classes, histograms=histograms, gt_dtype=gt_dtype
+        )
     return LoadedPair(pred, gt, resolve_classes(pred.n_channels, present, params.classes), histograms, notes)
 
 
-def _label_notes(gt_present: np.ndarray, pred_present: np.ndarray, classes: ClassSelection) -> tuple[str, ...]:
-    """Words on labels that look like a convention segloss was not told about (no number changes)."""
+# More distinct GT values than this look like an intensity image (CT/MR) passed as labels.
+MANY_GT_LABELS = 256
+
+
+def _label_notes(
+    gt_present: np.ndarray,
+    pred_present: Optional[np.ndarray],
+    classes: ClassSelection,
+    *,
+    histograms: Optional[LabelHistograms] = None,
+    gt_dtype: Optional[np.dtype] = None,
+) -> tuple[str, ...]:
+    """Words on labels that look like a convention segloss was not told about (no number changes).
+
+    ``pred_present`` is None for a score map; ``histograms`` (the label-map pair's one-pass
+    counts) tell whether PRED's labels overlap GT's; ``gt_dtype`` is GT's stored dtype."""
     notes = []
-    if classes.ignore_label is None and 255 in gt_present and 255 not in pred_present:
+    many = len(gt_present) > MANY_GT_LABELS  # then 255 is one intensity among many, not a void label
+    void = pred_present is not None and 255 in gt_present and 255 not in pred_present
+    if void and classes.ignore_label is None and not many:
         notes.append(
             "GT has label 255, which PRED never predicts; if 255 marks void or boundary pixels "
             "(VOC, Cityscapes), pass @ignore_label=255, else it is scored as a class"
         )
+    if many:
+        stored = f", stored as {gt_dtype}" if gt_dtype is not None and gt_dtype.kind == "f" else ""
+        notes.append(
+            f"GT has {len(gt_present)} distinct values{stored}: it looks like an intensity image (CT/MR), not a "
+            "label map; check the order (PRED first, GT second) and that GT is the segmentation"
+        )
+    if pred_present is not None and histograms is not None:
+        shift = _label_shift(gt_present, pred_present, histograms)
+        if shift is not None:
+            k, moved = shift
+            notes.append(
+                f"every PRED label is a GT label {k:+d} (e.g. PRED {moved[0]} vs GT {moved[0] - k}) and PRED overlaps "
+                "GT poorly: PRED may number its classes differently (0- vs 1-based, 0/255 masks, another label "
+                "table); remap it if so"
+            )
+    if classes.labels is not None and 0 in classes.labels and not classes.include_background:
+        notes.append(
+            "@labels lists 0, the background, which is reported only with @include_background; add "
+            "@include_background to report it"
+        )
     return tuple(notes)
+
+
+def _label_shift(
+    gt_present: np.ndarray, pred_present: np.ndarray, histograms: LabelHistograms
+) -> Optional[tuple[int, list[int]]]:
+    """(k, PRED labels not in GT) when every PRED foreground label is a GT label + k (k != 0),
+    some PRED label is no GT label, and less than half of PRED's foreground voxels carry
+    their GT label; else None."""
+    gt_set = {int(v) for v in gt_present}
+    fg = [int(v) for v in pred_present if v != 0]
+    outside = [v for v in fg if v not in gt_set]
+    if not fg or not outside or len(gt_set) > 512 or len(fg) > 512:
+        return None
+    n_pred = sum(int(histograms.pred[v]) for v in fg)
+    n_tp = sum(int(histograms.tp[v]) for v in fg)
+    if n_pred == 0 or n_tp >= 0.5 * n_pred:
+        return None
+    fg_gt = gt_set - {0}
+    best = None
+    for k in sorted({fg[0] - g for g in gt_set} - {0}, key=lambda k: (abs(k), k)):
+        if all(v - k in gt_set for v in fg):
+            hits = len({v - k for v in fg} & fg_gt)
+            if best is None or hits > best[1]:
+                best = (k, hits)
+    return None if best is None else (best[0], outside)
 
 
 def _check_unused_spacing_option(pred: Prediction, gt: Volume, load: LoadParams) -> None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from .errors import InputError, UsageError
-from .io.readers import FORMATS, case_id, file_kind
+from .io.readers import FORMATS, SUFFIXES, case_id, file_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import EvalParams
@@ -80,8 +80,22 @@ def _listing(names, limit: int = _MAX_LISTED) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def _index(folder: Path, role: str, pattern: Optional[str], suffix: Optional[str]) -> dict[str, Path]:
-    """case id -> file for every image file directly in ``folder`` (hidden files skipped)."""
+def normalize_ext(ext: str) -> str:
+    """A file extension as ``file_kind`` spells it (``npz`` -> ``.npz``), or UsageError."""
+    text = ext.strip().lower()
+    text = text if text.startswith(".") else "." + text
+    if text not in SUFFIXES:
+        raise UsageError(f"@pred_ext {ext!r} is not an image file extension; use one of {', '.join(SUFFIXES)}")
+    return text
+
+
+def _index(
+    folder: Path, role: str, pattern: Optional[str], suffix: Optional[str], prefer_ext: Optional[str] = None
+) -> dict[str, Path]:
+    """case id -> file for every image file directly in ``folder`` (hidden files skipped).
+
+    A case with several files (nnU-Net's ``case.nii.gz`` and ``case.npz``) takes the one whose
+    extension is ``prefer_ext``; other files (``case.pkl``, dataset.json) are not images."""
     if not folder.is_dir():
         raise InputError(f"{role} folder not found; check the path", folder)
     by_id: dict[str, list[Path]] = {}
@@ -99,13 +113,23 @@ def _index(folder: Path, role: str, pattern: Optional[str], suffix: Optional[str
         if suffix and cid.endswith(suffix) and len(cid) > len(suffix):
             cid = cid[: -len(suffix)]
         by_id.setdefault(cid, []).append(path)
+    if prefer_ext is not None:
+        for cid, files in by_id.items():
+            chosen = [p for p in files if file_kind(p.name) == prefer_ext]
+            if len(files) > 1 and len(chosen) == 1:
+                by_id[cid] = chosen
     dups = {cid: files for cid, files in by_id.items() if len(files) > 1}
     if dups:
         first = sorted(dups)[0]
+        kinds = {str(file_kind(p.name)) for p in dups[first]}
+        choose = ""
+        if len(kinds) == len(dups[first]) and role == "prediction":
+            ext = ".npz" if ".npz" in kinds else sorted(kinds)[0]
+            choose = f"choose one extension with @pred_ext (e.g. @pred_ext={ext}, nnU-Net's probabilities), "
         raise InputError(
             f"{len(dups)} duplicate case id(s) in the {role} folder: "
             + _listing(f"{cid} ({' and '.join(p.name for p in dups[cid])})" for cid in sorted(dups))
-            + f"; keep one file per case (e.g. remove {dups[first][0].name}) or select with @pattern",
+            + f"; {choose}keep one file per case (e.g. remove {dups[first][0].name}) or select with @pattern",
             folder,
         )
     return {cid: files[0] for cid, files in by_id.items()}
@@ -119,19 +143,23 @@ def pair_folders(
     pred_suffix: Optional[str] = None,
     gt_suffix: Optional[str] = None,
     missing: MissingPolicy | str = MissingPolicy.ERROR,
+    pred_ext: Optional[str] = None,
 ) -> Pairing:
     """Pair files of two folders by case id; raise InputError listing what does not pair.
 
     ``missing``: ``error`` (default) fails on any missing or extra prediction; ``worst`` keeps a
     missing prediction as a pair with ``pred=None`` (scored as an empty prediction); ``skip``
     leaves it out. Under ``worst`` and ``skip`` extra predictions (no GT to score against) are
-    left out and listed. Duplicate ids and zero pairs are always errors.
+    left out and listed. Duplicate ids and zero pairs are always errors. ``pred_ext`` picks the
+    prediction file of a case that has several (``.npz`` for nnU-Net's probabilities).
     """
     try:
         missing = str(MissingPolicy.parse(missing, "@missing"))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    preds = _index(Path(pred_dir), "prediction", pattern, pred_suffix)
+    preds = _index(
+        Path(pred_dir), "prediction", pattern, pred_suffix, None if pred_ext is None else normalize_ext(pred_ext)
+    )
     gts = _index(Path(gt_dir), "ground-truth", pattern, gt_suffix)
     hint = "" if pattern is None else f" matching @pattern '{pattern}'"
     if not gts:

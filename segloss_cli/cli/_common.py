@@ -49,6 +49,8 @@ OPTIONS = {
     "channel_axis": "--channel-axis",
     "threshold": "--threshold",
     "npz_key": "--npz-key",
+    "axes": "--axes",
+    "pred_ext": "--pred-ext",
     "renormalize": "--renormalize",
     "metrics": "--metrics",
     "losses": "--losses",

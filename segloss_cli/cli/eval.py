@@ -22,6 +22,12 @@ class Format(str, Enum):
     csv = "csv"
 
 
+class Axes(str, Enum):
+    auto = "auto"
+    xyz = "xyz"
+    zyx = "zyx"
+
+
 INPUT = "Input"
 CLASSES = "Classes"
 METRICS = "Metrics"
@@ -176,7 +182,7 @@ def eval_command(
         Optional[Path],
         typer.Option(
             "--label-names",
-            help='JSON {"1": "liver"} or an nnU-Net/MSD dataset.json, to name classes.',
+            help='JSON {"1": "liver"}, an nnU-Net/MSD dataset.json, a CSV label table (id,label,...) or a NIfTI file with a label table in its header. Default: the label table in GT\'s (else PRED\'s) NIfTI header extension, as TotalSegmentator writes it.',
             rich_help_panel=CLASSES,
         ),
     ] = None,
@@ -212,8 +218,20 @@ def eval_command(
     ] = None,
     npz_key: Annotated[
         Optional[str],
-        typer.Option("--npz-key", help="Array name inside .npz files that hold several.", rich_help_panel=INPUT),
+        typer.Option(
+            "--npz-key",
+            help="Array name inside .npz files that hold several. Default: the only array, else 'probabilities' (nnU-Net's --save_probabilities).",
+            rich_help_panel=INPUT,
+        ),
     ] = None,
+    axes: Annotated[
+        Axes,
+        typer.Option(
+            "--axes",
+            help="Order of PRED's spatial axes: xyz (as stored, nibabel's order), zyx (reversed: nnU-Net's .npz, SimpleITK arrays), or auto (as stored, else reversed where only that fits GT, with a note).",
+            rich_help_panel=INPUT,
+        ),
+    ] = Axes.auto,
     palette: Annotated[
         Optional[str],
         typer.Option(
@@ -289,6 +307,15 @@ def eval_command(
         Optional[str],
         typer.Option(
             "--gt-suffix", help="Folders: strip this from ground-truth case ids, e.g. _gt.", rich_help_panel=FOLDERS
+        ),
+    ] = None,
+    pred_ext: Annotated[
+        Optional[str],
+        typer.Option(
+            "--pred-ext",
+            help="Folders: the prediction file to use when a case has several, by extension, e.g. .npz for nnU-Net's probabilities (case.nii.gz, case.npz and case.pkl; .pkl is never read).",
+            rich_help_panel=FOLDERS,
+            show_default=False,
         ),
     ] = None,
     missing: Annotated[
@@ -372,6 +399,7 @@ def eval_command(
     """
     from .. import gate
     from ..api import FolderParams, is_folder_pair, make_params, run_params
+    from ..classes import header_label_table
     from ..errors import UsageError
     from ..io.atomic import check_writable
     from .parse import parse_floats, parse_labels, parse_nsd_tolerance, parse_regions, parse_weights
@@ -381,13 +409,18 @@ def eval_command(
     if not folders:
         used = [
             o
-            for o, v in (("--pattern", pattern), ("--pred-suffix", pred_suffix), ("--gt-suffix", gt_suffix))
+            for o, v in (
+                ("--pattern", pattern),
+                ("--pred-suffix", pred_suffix),
+                ("--gt-suffix", gt_suffix),
+                ("--pred-ext", pred_ext),
+            )
             if v is not None
         ]
         used += ["--missing"] if missing != MissingPolicy.ERROR else []
         if used:
             raise UsageError(f"{used[0]} applies to folders; PRED and GT are files")
-    folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs)
+    folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs, pred_ext)
     outputs = [check_writable(p, inputs) for p in (json_path, csv_path, summary_csv) if p is not None]
     if len({o.resolve() for o in outputs}) < len(outputs):
         raise UsageError("--json, --csv and --summary-csv must be different files; give separate paths")
@@ -408,12 +441,13 @@ def eval_command(
         regions=parse_regions(region),
         include_background=include_background,
         ignore_label=ignore_label,
-        label_names=label_names,
+        label_names=label_names if label_names is not None else header_label_table((gt, pred), pattern=pattern),
         empty_policy=empty_policy,
         pred_type=pred_type,
         channel_axis=channel_axis,
         threshold=threshold,
         npz_key=npz_key,
+        axes=axes.value,
         renormalize=renormalize,
         palette=palette,
         hd_percentile=hd_percentile,

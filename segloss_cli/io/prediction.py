@@ -7,7 +7,7 @@ here reads voxel values (that is the label scan, scan.py): io returns raw volume
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -15,7 +15,9 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..model import PredType, Volume
 from .palette import Palette
-from .readers import read_volume
+from .readers import npz_member_used, read_volume
+
+AXES = ("auto", "xyz", "zyx")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class LoadParams:
     ``threshold``: the foreground cut of a single sigmoid channel; ``npz_key``: the array of a
     .npz holding several; ``spacing_mm``: spacing for inputs without a header (one value for
     every axis, or one per axis); ``renormalize``: divide probabilities by their channel sum
-    instead of rejecting sums off 1; ``palette``: label colours of RGB masks (io/palette.py).
+    instead of rejecting sums off 1; ``palette``: label colours of RGB masks (io/palette.py);
+    ``axes``: PRED's spatial axes as stored (``xyz``, nibabel's order), reversed (``zyx``: the
+    order of SimpleITK arrays and nnU-Net's ``.npz``), or ``auto``: as stored, else reversed
+    when only that fits the GT shape (see :func:`orient_prediction`).
     """
 
     pred_type: PredType = PredType.AUTO
@@ -37,12 +42,17 @@ class LoadParams:
     spacing_mm: Optional[tuple[float, ...]] = None
     renormalize: bool = False
     palette: Optional[Palette] = None
+    axes: str = "auto"
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "pred_type", PredType.parse(self.pred_type, "@pred_type"))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        axes = str(getattr(self.axes, "value", self.axes)).strip().lower()
+        if axes not in AXES:
+            raise UsageError(f"@axes must be one of {', '.join(AXES)}, not {self.axes!r}")
+        object.__setattr__(self, "axes", axes)
         if self.spacing_mm is not None:
             values = tuple(float(v) for v in np.asarray(self.spacing_mm, dtype=np.float64).reshape(-1))
             if not values:
@@ -204,3 +214,106 @@ def score_view(vol: Volume, gt: Volume, kind: str, params: LoadParams) -> tuple[
             f"PRED has a zero-size dimension {tuple(arr.shape)}; the image is empty, re-export it", vol.path
         )
     return vol, scores, ax
+
+
+def orient_prediction(vol: Volume, kind: str, gt: Volume, params: LoadParams) -> tuple[Volume, tuple[str, ...]]:
+    """(PRED with its spatial axes in GT's order, notes), from ``params.axes``.
+
+    ``xyz`` keeps the array as stored; ``zyx`` reverses its spatial axes (a class axis stays
+    where it is; the header spacing and the affine's columns follow); ``auto`` keeps it as
+    stored when that fits the GT shape, else reverses it when only that fits (a note says
+    so), else leaves the mismatch to the shape checks. A reversal is a view, never a copy.
+    An nnU-Net ``.npz`` (key ``probabilities``, stored (C, z, y, x)) against a GT whose
+    shape reads the same reversed (a cube, 96x128x96) cannot be told apart by shape: that is
+    an error naming ``@axes``.
+    """
+    arr = vol.array
+    gt_shape = tuple(gt.array.shape)
+    nd = len(gt_shape)
+    if arr.ndim == nd and (kind == "labels" or params.channel_axis is None):
+        candidates: list[Optional[int]] = [None]
+    elif arr.ndim == nd + 1 and kind != "labels":
+        if params.channel_axis is not None:
+            ax = params.channel_axis + arr.ndim if params.channel_axis < 0 else params.channel_axis
+            if not 0 <= ax < arr.ndim:
+                return vol, ()  # score_view names the bad @channel_axis
+            candidates = [ax]
+        else:
+            candidates = [0, arr.ndim - 1]
+    else:
+        return vol, ()
+
+    def rest(ax: Optional[int]) -> tuple[int, ...]:
+        shape = tuple(arr.shape)
+        return shape if ax is None else shape[:ax] + shape[ax + 1 :]
+
+    stored = [ax for ax in candidates if rest(ax) == gt_shape]
+    flipped = [ax for ax in candidates if rest(ax)[::-1] == gt_shape]
+    shown = f"PRED {tuple(arr.shape)}"
+    if params.axes == "xyz":
+        if not stored and flipped:
+            raise InputError(
+                f"{shown} holds the GT shape {gt_shape} with its spatial axes reversed (z, y, x, as nnU-Net and "
+                "SimpleITK store arrays); pass @axes=zyx to read it so",
+                vol.path,
+            )
+        return vol, ()
+    if params.axes == "zyx":
+        if not flipped:
+            hint = "; it fits as stored: drop @axes=zyx" if stored else ""
+            raise InputError(
+                f"@axes=zyx: {shown} with its spatial axes reversed does not fit the GT shape {gt_shape}{hint}",
+                vol.path,
+            )
+        if len(flipped) > 1:
+            raise InputError(_ambiguous(shown, gt_shape, "reversed "), vol.path)
+        return _reversed(vol, flipped[0]), ()
+    nnunet = vol.path.lower().endswith(".npz") and npz_member_used(vol.path, params.npz_key) == "probabilities"
+    if stored:
+        if nnunet and flipped:
+            raise InputError(
+                f"{shown} is an nnU-Net probability array (key 'probabilities', stored (C, z, y, x)) and the GT "
+                f"shape {gt_shape} reads the same reversed, so its axis order cannot be told from the shapes; "
+                "pass @axes=zyx (nnU-Net's order) or @axes=xyz (as stored)",
+                vol.path,
+            )
+        return vol, ()
+    if not flipped:
+        return vol, ()
+    if len(flipped) > 1:
+        raise InputError(_ambiguous(shown, gt_shape, "reversed "), vol.path)
+    source = "nnU-Net's (C, z, y, x)" if nnunet else "z, y, x, as SimpleITK and nnU-Net store arrays"
+    note = (
+        f"PRED {tuple(arr.shape)} fits the GT shape {gt_shape} only with its spatial axes reversed ({source}); "
+        "it is read reversed: pass @axes=zyx to say so"
+    )
+    return _reversed(vol, flipped[0]), (note,)
+
+
+def _ambiguous(shown: str, gt_shape: tuple[int, ...], how: str) -> str:
+    return (
+        f"ambiguous class axis: {shown} fits the GT shape {gt_shape} {how}with the class axis first or last; "
+        "pass @channel_axis=0 or @channel_axis=-1"
+    )
+
+
+def _reversed(vol: Volume, class_axis: Optional[int]) -> Volume:
+    """``vol`` with its spatial axes in reverse order (a transposed view); header spacing and
+    the affine's voxel axes follow, so the grid check compares like with like."""
+    arr = vol.array
+    spatial = [a for a in range(arr.ndim) if a != class_axis]
+    order = list(range(arr.ndim))
+    for a, b in zip(spatial, reversed(spatial)):
+        order[a] = b
+    spacing = vol.spacing_mm
+    if spacing is not None and vol.spacing_source == "header":
+        if all(order[a] < len(spacing) for a in range(len(spacing))):
+            spacing = tuple(spacing[order[a]] for a in range(len(spacing)))
+        else:
+            spacing = None
+    affine = vol.affine
+    n_grid = min(3, arr.ndim)
+    if affine is not None and all(order[a] < n_grid for a in range(n_grid)):
+        affine = affine.copy()
+        affine[:, :n_grid] = vol.affine[:, [order[a] for a in range(n_grid)]]  # type: ignore[index]
+    return replace(vol, array=arr.transpose(order), spacing_mm=spacing, affine=affine)

@@ -301,8 +301,22 @@ def _read_nifti(path: Path, kind: str, head: bytes) -> Volume:
             raise InputError("is gzip-compressed but named .nii; rename it to .nii.gz", path)
         array, affine, zooms = _read_nifti_plain(path, head)
     array = _numeric(array, path)
+    if array.ndim == 5:
+        array = _squeeze_5d(array, path)
     zooms = zooms[: min(array.ndim, 3)]
     return Volume(array, zooms, affine, str(path), spacing_source="header")
+
+
+def _squeeze_5d(array: np.ndarray, path: Path) -> np.ndarray:
+    """A 5-D NIfTI (x, y, z, 1, C) holds C values per voxel on NIfTI's vector axis (the 4th is
+    time): a channel-last score map once the singleton time axis goes (a view)."""
+    if array.shape[3] != 1:
+        raise InputError(
+            f"is a 5-D NIfTI image {tuple(array.shape)} with {array.shape[3]} time points; segloss reads 5-D "
+            "images as (x, y, z, 1, classes) only: save one time point, or the classes as a 4-D (x, y, z, classes) image",
+            path,
+        )
+    return array[:, :, :, 0, :]
 
 
 def _declared_too_big(path: Path, shape, dtype, need: int, have: int, where: str) -> InputError:
@@ -551,15 +565,7 @@ def _read_npz(path: Path, head: bytes, key: Optional[str]) -> np.ndarray:
             members = {
                 info.filename[:-4] if info.filename.endswith(".npy") else info.filename: info for info in zf.infolist()
             }
-            keys = list(members)
-            if not keys:
-                raise InputError("the .npz archive holds no arrays; save one with numpy.savez", path)
-            if key is None:
-                if len(keys) > 1:
-                    raise InputError(f"holds several arrays ({', '.join(keys)}); choose one with @npz_key", path)
-                key = keys[0]
-            elif key not in keys:
-                raise InputError(f"has no array '{key}' (it holds: {', '.join(keys)}); fix @npz_key", path)
+            key = _npz_choose(list(members), key, path)
             info = members[key]
             where = f"array '{key}' "
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -590,6 +596,36 @@ def _read_npz(path: Path, head: bytes, key: Optional[str]) -> np.ndarray:
         raise InputError(
             f"not a readable .npz file ({_reason(exc)}); the file is truncated or corrupt, re-save it", path
         ) from None
+
+
+# nnU-Net's --save_probabilities writes np.savez_compressed(case.npz, probabilities=...).
+NNUNET_NPZ_KEY = "probabilities"
+
+
+def _npz_choose(keys: list[str], key: Optional[str], path: Path) -> str:
+    """The member to read: ``key``, else the only one, else nnU-Net's ``probabilities``."""
+    if not keys:
+        raise InputError("the .npz archive holds no arrays; save one with numpy.savez", path)
+    if key is None:
+        if len(keys) == 1:
+            return keys[0]
+        if NNUNET_NPZ_KEY in keys:
+            return NNUNET_NPZ_KEY
+        raise InputError(f"holds several arrays ({', '.join(keys)}); choose one with @npz_key", path)
+    if key not in keys:
+        raise InputError(f"has no array '{key}' (it holds: {', '.join(keys)}); fix @npz_key", path)
+    return key
+
+
+def npz_member_used(path: str | os.PathLike, key: Optional[str]) -> Optional[str]:
+    """The name of the array :func:`read_volume` reads from the .npz ``path`` (its zip
+    directory only; None when it cannot tell)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n[:-4] if n.endswith(".npy") else n for n in zf.namelist()]
+        return _npz_choose(names, key, Path(path))
+    except Exception:  # noqa: BLE001 - the reader has already said what is wrong with the file
+        return None
 
 
 def _size(n: int) -> str:
