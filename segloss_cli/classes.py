@@ -42,6 +42,10 @@ class ClassSelection:
     names_from: Optional[str] = None  # where ``names`` came from when no label file was given
 
     def __post_init__(self) -> None:
+        if self.ignore_label is not None and not -(2**63) <= int(self.ignore_label) < 2**63:
+            raise UsageError(
+                f"@ignore_label {self.ignore_label} is beyond a 64-bit label; labels are integers below 2**63"
+            )
         seen = set()
         for region in self.regions:
             if _is_int(region.name) or not region.name.strip():
@@ -101,6 +105,9 @@ def load_label_table(path: Optional[str | os.PathLike]) -> LabelTable:
         raise InputError(
             f'@label_names is not valid JSON ({exc}); expected {{"1": "liver"}} or a dataset.json', p
         ) from None
+    except (RecursionError, ValueError) as exc:  # nesting or a number beyond what a label can be
+        why = "nested too deeply" if isinstance(exc, RecursionError) else "holds a number too large to parse"
+        raise InputError(f'@label_names is {why}; expected {{"1": "liver"}} or a dataset.json', p) from None
     return label_table_from(data, p)
 
 

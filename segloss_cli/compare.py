@@ -146,6 +146,8 @@ def load_result(path: str | Path) -> dict[str, Any]:
         raise InputError(
             f"not a readable JSON file ({type(exc).__name__}); give a JSON written by `segloss eval --json`", p
         ) from None
+    except ValueError:  # Python's limit on the digits of an integer
+        raise InputError("holds a number too large to parse; not a segloss result", p) from None
     if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("summary"), dict):
         raise InputError(
             "not a segloss result (schema_version 1 with a summary); write one with `segloss eval ... --json`", p

@@ -156,6 +156,11 @@ def load_requirement_file(path: str | Path) -> list[str]:
         data = loads(text)
     except TomlError as exc:
         raise InputError(f'not valid TOML ({exc}); expected require = ["dice>=0.85", ...]', p) from None
+    except (RecursionError, ValueError):  # tomllib's ValueError: nesting or numbers beyond its limits
+        raise InputError(
+            'is not a requirements file (too deeply nested or too large a number); expected require = ["dice>=0.85", ...]',
+            p,
+        ) from None
     top: Any = data.get("require")
     tool = data.get("tool", {}).get("segloss", {}) if isinstance(data.get("tool"), dict) else {}
     nested: Any = tool.get("require") if isinstance(tool, dict) else None

@@ -128,3 +128,32 @@ def test_option_values_that_are_refused(tmp_path, args, expected):
     np.save(tmp_path / "g.npy", gt)
     res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--metrics", "dice", "--losses", "dice", *args)
     assert res.exit_code == 2 and expected in res.stderr, res.stderr
+
+
+def test_hostile_files_are_input_errors_not_crashes(tmp_path):
+    gt = np.zeros((4, 4, 4), np.uint8)
+    gt[1:3, 1:3, 1:3] = 1
+    np.save(tmp_path / "g.npy", gt)
+    deep = "[" * 100_000 + "]" * 100_000
+    big = "1" * 5000
+    files = {
+        "deep.json": ("--label-names", deep),
+        "big.json": ("--label-names", '{"' + big + '": "x"}'),
+        "deep.toml": ("--require-file", "require = " + "[" * 50_000 + "]" * 50_000 + "\n"),
+        "big.toml": ("--require-file", f"require = {big}\n"),
+    }
+    for name, (option, text) in files.items():
+        (tmp_path / name).write_text(text)
+        res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--metrics", "dice", option, tmp_path / name)
+        assert res.exit_code == 2 and res.stderr.startswith("segloss: error:"), (name, res.stderr[-300:])
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--ignore-label", str(2**70))
+    assert res.exit_code == 2, res.stderr
+
+
+@pytest.mark.parametrize(
+    "text", ["[" * 100_000 + "]" * 100_000, '{"schema_version": 1, "summary": {"n": ' + "9" * 5000 + "}}"]
+)
+def test_hostile_result_files_for_compare(tmp_path, text):
+    (tmp_path / "a.json").write_text(text)
+    res = cli("compare", tmp_path / "a.json", tmp_path / "a.json")
+    assert res.exit_code == 2 and res.stderr.startswith("segloss: error:"), res.stderr[-300:]

@@ -341,7 +341,7 @@ def eval_command(
         typer.Option(
             "--require",
             "-r",
-            help="Fail (exit 1) unless this holds, e.g. 'dice>=0.85', 'hd95[liver]<=5', 'loss.dice<=0.2'. Repeatable. Checked on the case value for a pair and the summary mean for folders.",
+            help="Fail (exit 1) unless this holds, e.g. 'dice>=0.85' (every class), 'hd95[liver]<=5', 'mean(dice)>=0.8' (over classes; also min, max, median), 'dice.min>=0.5' (no case below; also .median .q1 .q3 .max .p05), 'loss.dice<=0.2', 'pooled.mIoU>=0.7'. Repeatable. Checked on the case value for a pair and the summary mean for folders; an undefined value fails.",
             rich_help_panel=GATE,
             show_default=False,
         ),
@@ -404,7 +404,8 @@ def eval_command(
     from ..io.atomic import check_writable
     from .parse import parse_floats, parse_labels, parse_nsd_tolerance, parse_regions, parse_weights
 
-    inputs = tuple(str(p) for p in (pred, gt, label_names) if p is not None)
+    # Every file the run reads: no output may replace one (config files included).
+    inputs = tuple(str(p) for p in (pred, gt, label_names, require_file, palette) if p is not None)
     folders = is_folder_pair(pred, gt)
     if not folders:
         used = [
@@ -508,6 +509,16 @@ def _print_notes(run) -> None:
         err(f"segloss: warning: {render_params(note, cli_options())}{where}")
 
 
+def _piped_width() -> int:
+    """Width of a table written to a pipe or file: COLUMNS when set (a CI log's width), else 250."""
+    import os
+
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return 250
+
+
 def _emit(
     run,
     output_format: Format,
@@ -541,7 +552,7 @@ def _emit(
     else:
         from rich.console import Console
 
-        console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 250)
+        console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else _piped_width())
         if folder:
             from ..report.summary import print_summary
 

@@ -8,29 +8,75 @@ Ctrl-C or SIGTERM the temporary files are removed and existing outputs are left 
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import tempfile
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import SeglossError, UsageError
+
+
+class OutputError(SeglossError):
+    """An output could not be written (disk full, read-only file system, ...): exit 2, one line."""
+
+
+_WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on the device; free some space or write elsewhere",
+    errno.EROFS: "the file system is read-only; write elsewhere",
+    errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere",
+    errno.EACCES: "permission denied; choose a writable path",
+    errno.EPERM: "permission denied; choose a writable path",
+    errno.EFBIG: "the file is too large for the file system; write elsewhere",
+    errno.EIO: "an I/O error occurred; check the disk",
+}
+
+
+def _target(path: str | os.PathLike) -> Path:
+    """Where an output really goes: a symbolic link is followed (the link stays a link and its
+    target gets the new content), dangling or not."""
+    p = Path(path)
+    return Path(os.path.realpath(p)) if p.is_symlink() else p
+
+
+def _special(path: Path) -> bool:
+    """A FIFO, device or socket (/dev/null, a named pipe): written into, never replaced."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
 
 # Outputs renamed into place by this process (so an interrupt message can say what exists).
 COMMITTED: list[str] = []
 
 
 def check_writable(path: str | os.PathLike, inputs: tuple[str, ...] = ()) -> Path:
-    """Fail before any work if ``path`` cannot be written or would overwrite an input."""
-    out = Path(path)
+    """Fail before any work if ``path`` cannot be written or would overwrite an input.
+
+    ``inputs`` are the run's files and folders: an output may not be one of them, nor an
+    image file inside an input folder (it would replace a case, or be read as one next time).
+    """
+    from .readers import file_kind
+
+    out = _target(path)
     parent = out.parent if str(out.parent) else Path(".")
-    if out.exists():
-        for inp in inputs:
-            try:
-                same = os.path.samefile(out, inp)
-            except OSError:
-                same = False
-            if same:
-                raise UsageError(f"{out}: output path is one of the inputs ({inp}); choose another file name")
+    for inp in inputs:
+        try:
+            same = out.exists() and os.path.samefile(out, inp)
+            inside = Path(inp).is_dir() and parent.is_dir() and os.path.samefile(parent, inp)
+        except OSError:
+            same = inside = False
+        if same:
+            raise UsageError(f"{path}: output path is one of the inputs ({inp}); choose another file name")
+        if inside and file_kind(out.name) is not None:
+            raise UsageError(f"{path}: output path is an image file inside the input folder {inp}; write it elsewhere")
+    if _special(out):
+        if not os.access(out, os.W_OK):
+            raise UsageError(f"{path}: is not writable; choose another output path")
+        return out
     if out.is_dir():
         raise UsageError(f"{out}: is a directory; give a file path for the output")
     if not parent.is_dir():
@@ -48,31 +94,59 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 def write_all_atomic(outputs: dict) -> None:
-    """Write several outputs all-or-nothing as far as the OS allows.
+    """Write several outputs (text or bytes) all-or-nothing as far as the OS allows.
+
+    A symbolic link is written through (its target is replaced, the link stays); a FIFO or
+    device is written into after the files are in place; a full disk or read-only file system
+    is an OutputError naming the file.
 
     Every temporary file is written and fsync'ed first; the renames, which are quick and
     cannot fail halfway through a file, run last with SIGINT/SIGTERM held back, so an
     interrupt leaves either no new output or all of them.
     """
     temps: list[tuple[str, Path]] = []
+    special: list[tuple[Path, str | bytes]] = []
+    out = Path(".")
     try:
         for path, text in outputs.items():
-            out = Path(path)
+            out = _target(path)
+            if _special(out):  # a pipe or device: written last, in place
+                special.append((out, text))
+                continue
             fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=str(out.parent) or ".")
             temps.append((tmp, out))
             _set_mode(fd, out)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            with os.fdopen(fd, *_mode(text)) as fh:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
         _commit(temps)
+        for out, text in special:
+            with open(out, *_mode(text)) as fh:
+                fh.write(text)
+            COMMITTED.append(str(out))
+    except OSError as exc:
+        _remove(temps)
+        why = _WRITE_ERRORS.get(exc.errno or 0)
+        if why is None:
+            raise
+        raise OutputError(f"cannot write the output: {why}", out) from None
     except BaseException:
-        for tmp, _ in temps:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+        _remove(temps)
         raise
+
+
+def _mode(text: str | bytes) -> tuple:
+    """open() arguments for text (UTF-8, newlines as written) or bytes."""
+    return ("wb",) if isinstance(text, (bytes, bytearray)) else ("w", -1, "utf-8", None, "")
+
+
+def _remove(temps: list[tuple[str, Path]]) -> None:
+    for tmp, _ in temps:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
 
 
 def _set_mode(fd: int, out: Path) -> None:
