@@ -23,7 +23,7 @@ from typing import Any, Optional, Union
 
 from .classes import ClassSelection, LabelTable, Region, header_label_table, label_table_from, load_label_table
 from .errors import UsageError
-from .evaluate import EvalParams, assemble_run, evaluate_loaded, scan_pair
+from .evaluate import EvalParams, assemble_run, evaluate_read
 from .io.palette import load_palette
 from .io.prediction import LoadParams, prepare_gt, prepare_prediction
 from .losses.registry import PARAMS as LOSS_PARAMS
@@ -254,9 +254,10 @@ def _score_arrays(pred: Any, gt: Any, params: EvalParams, case: str) -> CaseResu
 
     spacing = params.load.spacing_mm
     colours = params.load.palette
-    gt_vol = prepare_gt(array_volume(gt, "gt", spacing, colours))
+    multilabel = str(params.load.pred_type) in ("sigmoid", "sigmoid_logits")
+    gt_vol = prepare_gt(array_volume(gt, "gt", spacing, colours), channels=multilabel)
     pred_vol, kind = prepare_prediction(array_volume(pred, "pred", spacing, colours), gt_vol, params.load)
-    return evaluate_loaded(scan_pair(pred_vol, kind, gt_vol, params), params, case=case)
+    return evaluate_read(pred_vol, kind, gt_vol, params, case=case)
 
 
 def score_files(pred_path: PathLike, gt_path: PathLike, *, case: Optional[str] = None, **params: Any) -> CaseResult:

@@ -36,6 +36,8 @@ class PredType(Choice):
     LABELS = "labels"
     PROBS = "probs"
     LOGITS = "logits"
+    SIGMOID = "sigmoid"  # multi-label: one independent probability per channel (MONAI sigmoid=True, SMP multilabel)
+    SIGMOID_LOGITS = "sigmoid_logits"  # the same before the sigmoid
 
 
 class EmptyPolicy(Choice):

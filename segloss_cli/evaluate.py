@@ -290,8 +290,20 @@ def _require_spacing(pred: Prediction, gt: Volume, params: EvalParams) -> None:
 
 
 def evaluate_pair(pred_path: str, gt_path: str, params: EvalParams, *, case: Optional[str] = None) -> CaseResult:
-    pair = load_pair(pred_path, gt_path, params)
-    return evaluate_loaded(pair, params, case=case or case_id(gt_path))
+    gt = read_gt(gt_path, params.load)
+    pred_vol, kind = read_prediction(pred_path, gt, params.load)
+    return evaluate_read(pred_vol, kind, gt, params, case=case or case_id(gt_path))
+
+
+def evaluate_read(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams, *, case: str) -> CaseResult:
+    """Score a read pair: a multi-label (sigmoid) one channel by channel, else scan then score."""
+    from .io.prediction import MULTILABEL
+
+    if kind in MULTILABEL:
+        from .multilabel import evaluate_multilabel, scan_multilabel
+
+        return evaluate_multilabel(scan_multilabel(pred_vol, kind, gt, params), params, case=case)
+    return evaluate_loaded(scan_pair(pred_vol, kind, gt, params), params, case=case)
 
 
 def _spacing(pred: Prediction, gt: Volume):

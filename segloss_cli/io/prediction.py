@@ -111,12 +111,19 @@ def _check_header_spacing(vol: Volume, role: str) -> None:
 
 def read_gt(path: str, params: LoadParams) -> Volume:
     """Ground truth read and its geometry checked; its labels are not scanned yet."""
-    return prepare_gt(read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm, palette=params.palette))
+    vol = read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm, palette=params.palette)
+    return prepare_gt(vol, channels=str(params.pred_type) in MULTILABEL)
 
 
-def prepare_gt(vol: Volume) -> Volume:
-    """A ground truth's shape and spacing checked (a file's or an array's)."""
+MULTILABEL = ("sigmoid", "sigmoid_logits")
+
+
+def prepare_gt(vol: Volume, *, channels: bool = False) -> Volume:
+    """A ground truth's shape and spacing checked (a file's or an array's). With ``channels``
+    (a multi-label PRED) a 4-D GT is one binary mask per channel, checked later against PRED."""
     vol = _drop_trailing_singletons(vol)
+    if channels and vol.array.ndim == 4:
+        return vol
     _check_spatial(vol.array, vol.path, "GT")
     vol = _fit_spacing(vol, vol.array.ndim)
     _check_header_spacing(vol, "GT")
