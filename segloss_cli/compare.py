@@ -6,6 +6,18 @@ more than 0.01; ``--max-rise hd95=1.0`` one whose value rose by more than 1.0. A
 that became undefined (null) in NEW, or a class that disappeared from NEW, is a regression
 too (unless ``allow_undefined`` for the null case): a gate never passes by losing data.
 
+Per case: the cases of both results are matched by case id (two single-pair results are
+matched whatever their ids: a pair's id is its GT file name), and for every class and key the
+change NEW - BASE of each case is computed. A row names the cases that moved the most in the
+bad direction (a drop for a higher-is-better metric, a rise for a lower-is-better one or a
+loss, the allowance's direction when one is given), so a regression of the mean points at
+the case that caused it.
+
+Refused (UsageError, exit 2) unless ``force``: folder results that share no case, and
+results computed with settings that change the compared numbers (conventions.md: the
+empty-mask policy, the class set, the hd95 and NSD definitions, the distance unit, the loss
+parameters). Under ``force`` the differences are notes.
+
 Nothing here prints: :func:`compare_results` returns a :class:`Comparison` for report/.
 """
 
@@ -13,8 +25,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,6 +35,26 @@ from .errors import InputError, UsageError
 # Settings whose difference changes what numbers mean; listed as notes when they differ.
 _IGNORED_SETTINGS = ("segloss_version",)
 _EPS = 1e-12
+MOVERS_KEPT = 5  # per row: the cases that moved the most in the bad direction
+
+# Settings that change the numbers of some keys, and which keys: "all" (the class set, the
+# empty-mask values), "distance" (every surface metric), "loss" (every loss) or metric names.
+# A key absent from one result's settings means that result computed none of its keys, so
+# only the "all" settings compare an absent value (regions: absent = no regions).
+INCOMPATIBLE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "empty_policy": ("all",),
+    "labels": ("all",),
+    "regions": ("all",),
+    "include_background": ("all",),
+    "ignore_label": ("all",),
+    "distance_unit": ("distance",),
+    "worst_distance_mm": ("distance",),
+    "hd_percentile": ("hd95",),
+    "hd_mode": ("hd95",),
+    "nsd_tolerance_mm": ("nsd",),
+    "nsd_tolerance_per_label_mm": ("nsd",),
+    "loss_params": ("loss",),
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +68,22 @@ class Allowance:
 
 
 @dataclass(frozen=True)
+class CaseDelta:
+    """One case's change in one class and key: NEW - BASE, and how much worse that is."""
+
+    case: str
+    base: Optional[float]
+    new: Optional[float]
+    worsening: float  # the change in the bad direction (> 0: worse); inf: undefined in NEW only
+
+    @property
+    def delta(self) -> Optional[float]:
+        if self.base is None or self.new is None:
+            return None
+        return self.new - self.base
+
+
+@dataclass(frozen=True)
 class Row:
     label: str  # class label as in JSON; "mean" for the mean over classes; "reduced" for a loss value
     name: Optional[str]
@@ -44,6 +92,10 @@ class Row:
     new: Optional[float]
     allowance: Optional[Allowance]
     status: str  # ok | regression | undefined | missing | new_class | info
+    # The bad direction of a change: -1 a drop is worse, +1 a rise is worse, None neither
+    # (counts, volumes): the largest change either way is shown.
+    bad_sign: Optional[int] = None
+    movers: tuple[CaseDelta, ...] = ()  # cases that got worse, the most first (MOVERS_KEPT at most)
 
     @property
     def delta(self) -> Optional[float]:
@@ -55,6 +107,11 @@ class Row:
     def failed(self) -> bool:
         return self.status in ("regression", "undefined", "missing")
 
+    @property
+    def worsening(self) -> float:
+        """How much worse the class got (for ordering rows; inf: undefined in NEW, -inf: no change known)."""
+        return _worsening(self.base, self.new, self.bad_sign)
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -63,10 +120,28 @@ class Comparison:
     rows: tuple[Row, ...]
     notes: tuple[str, ...] = ()
     allowances: tuple[Allowance, ...] = field(default_factory=tuple)
+    n_shared_cases: int = 0
+    only_base: tuple[str, ...] = ()  # case ids only in BASE
+    only_new: tuple[str, ...] = ()
+    forced: tuple[str, ...] = ()  # what --force let through (incompatible settings, no shared case)
 
     @property
     def failures(self) -> tuple[Row, ...]:
         return tuple(r for r in self.rows if r.failed)
+
+    @property
+    def regressed_cases(self) -> tuple[tuple[str, int], ...]:
+        """(case, how many regressions it moved the most in), the most first: the cases behind
+        the regressions."""
+        counts: dict[str, int] = {}
+        for row in self.failures:
+            if row.movers:
+                counts[row.movers[0].case] = counts.get(row.movers[0].case, 0) + 1
+        return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def regressions_only(self) -> Comparison:
+        """The same comparison with only the failed rows (``--only-regressions``)."""
+        return replace(self, rows=self.failures)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v):
@@ -77,6 +152,12 @@ class Comparison:
             "new": self.new,
             "allowances": [{"key": a.key, "direction": a.direction, "amount": a.amount} for a in self.allowances],
             "n_regressions": len(self.failures),
+            "cases": {
+                "n_shared": self.n_shared_cases,
+                "only_base": list(self.only_base),
+                "only_new": list(self.only_new),
+            },
+            "regressed_cases": [{"case": c, "n_regressions": n} for c, n in self.regressed_cases],
             "rows": [
                 {
                     "label": r.label,
@@ -87,9 +168,14 @@ class Comparison:
                     "delta": None if r.delta is None else clean(r.delta),
                     "allowed": None if r.allowance is None else r.allowance.describe(),
                     "status": r.status,
+                    "moved_most": [
+                        {"case": m.case, "base": clean(m.base), "new": clean(m.new), "delta": clean(m.delta)}
+                        for m in r.movers
+                    ],
                 }
                 for r in self.rows
             ],
+            "forced": list(self.forced),
             "notes": list(self.notes),
         }
 
@@ -221,6 +307,168 @@ def _label_order(label: str) -> tuple[int, int, str]:
     return (1, 0, label)  # a region
 
 
+# --- cases ---------------------------------------------------------------------------------------
+
+
+def _number(value: Any, where: str, source: str) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{where} is {value!r}, not a number or null; not a segloss result", source)
+    return float(value)
+
+
+def _case_values(case: Any, source: str) -> dict[tuple[str, str], Optional[float]]:
+    """(label, key) -> the case's value, as _values keys the summary: per class, the mean over
+    the case's defined class values ("mean"), a loss's reduced value ("reduced")."""
+    if not isinstance(case, dict):
+        raise InputError("a case is not an object; not a segloss result", source)
+    cid = case.get("case")
+    out: dict[tuple[str, str], Optional[float]] = {}
+    classes = case.get("classes") or {}
+    losses = case.get("losses") or {}
+    if not isinstance(classes, dict) or not isinstance(losses, dict):
+        raise InputError(f"case {cid}: classes and losses must be objects; not a segloss result", source)
+    per_metric: dict[str, list[float]] = {}
+    for label, entry in classes.items():
+        metrics = entry.get("metrics") if isinstance(entry, dict) else None
+        if not isinstance(metrics, dict):
+            raise InputError(f"case {cid}, class {label}: metrics must be an object; not a segloss result", source)
+        for m, v in metrics.items():
+            value = _number(v, f"case {cid}, class {label}, {m}", source)
+            out[(label, m)] = value
+            if value is not None:
+                per_metric.setdefault(m, []).append(value)
+            else:
+                per_metric.setdefault(m, [])
+    for m, values in per_metric.items():
+        out[("mean", m)] = sum(values) / len(values) if values else None
+    for name, res in losses.items():
+        if not isinstance(res, dict) or not isinstance(res.get("per_class") or {}, dict):
+            raise InputError(f"case {cid}, loss {name}: not an object with per_class; not a segloss result", source)
+        out[("reduced", f"loss.{name}")] = _number(res.get("value"), f"case {cid}, loss {name}", source)
+        for label, v in (res.get("per_class") or {}).items():
+            out[(label, f"loss.{name}")] = _number(v, f"case {cid}, loss {name}, class {label}", source)
+    return out
+
+
+def _cases(data: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    cases = data.get("cases", [])
+    if not isinstance(cases, list):
+        raise InputError("cases must be a list; not a segloss result", source)
+    for c in cases:
+        if not isinstance(c, dict) or not isinstance(c.get("case"), str):
+            raise InputError("a case without a string case id; not a segloss result", source)
+    return cases
+
+
+def _is_pair(data: dict[str, Any], cases: list[dict[str, Any]]) -> bool:
+    """A single-pair result (a folder result, even of one case, records its pairing)."""
+    return len(cases) == 1 and "pairing" not in data["summary"]
+
+
+def _shorten(ids: Sequence[str], limit: int = 10) -> str:
+    return ", ".join(ids[:limit]) + (f" ... ({len(ids)} in all)" if len(ids) > limit else "")
+
+
+def _matched_cases(
+    base: dict[str, Any], new: dict[str, Any], base_name: str, new_name: str
+) -> tuple[list[tuple[str, dict[str, Any], dict[str, Any]]], list[str], list[str]]:
+    """(id, BASE case, NEW case) of the cases both hold, and the ids only in BASE / only in NEW."""
+    bc, nc = _cases(base, base_name), _cases(new, new_name)
+    if _is_pair(base, bc) and _is_pair(new, nc):
+        b, n = bc[0], nc[0]
+        cid = n["case"] if b["case"] == n["case"] else f"{b['case']} -> {n['case']}"
+        return [(cid, b, n)], [], []
+    bmap, nmap = {c["case"]: c for c in bc}, {c["case"]: c for c in nc}
+    shared = [(cid, bmap[cid], nmap[cid]) for cid in sorted(bmap.keys() & nmap.keys())]
+    return shared, sorted(bmap.keys() - nmap.keys()), sorted(nmap.keys() - bmap.keys())
+
+
+def _worsening(base: Optional[float], new: Optional[float], bad_sign: Optional[int]) -> float:
+    if base is None:
+        return -math.inf  # nothing to be worse than
+    if new is None:
+        return math.inf  # a value lost
+    delta = new - base
+    return abs(delta) if bad_sign is None else bad_sign * delta
+
+
+def _bad_sign(key: str, allowance: Optional[Allowance]) -> Optional[int]:
+    if allowance is not None:
+        return -1 if allowance.direction == "drop" else 1
+    if key.startswith("loss."):
+        return 1  # a loss is lower-is-better
+    from .metrics.registry import all_metrics
+
+    spec = all_metrics().get(key)
+    if spec is None or spec.higher_is_better is None:
+        return None
+    return -1 if spec.higher_is_better else 1
+
+
+def _movers(
+    matched: Sequence[tuple[str, Mapping[tuple[str, str], Optional[float]], Mapping[tuple[str, str], Optional[float]]]],
+    label: str,
+    key: str,
+    bad_sign: Optional[int],
+) -> tuple[CaseDelta, ...]:
+    out = []
+    for cid, bv, nv in matched:
+        if (label, key) not in bv or (label, key) not in nv:
+            continue  # the class is in neither PRED nor GT of that case in one of the runs
+        b, n = bv[(label, key)], nv[(label, key)]
+        w = _worsening(b, n, bad_sign)
+        if w > _EPS * max(1.0, abs(b or 0.0)):
+            out.append(CaseDelta(cid, b, n, w))
+    out.sort(key=lambda d: (-d.worsening, d.case))
+    return tuple(out[:MOVERS_KEPT])
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def _scope_applies(scope: tuple[str, ...], keys: Iterable[str]) -> bool:
+    from .metrics.registry import all_metrics
+
+    specs = all_metrics()
+    for k in keys:
+        if "all" in scope or k in scope:
+            return True
+        if "loss" in scope and k.startswith("loss."):
+            return True
+        if "distance" in scope and k in specs and specs[k].family == "surface":
+            return True
+    return False
+
+
+def _setting_differences(key: str, b: Any, n: Any) -> list[str]:
+    """``name BASE-value in BASE, NEW-value in NEW``; a dict setting by its differing entries."""
+    if isinstance(b, dict) and isinstance(n, dict):
+        return [
+            f"{key}.{k} {json.dumps(b.get(k))} in BASE, {json.dumps(n.get(k))} in NEW"
+            for k in sorted(set(b) | set(n))
+            if b.get(k) != n.get(k)
+        ]
+    return [f"{key} {json.dumps(b)} in BASE, {json.dumps(n)} in NEW"]
+
+
+def incompatible_settings(base: dict[str, Any], new: dict[str, Any], keys: Iterable[str]) -> list[str]:
+    """The settings whose difference changes the numbers of ``keys`` (described), else []."""
+    bs, ns = base.get("settings") or {}, new.get("settings") or {}
+    if not isinstance(bs, dict) or not isinstance(ns, dict):
+        return []
+    keys = list(keys)
+    out: list[str] = []
+    for name, scope in INCOMPATIBLE_SETTINGS.items():
+        if "all" not in scope and (name not in bs or name not in ns):
+            continue
+        b, n = bs.get(name), ns.get(name)
+        if b != n and _scope_applies(scope, keys):
+            out += _setting_differences(name, b, n)
+    return out
+
+
 def _notes(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
     notes = []
     bs, ns = base.get("settings", {}), new.get("settings", {})
@@ -244,6 +492,9 @@ def _notes(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return notes
 
 
+# --- the comparison ------------------------------------------------------------------------------
+
+
 def compare_results(
     base: dict[str, Any],
     new: dict[str, Any],
@@ -251,11 +502,19 @@ def compare_results(
     *,
     keys: Optional[Sequence[str]] = None,
     allow_undefined: bool = False,
+    force: bool = False,
     base_name: str = "BASE",
     new_name: str = "NEW",
 ) -> Comparison:
     """Rows for every class and key shown: the gated keys plus ``keys`` (default: the
-    terminal table's metrics and every loss present in both results)."""
+    terminal table's metrics and every loss present in both results), each with the cases
+    that moved the most.
+
+    Raises UsageError for folder results without a shared case and for results computed
+    with settings that change the compared numbers, unless ``force``.
+    """
+    from .selection import did_you_mean
+
     bv, nv = _values(base), _values(new)
     shared = _keys(base) & _keys(new)
     by_key: dict[str, Allowance] = {}
@@ -266,7 +525,10 @@ def compare_results(
                 if a.key not in (_keys(base) | _keys(new))
                 else ("NEW" if a.key in _keys(base) else "BASE")
             )
-            raise UsageError(f"--max-{a.direction} {a.key}: not in {where}; compare results that both computed it")
+            hint = did_you_mean(a.key, shared) if where == "either result" else ""
+            raise UsageError(
+                f"--max-{a.direction} {a.key}: not in {where}{hint}; compare results that both computed it"
+            )
         if a.key in by_key:
             raise UsageError(f"{a.key} has two allowances; give one --max-drop or --max-rise per metric")
         by_key[a.key] = a
@@ -280,8 +542,32 @@ def compare_results(
         keys = [_canonical(k) for k in keys]
         for k in keys:
             if k not in shared:
-                raise UsageError(f"--metrics {k}: not in both results")
+                raise UsageError(f"--metrics {k}: not in both results{did_you_mean(k, shared)}")
         keys += [k for k in by_key if k not in keys]
+
+    matched, only_base, only_new = _matched_cases(base, new, base_name, new_name)
+    forced: list[str] = []
+    if not matched and (base.get("cases") or new.get("cases")):
+        bc = sorted(c["case"] for c in _cases(base, base_name))
+        nc = sorted(c["case"] for c in _cases(new, new_name))
+        what = (
+            f"BASE and NEW share no case (BASE: {_shorten(bc) or 'none'}; NEW: {_shorten(nc) or 'none'}): "
+            "they are results of different data"
+        )
+        if not force:
+            raise UsageError(f"{what}; compare results of the same cases, or pass --force to compare anyway")
+        forced.append(what)
+    conflicts = incompatible_settings(base, new, keys)
+    if conflicts:
+        what = "settings that change the compared numbers differ: " + "; ".join(conflicts)
+        if not force:
+            raise UsageError(
+                f"BASE and NEW were computed differently ({'; '.join(conflicts)}); their numbers do not compare. "
+                "Rescore one with the other's settings, or pass --force to compare anyway"
+            )
+        forced.append(what)
+    per_case = [(cid, _case_values(b, base_name), _case_values(n, new_name)) for cid, b, n in matched]
+
     names = {**_names(new), **_names(base)}
     rows: list[Row] = []
     labels = sorted({lab for lab, _ in bv} | {lab for lab, _ in nv}, key=_label_order)
@@ -293,10 +579,31 @@ def compare_results(
                 continue
             b, n = bv.get((label, key)), nv.get((label, key))
             gated = allowance if label != "mean" else None
+            sign = _bad_sign(key, allowance)
             rows.append(
-                Row(label, names.get(label), key, b, n, gated, _status(in_b, in_n, b, n, gated, allow_undefined))
+                Row(
+                    label,
+                    names.get(label),
+                    key,
+                    b,
+                    n,
+                    gated,
+                    _status(in_b, in_n, b, n, gated, allow_undefined),
+                    sign,
+                    _movers(per_case, label, key, sign) if in_b and in_n else (),
+                )
             )
-    return Comparison(base_name, new_name, tuple(rows), tuple(_notes(base, new)), tuple(allowances))
+    return Comparison(
+        base_name,
+        new_name,
+        tuple(rows),
+        tuple(_notes(base, new)),
+        tuple(allowances),
+        n_shared_cases=len(matched),
+        only_base=tuple(only_base),
+        only_new=tuple(only_new),
+        forced=tuple(forced),
+    )
 
 
 def _status(in_b: bool, in_n: bool, b, n, allowance: Optional[Allowance], allow_undefined: bool) -> str:

@@ -60,6 +60,24 @@ def compare_command(
             "--format", "-f", help="table (terminal), json, or markdown (a pull-request comment or CI job summary)."
         ),
     ] = CompareFormat.table,
+    only_regressions: Annotated[
+        bool, typer.Option("--only-regressions", help="Show only the rows that regressed (the exit code is the same).")
+    ] = False,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top",
+            min=0,
+            help="Markdown: how many rows besides the regressions to show (those that got the most worse); the rest go into a collapsed details block.",
+        ),
+    ] = 10,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Compare results that share no case or were computed with settings that change the numbers (empty policy, classes, hd95/NSD definitions, distance unit, loss parameters); refused otherwise (exit 2).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
     html: Annotated[
         Optional[Path],
@@ -74,16 +92,20 @@ def compare_command(
 ) -> None:
     """Compare two results per class and metric; exit 1 on a regression beyond the allowances.
 
-    Values are summary means (for a single pair, the case value).
+    Values are summary means (for a single pair, the case value). Cases are matched by case
+    id, and each row names the cases that moved the most for the worse. Results of different
+    cases, or computed with settings that change the numbers, are refused (exit 2) unless
+    --force.
 
     \b
     Examples:
       segloss compare base.json new.json --max-drop dice=0.01 --max-rise hd95=1.0
       segloss compare base.json new.json --max-drop dice=0.01 --format markdown >> "$GITHUB_STEP_SUMMARY"
+      segloss compare base.json new.json --max-drop dice=0.01 --only-regressions
     """
     from ..compare import compare_results, load_result, parse_allowances
     from ..errors import EXIT_REQUIREMENT_FAILED
-    from ..report.compare import compare_table, render_json, render_markdown
+    from ..report.compare import cases_line, compare_table, render_json, render_markdown
     from .rank import check_report_outputs, write_compare_report
 
     check_report_outputs(html, plots, (str(base), str(new)))
@@ -95,19 +117,26 @@ def compare_command(
         allowances,
         keys=keys,
         allow_undefined=allow_undefined,
+        force=force,
         base_name=str(base),
         new_name=str(new),
     )
+    shown = comparison.regressions_only() if only_regressions else comparison
     if output_format == CompareFormat.json:
-        sys.stdout.write(render_json(comparison))
+        sys.stdout.write(render_json(shown))
     elif output_format == CompareFormat.markdown:
-        sys.stdout.write(render_markdown(comparison))
+        sys.stdout.write(render_markdown(shown, top=top))
     else:
         from rich.console import Console
 
         console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-        console.print(compare_table(comparison))
+        console.print(compare_table(shown))
+        line = cases_line(comparison)
+        if line is not None:
+            console.print(line, markup=False)
     if output_format != CompareFormat.markdown and not quiet:
+        for forced in comparison.forced:
+            err(f"segloss: warning: compared under --force: {forced}")
         for note in comparison.notes:
             err(f"segloss: note: {note}")
     write_compare_report(comparison, base, new, html, plots)
