@@ -422,15 +422,20 @@ def metric_function(name: str) -> Callable[..., dict[int | str, Optional[float]]
     return metric
 
 
-def is_folder_pair(pred: PathLike, gt: PathLike) -> bool:
-    """True for two folders, False for two files; UsageError for one of each."""
+def is_folder_pair(pred: PathLike, gt: PathLike, *, masks: bool = False) -> bool:
+    """True for two folders of cases, False for one case: two files, a file and a folder of
+    per-structure masks (TotalSegmentator's segmentations/), or two mask folders with ``masks``."""
+    from .io.masks import is_mask_folder
+
     pred_p, gt_p = Path(pred), Path(gt)
     if pred_p.is_dir() != gt_p.is_dir():
         one, other = (pred_p, gt_p) if pred_p.is_dir() else (gt_p, pred_p)
+        if is_mask_folder(one):
+            return False  # one case: a multi-label file against a folder of its structures' masks
         raise UsageError(
             f"{one}: is a folder but {other} is not; give two files or two folders (PRED and GT), not one of each"
         )
-    return pred_p.is_dir()
+    return pred_p.is_dir() and not masks
 
 
 def run_params(
@@ -442,8 +447,11 @@ def run_params(
     metrics_chosen: bool = True,
     on_pairing: Optional[Callable[[Any], None]] = None,
     on_case: Optional[Callable[[CaseResult], None]] = None,
+    masks: bool = False,
 ) -> RunResult:
     """The run of two files or two folders under ready-made parameter records (the CLI's entry).
+
+    ``masks``: two folders are one case, each a folder of per-structure binary masks.
 
     ``on_pairing(pairing)`` is called once two folders are paired, before any case is scored;
     ``on_case(result)`` after each case of a folder.
@@ -451,7 +459,7 @@ def run_params(
     from .folder import default_jobs, pair_folders, score_pairs
 
     pred_p, gt_p = Path(pred), Path(gt)
-    if is_folder_pair(pred_p, gt_p):
+    if is_folder_pair(pred_p, gt_p, masks=masks):
         folder = folder or FolderParams()
         pairing = pair_folders(
             pred_p,

@@ -33,6 +33,7 @@ from .model import (
     EmptyPolicy,
     PairingSummary,
     Prediction,
+    PredType,
     RunResult,
     Volume,
 )
@@ -290,9 +291,42 @@ def _require_spacing(pred: Prediction, gt: Volume, params: EvalParams) -> None:
 
 
 def evaluate_pair(pred_path: str, gt_path: str, params: EvalParams, *, case: Optional[str] = None) -> CaseResult:
+    from pathlib import Path
+
+    if Path(pred_path).is_dir() or Path(gt_path).is_dir():  # per-structure mask folders (io/masks.py)
+        pred_vol, kind, gt, params = _read_mask_pair(pred_path, gt_path, params)
+        return evaluate_read(pred_vol, kind, gt, params, case=case or Path(gt_path).name)
     gt = read_gt(gt_path, params.load)
     pred_vol, kind = read_prediction(pred_path, gt, params.load)
     return evaluate_read(pred_vol, kind, gt, params, case=case or case_id(gt_path))
+
+
+def _read_mask_pair(pred_path: str, gt_path: str, params: EvalParams):
+    """A pair where one side or both are folders of per-structure binary masks: each folder
+    becomes a label map, labelled through the run's label table when it has one (a
+    multi-label file's header names, --label-names), else by the sorted structure names."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from .io.masks import label_table, mask_files, read_mask_folder
+    from .io.prediction import prepare_gt, prepare_prediction
+
+    sides = [Path(p) for p in (pred_path, gt_path)]
+    names = sorted({n for p in sides if p.is_dir() for n in mask_files(p)})
+    table = label_table(names, params.classes.names or None)
+    load = params.load
+    vols = [
+        read_mask_folder(p, table, npz_key=load.npz_key, spacing_mm=load.spacing_mm) if p.is_dir() else None
+        for p in sides
+    ]
+    gt = prepare_gt(vols[1]) if vols[1] is not None else read_gt(gt_path, load)
+    if vols[0] is not None:
+        pred_vol, kind = prepare_prediction(vols[0], gt, replace(load, pred_type=PredType.LABELS))
+    else:
+        pred_vol, kind = read_prediction(pred_path, gt, load)
+    if not params.classes.names:
+        params = replace(params, classes=replace(params.classes, names={lab: n for n, lab in table.items()}))
+    return pred_vol, kind, gt, params
 
 
 def evaluate_read(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams, *, case: str) -> CaseResult:

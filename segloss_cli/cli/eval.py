@@ -287,6 +287,14 @@ def eval_command(
             "--plots", help="Also write the report's plots as PNG files into this folder.", rich_help_panel=OUTPUT
         ),
     ] = None,
+    masks: Annotated[
+        bool,
+        typer.Option(
+            "--masks",
+            help="PRED and GT folders are one case each: a folder of per-structure binary masks (TotalSegmentator's segmentations/, liver.nii.gz, ...), classes named by the file names. A folder against a file is read so without it.",
+            rich_help_panel=INPUT,
+        ),
+    ] = False,
     pattern: Annotated[
         Optional[str],
         typer.Option(
@@ -406,7 +414,7 @@ def eval_command(
 
     # Every file the run reads: no output may replace one (config files included).
     inputs = tuple(str(p) for p in (pred, gt, label_names, require_file, palette) if p is not None)
-    folders = is_folder_pair(pred, gt)
+    folders = is_folder_pair(pred, gt, masks=masks)
     if not folders:
         used = [
             o
@@ -471,6 +479,7 @@ def eval_command(
             pred,
             gt,
             params,
+            masks=masks,
             folder=folder,
             metrics_chosen=metrics is not None,
             on_pairing=lambda pairing: progress.start(pairing, missing),
