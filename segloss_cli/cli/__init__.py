@@ -5,14 +5,55 @@ Only typer is imported at start-up so `segloss --help` stays fast and never load
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from .. import __version__
 from ._common import STATE
 
-app = typer.Typer(
+
+class PanelledCommand(TyperCommand):
+    """Help with the options grouped under their ``rich_help_panel`` headings, as plain text.
+
+    Typer draws panels only through rich, and only when ``rich_markup_mode`` is set; with
+    markup off (``None``, below) it falls back to click's formatter, which lists every option
+    under one "Options" heading. Markup stays off: rich markup would read the brackets of
+    help texts such as ``dice[liver]>=0.9`` or ``[tool.segloss]`` as style tags, and rich's
+    help writes colour codes wherever it detects a CI log (GITHUB_ACTIONS). So the panels
+    are click sections instead: the same groups, plain text on a terminal and in a pipe, and
+    `segloss --help` imports nothing beyond typer. Sections follow the order in which
+    their first option is declared; options without a panel go under "Options".
+    """
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments: list[tuple[str, str]] = []
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append(record)
+            elif param.param_type_name == "option":
+                panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        for title, records in panels.items():
+            with formatter.section(title):
+                formatter.write_dl(records)
+
+
+class _Typer(typer.Typer):
+    """Every command's help in panels (PanelledCommand) unless a command asks for another class."""
+
+    def command(self, *args: Any, cls: Optional[type[TyperCommand]] = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or PanelledCommand, **kwargs)
+
+
+app = _Typer(
     name="segloss",
     help=(
         "Evaluate image segmentations: every overlap metric, surface distance and loss, per class.\n\n"

@@ -20,6 +20,7 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    markdown = "markdown"
 
 
 class Axes(str, Enum):
@@ -273,6 +274,15 @@ def eval_command(
             rich_help_panel=OUTPUT,
         ),
     ] = None,
+    markdown_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--markdown",
+            help='Also write a Markdown summary here (headline, failed checks, summary table, worst cases), e.g. "$GITHUB_STEP_SUMMARY" (replaced, not appended: use --format markdown >> to append).',
+            rich_help_panel=OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
     html_path: Annotated[
         Optional[Path],
         typer.Option(
@@ -430,9 +440,9 @@ def eval_command(
         if used:
             raise UsageError(f"{used[0]} applies to folders; PRED and GT are files")
     folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs, pred_ext)
-    outputs = [check_writable(p, inputs) for p in (json_path, csv_path, summary_csv) if p is not None]
+    outputs = [check_writable(p, inputs) for p in (json_path, csv_path, summary_csv, markdown_path) if p is not None]
     if len({o.resolve() for o in outputs}) < len(outputs):
-        raise UsageError("--json, --csv and --summary-csv must be different files; give separate paths")
+        raise UsageError("--json, --csv, --summary-csv and --markdown must be different files; give separate paths")
     from .rank import check_report_outputs, run_report, write_report
 
     check_report_outputs(html_path, plots_dir, inputs, outputs)
@@ -498,7 +508,17 @@ def eval_command(
         )
     checks = gate.check(run, requirements, allow_undefined=allow_undefined)
     report = run_report(run, load=params.load) if (html_path or plots_dir) else None
-    _emit(run, output_format, json_path, csv_path, summary_csv, folder=folders, aggregate=aggregate)
+    _emit(
+        run,
+        output_format,
+        json_path,
+        csv_path,
+        summary_csv,
+        folder=folders,
+        aggregate=aggregate,
+        markdown_path=markdown_path,
+        checks=checks,
+    )
     write_report(report, html_path, plots_dir)
     if checks:
         report_gate(checks, len(requirements), quiet=quiet)
@@ -537,6 +557,8 @@ def _emit(
     *,
     folder: bool = False,
     aggregate: str = "cases",
+    markdown_path: Optional[Path] = None,
+    checks: Optional[list] = None,
 ) -> None:
     """Serialise everything in memory first, then write files atomically, then print."""
     from ..io.atomic import write_all_atomic
@@ -552,12 +574,21 @@ def _emit(
         files[csv_path] = csv_text
     if summary_csv:
         files[summary_csv] = render_summary_csv(run)
+    markdown_text = ""
+    if markdown_path or output_format == Format.markdown:
+        from ..report.markdown import render_markdown
+
+        markdown_text = render_markdown(run, checks or [], folder=folder)
+    if markdown_path:
+        files[markdown_path] = markdown_text
     if files:
         write_all_atomic(files)
     if output_format == Format.json:
         sys.stdout.write(json_text)
     elif output_format == Format.csv:
         sys.stdout.write(csv_text)
+    elif output_format == Format.markdown:
+        sys.stdout.write(markdown_text)
     else:
         from rich.console import Console
 
