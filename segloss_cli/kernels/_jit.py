@@ -44,6 +44,44 @@ def _skip_blas_probe() -> None:
 if _package.CLI_PROCESS:
     _skip_blas_probe()
 
+
+def _sources_key() -> str:
+    """A hash of every kernel source file and the segloss version."""
+    import hashlib
+    from pathlib import Path
+
+    h = hashlib.sha1(str(_package.__version__).encode())
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _keyed_cache_dir() -> None:
+    """Put every cached kernel under a folder named by a hash of all kernel sources.
+
+    numba keys a cached function on its own file only, and inlines helpers from other files
+    into it: an edited helper in confusion.py left surface.py's kernels running the old code
+    from the cache. With the folder keyed on every kernel file (and the version), any change
+    in kernels/ recompiles every kernel. The folder sits under NUMBA_CACHE_DIR when that is
+    set, else beside these sources (``__pycache__``), else in the user's cache directory when
+    the package folder is not writable (a system install).
+    """
+    from pathlib import Path
+
+    from numba.core import config
+
+    key = f"segloss-{_sources_key()}"
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        base = Path(os.environ["NUMBA_CACHE_DIR"])
+    else:
+        base = Path(__file__).parent / "__pycache__"
+        if not (os.access(base, os.W_OK) or (not base.exists() and os.access(base.parent, os.W_OK))):
+            base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segloss"
+    config.CACHE_DIR = str(base / key)  # type: ignore[attr-defined]  # numba sets it from the environment
+
+
+_keyed_cache_dir()
+
 _BASE = dict(nogil=True, cache=True, error_model="numpy")
 
 
