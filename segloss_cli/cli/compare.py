@@ -129,8 +129,10 @@ def compare_command(
     else:
         from rich.console import Console
 
+        from ..report.table import print_fitted
+
         console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-        console.print(compare_table(shown))
+        print_fitted(console, compare_table(shown), 2)  # split into blocks, never a truncated number
         line = cases_line(comparison)
         if line is not None:
             console.print(line, markup=False)
