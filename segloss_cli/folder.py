@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from .errors import InputError, UsageError
+from .io.masks import is_mask_folder
 from .io.readers import FORMATS, SUFFIXES, case_id, file_kind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,7 +93,9 @@ def normalize_ext(ext: str) -> str:
 def _index(
     folder: Path, role: str, pattern: Optional[str], suffix: Optional[str], prefer_ext: Optional[str] = None
 ) -> dict[str, Path]:
-    """case id -> file for every image file directly in ``folder`` (hidden files skipped).
+    """case id -> file for every image file directly in ``folder`` (hidden files skipped), and
+    case id -> folder for every sub-folder of per-structure masks (``case1/liver.nii.gz``, or
+    ``case1/segmentations/liver.nii.gz`` as TotalSegmentator writes).
 
     A case with several files (nnU-Net's ``case.nii.gz`` and ``case.npz``) takes the one whose
     extension is ``prefer_ext``; other files (``case.pkl``, dataset.json) are not images."""
@@ -105,7 +108,16 @@ def _index(
         raise InputError(f"cannot list the {role} folder (permission denied)", folder) from None
     for path in entries:
         name = path.name
-        if name.startswith(".") or file_kind(name) is None or not path.is_file():
+        if name.startswith("."):
+            continue
+        if path.is_dir():  # a case stored as per-structure masks (TotalSegmentator), here or in segmentations/
+            masks = next((d for d in (path, path / "segmentations") if is_mask_folder(d)), None)
+            if masks is None or (pattern is not None and not fnmatch.fnmatchcase(name, pattern)):
+                continue
+            cid = name[: -len(suffix)] if suffix and name.endswith(suffix) and len(name) > len(suffix) else name
+            by_id.setdefault(cid, []).append(masks)
+            continue
+        if file_kind(name) is None or not path.is_file():
             continue
         if pattern is not None and not fnmatch.fnmatchcase(name, pattern):
             continue

@@ -60,3 +60,27 @@ def test_bad_mask_folders(tmp_path, fault, expected):
     res = cli("eval", tmp_path / "pred.nii.gz", gdir, "--metrics", "dice")
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.exit_code == 2 and expected in res.stderr and len(lines) == 1, res.stderr
+
+
+def test_folders_of_mask_folders_pair_by_case(tmp_path):
+    """A folder of cases where each case is a folder of masks (here, or in segmentations/ as
+    TotalSegmentator writes), against a folder of label maps."""
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "gt").mkdir()
+    want = {}
+    for i in range(2):
+        pred, gt = organs(10 + i)
+        where = tmp_path / "pred" / f"case{i}"
+        where.mkdir()
+        mask_folder(where / "segmentations" if i else where / "m", pred)
+        if not i:  # masks directly in the case folder
+            for f in (where / "m").iterdir():
+                f.rename(where / f.name)
+            (where / "m").rmdir()
+        save(tmp_path / "gt" / f"case{i}.nii.gz", gt, totalseg_xml(NAMES))
+        want[f"case{i}"] = {lab: dice(pred, gt, lab) for lab in NAMES}
+    res = cli("eval", tmp_path / "pred", tmp_path / "gt", "--metrics", "dice", "--format", "json", "-j", "1")
+    assert res.exit_code == 0, res.output
+    for case in json.loads(res.stdout)["cases"]:
+        got = {int(k): v["metrics"]["dice"] for k, v in case["classes"].items()}
+        assert got == pytest.approx(want[case["case"]])
