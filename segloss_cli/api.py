@@ -48,7 +48,11 @@ class FolderParams:
     an ``error``, scored as an empty prediction (``worst``) or left out (``skip``); ``jobs``:
     cases scored in parallel (None: the number of cores); ``pred_ext``: the extension of the
     prediction file to use when a case has several (nnU-Net writes ``case.nii.gz`` and
-    ``case.npz``: ``.npz`` scores the probabilities).
+    ``case.npz``: ``.npz`` scores the probabilities). ``shard``: score only shard ``K/N`` of
+    the case ids (``"3/64"``, segloss_cli.shards: a stable hash of the id) for ``segloss
+    merge``. ``scheduler``: run the cases on a Dask cluster (``"local"``, ``"local:N"`` or
+    ``"tcp://HOST:PORT"``; segloss_cli.backends.dask) in batches of ``batch_size`` cases
+    (None: automatic), waiting at most ``connect_timeout_s`` for the scheduler.
     """
 
     pattern: Optional[str] = None
@@ -57,6 +61,10 @@ class FolderParams:
     missing: MissingPolicy = MissingPolicy.ERROR
     jobs: Optional[int] = None
     pred_ext: Optional[str] = None
+    shard: Any = None  # Optional[shards.ShardSpec]; "K/N" text is parsed
+    scheduler: Optional[str] = None
+    batch_size: Optional[int] = None
+    connect_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         try:
@@ -69,6 +77,18 @@ class FolderParams:
             from .folder import normalize_ext
 
             object.__setattr__(self, "pred_ext", normalize_ext(self.pred_ext))
+        if self.shard is not None:
+            from .shards import ShardSpec
+
+            object.__setattr__(self, "shard", ShardSpec.parse(self.shard))
+        if self.scheduler is not None:
+            from .backends import check_scheduler
+
+            object.__setattr__(self, "scheduler", check_scheduler(self.scheduler))
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UsageError(f"@batch_size must be >= 1, not {self.batch_size}")
+        if not self.connect_timeout_s > 0:
+            raise UsageError(f"@connect_timeout_s must be > 0, not {self.connect_timeout_s}")
 
 
 def _names(value: Names, select: Callable[[Optional[str]], Any]):
@@ -299,6 +319,9 @@ def evaluate_folder(
     missing: str = "error",
     jobs: Optional[int] = None,
     pred_ext: Optional[str] = None,
+    shard: Any = None,
+    scheduler: Optional[str] = None,
+    batch_size: Optional[int] = None,
     on_case: Optional[Callable[[CaseResult], None]] = None,
     **params: Any,
 ) -> RunResult:
@@ -318,7 +341,17 @@ def evaluate_folder(
     >>> result.summary.n_cases, [round(c.metrics["dice"].mean, 4) for c in result.summary.classes]
     (1, [0.64, 0.8381])
     """
-    folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs, pred_ext)  # type: ignore[arg-type]
+    folder = FolderParams(
+        pattern=pattern,
+        pred_suffix=pred_suffix,
+        gt_suffix=gt_suffix,
+        missing=missing,  # type: ignore[arg-type]
+        jobs=jobs,
+        pred_ext=pred_ext,
+        shard=shard,
+        scheduler=scheduler,
+        batch_size=batch_size,
+    )
     return run_params(
         pred_dir,
         gt_dir,
@@ -470,10 +503,21 @@ def run_params(
             missing=folder.missing,
             pred_ext=folder.pred_ext,
         )
+        if folder.shard is not None:
+            from .shards import select_shard
+
+            pairing = select_shard(pairing, folder.shard)
         if on_pairing is not None:
             on_pairing(pairing)
         jobs = default_jobs() if folder.jobs is None else folder.jobs
-        cases = score_pairs(pairing.pairs, params, jobs=jobs, on_case=on_case)
+        if not pairing.pairs:  # a shard may hold no case: an empty part of the run
+            cases: tuple[CaseResult, ...] = ()
+        elif folder.scheduler is not None:
+            from .backends import score_pairs_on
+
+            cases = score_pairs_on(folder, pairing.pairs, params, on_case=on_case)
+        else:
+            cases = score_pairs(pairing.pairs, params, jobs=jobs, on_case=on_case)
         summary: Optional[PairingSummary] = pairing.summary()
         return assemble_run(cases, params, pairing=summary, metrics_chosen=metrics_chosen)
     from .evaluate import evaluate_pair

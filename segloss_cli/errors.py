@@ -56,6 +56,10 @@ PARAMETERS = set(
         "pattern",
         "palette",
         "aggregate",
+        "shard",
+        "scheduler",
+        "batch_size",
+        "connect_timeout_s",
     }
 )
 

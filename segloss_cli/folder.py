@@ -37,6 +37,7 @@ from .io.readers import FORMATS, SUFFIXES, case_id, file_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import EvalParams
+    from .shards import ShardInfo
 from .model import CaseResult, MissingPolicy, PairingSummary, Prediction, Volume
 
 _MAX_LISTED = 10
@@ -55,6 +56,7 @@ class Pairing:
     missing: tuple[str, ...] = ()  # case ids with a GT but no prediction
     extra: tuple[str, ...] = ()  # case ids with a prediction but no GT
     policy: str = "error"
+    shard: Optional[ShardInfo] = None  # set when this is one shard of the pairing (shards.select_shard)
 
     def summary(self) -> PairingSummary:
         """What pairing did, for the run's summary."""

@@ -62,6 +62,7 @@ app = _Typer(
         "  segloss eval pred.nii.gz gt.nii.gz --format json > scores.json\n\n"
         "  segloss eval preds/ labels/ --require 'dice>=0.85'   a folder, gated for CI\n\n"
         "  segloss compare base.json new.json --max-drop dice=0.01\n\n"
+        "  segloss merge part-*.json --json all.json       shards of `eval --shard K/N` as one run\n\n"
         "  segloss rank labels/ preds_a/ preds_b/ --html rank.html   rank models or losses\n\n"
         "  segloss metrics                                 what each metric means\n\n"
         "Exit codes: 0 ok, 1 a --require failed, 2 usage or input error, 3 internal error, "
@@ -94,6 +95,7 @@ def _root(
 from . import compare as _compare  # noqa: E402,F401
 from . import eval as _eval  # noqa: E402,F401  (registers the command)
 from . import listing as _listing  # noqa: E402,F401
+from . import merge as _merge  # noqa: E402,F401
 from . import rank as _rank  # noqa: E402,F401
 
 

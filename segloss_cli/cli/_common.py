@@ -68,6 +68,10 @@ OPTIONS = {
     "pattern": "--pattern",
     "palette": "--palette",
     "aggregate": "--aggregate",
+    "shard": "--shard",
+    "scheduler": "--scheduler",
+    "batch_size": "--batch-size",
+    "connect_timeout_s": "--connect-timeout",
 }
 
 

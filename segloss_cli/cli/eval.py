@@ -354,6 +354,40 @@ def eval_command(
             show_default=False,
         ),
     ] = None,
+    shard: Annotated[
+        Optional[str],
+        typer.Option(
+            "--shard",
+            help="Folders: score only shard K of N (e.g. 3/64; a stable hash of the case id picks the cases) and add what `segloss merge` needs to the JSON. Run shards 1/N..N/N anywhere (a SLURM array, a Kubernetes indexed Job), then `segloss merge part-*.json`.",
+            rich_help_panel=FOLDERS,
+            show_default=False,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--scheduler",
+            help="Folders: score the cases on a Dask cluster: local (one worker process per core), local:N, or tcp://HOST:PORT (needs pip install 'segloss[dask]').",
+            rich_help_panel=FOLDERS,
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        str,
+        typer.Option(
+            "--batch-size",
+            help="With --scheduler: cases per Dask task, auto (enough tasks to keep every worker busy, at most 16 cases each) or a number.",
+            rich_help_panel=FOLDERS,
+        ),
+    ] = "auto",
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            help="With --scheduler tcp://...: seconds to wait for the scheduler before giving up.",
+            rich_help_panel=FOLDERS,
+        ),
+    ] = 10.0,
     require: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -417,6 +451,7 @@ def eval_command(
     """
     from .. import gate
     from ..api import FolderParams, is_folder_pair, make_params, run_params
+    from ..backends import parse_batch_size
     from ..classes import header_label_table
     from ..errors import UsageError
     from ..io.atomic import check_writable
@@ -433,13 +468,28 @@ def eval_command(
                 ("--pred-suffix", pred_suffix),
                 ("--gt-suffix", gt_suffix),
                 ("--pred-ext", pred_ext),
+                ("--shard", shard),
+                ("--scheduler", scheduler),
             )
             if v is not None
         ]
         used += ["--missing"] if missing != MissingPolicy.ERROR else []
         if used:
             raise UsageError(f"{used[0]} applies to folders; PRED and GT are files")
-    folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs, pred_ext)
+    if batch_size != "auto" and scheduler is None:
+        raise UsageError("--batch-size applies to --scheduler; threads take one case at a time")
+    folder = FolderParams(
+        pattern,
+        pred_suffix,
+        gt_suffix,
+        missing,
+        jobs,
+        pred_ext,
+        shard,
+        scheduler,
+        parse_batch_size(batch_size),
+        connect_timeout,
+    )
     outputs = [check_writable(p, inputs) for p in (json_path, csv_path, summary_csv, markdown_path) if p is not None]
     if len({o.resolve() for o in outputs}) < len(outputs):
         raise UsageError("--json, --csv, --summary-csv and --markdown must be different files; give separate paths")
@@ -484,6 +534,12 @@ def eval_command(
     gate.validate_requirements(requirements, params.metrics, params.losses.for_kind("probs"))
 
     progress = _CaseProgress(quiet)
+    paired = []
+
+    def on_pairing(pairing) -> None:
+        paired.append(pairing)
+        progress.start(pairing, missing)
+
     with progress:
         run = run_params(
             pred,
@@ -492,9 +548,14 @@ def eval_command(
             masks=masks,
             folder=folder,
             metrics_chosen=metrics is not None,
-            on_pairing=lambda pairing: progress.start(pairing, missing),
+            on_pairing=on_pairing,
             on_case=progress.advance,
         )
+    block = None
+    if folder.shard is not None:
+        from ..shards import shard_block
+
+        block = shard_block(run, paired[0].shard, params, metrics_chosen=metrics is not None)
     if not quiet:
         _print_notes(run)
         if ignore_label is None and params.ignore_label is not None:
@@ -516,6 +577,7 @@ def eval_command(
         summary_csv,
         folder=folders,
         aggregate=aggregate,
+        shard=block,
         markdown_path=markdown_path,
         checks=checks,
     )
@@ -557,6 +619,7 @@ def _emit(
     *,
     folder: bool = False,
     aggregate: str = "cases",
+    shard: Optional[dict] = None,
     markdown_path: Optional[Path] = None,
     checks: Optional[list] = None,
 ) -> None:
@@ -565,7 +628,7 @@ def _emit(
     from ..report.csv_ import render_csv, render_summary_csv
     from ..report.json_ import render_json
 
-    json_text = render_json(run) if (json_path or output_format == Format.json) else ""
+    json_text = render_json(run, shard=shard) if (json_path or output_format == Format.json) else ""
     csv_text = render_csv(run) if (csv_path or output_format == Format.csv) else ""
     files = {}
     if json_path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Optional
 
 from ..model import CaseResult, RunResult
 
@@ -47,13 +47,29 @@ def _case_line(case: CaseResult) -> str:
         return json.dumps(_clean(data), allow_nan=False)
 
 
-def render_json(run: RunResult) -> str:
+def _shard_text(block: dict[str, Any]) -> str:
+    """A shard block (segloss_cli.shards) indented like the rest, its cases one line each."""
+    parts = []
+    for key, value in block.items():
+        if key == "cases" and value:
+            text = "{\n" + ",\n".join(
+                f"      {json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in value.items()
+            )
+            text += "\n    }"
+        else:
+            text = json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n    ")
+        parts.append(f"    {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n  }"
+
+
+def render_json(run: RunResult, *, shard: Optional[dict[str, Any]] = None) -> str:
     """The run as JSON: indented; in a folder run each case takes one line.
 
     Python's json module indents only in pure Python (~10 MB/s), which made the cases of a
     large folder the slowest part of writing results; one compact line per case comes from
     its C encoder and keeps the file greppable by case. A single pair stays fully indented.
-    Whitespace only: the document is the same either way.
+    Whitespace only: the document is the same either way. ``shard``: the block a shard's
+    result carries for ``segloss merge`` (segloss_cli.shards.shard_block), added last.
     """
     if len(run.cases) <= 1:
         items = list(run_dict(run).items())
@@ -66,4 +82,6 @@ def render_json(run: RunResult) -> str:
         else:
             text = json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n  ")
         parts.append(f"  {json.dumps(key)}: {text}")
+    if shard is not None:
+        parts.append(f"  {json.dumps('shard')}: {_shard_text(shard)}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
