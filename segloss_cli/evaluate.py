@@ -40,6 +40,7 @@ from .model import (
 from .scan import (
     LabelHistograms,
     integral_labels,
+    joint_label_table,
     label_histograms,
     label_prediction,
     scan_scores,
@@ -131,6 +132,8 @@ class LoadedPair(NamedTuple):
     # overlap counts, so evaluate_loaded needs no second pass. None on the general path.
     histograms: Optional[LabelHistograms] = None
     notes: tuple[str, ...] = ()
+    # With regions, the (PRED, GT) label-pair table of that pass: every region's counts.
+    pair_table: Optional[np.ndarray] = None
 
 
 def load_pair(pred_path: str, gt_path: str, params: EvalParams) -> LoadedPair:
@@ -150,12 +153,17 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
     """
     ignore = params.ignore_label
     histograms = None
+    pair_table = None
     pred_vol, axis_notes = orient_prediction(pred_vol, kind, gt, params.load)
     gt_dtype = gt.array.dtype
     if kind == "labels":
         gt = gt.with_array(integral_labels(gt.array, gt.path, "GT"))
         pred_vol = pred_vol.with_array(integral_labels(pred_vol.array, pred_vol.path, "PRED"))
-        histograms = label_histograms(pred_vol.array, gt.array, ignore)
+        joint = joint_label_table(pred_vol.array, gt.array, ignore) if params.classes.regions else None
+        if joint is not None:  # one pass gives the labels present and every region's counts
+            histograms, pair_table = joint
+        else:
+            histograms = label_histograms(pred_vol.array, gt.array, ignore)
         if histograms is None:
             gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", ignore)
             p_arr, pred_present = validate_label_map(pred_vol.array, pred_vol.path, "PRED", None)
@@ -188,7 +196,8 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
         notes = axis_notes + _label_notes(
             gt_present, pred_present, params.classes, histograms=histograms, gt_dtype=gt_dtype
         )
-    return LoadedPair(pred, gt, resolve_classes(pred.n_channels, present, params.classes), histograms, notes)
+    classes = resolve_classes(pred.n_channels, present, params.classes)
+    return LoadedPair(pred, gt, classes, histograms, notes, pair_table)
 
 
 # More distinct GT values than this look like an intensity image (CT/MR) passed as labels.
@@ -359,7 +368,7 @@ def distance_unit(pred: Prediction, gt: Volume, load: LoadParams) -> str:
 
 
 def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseResult:
-    from .metrics.overlap import concat_counts, confusion, region_confusion
+    from .metrics.overlap import concat_counts, confusion, region_confusion, region_counts
 
     pred, gt, classes = pair.pred, pair.gt, pair.classes
     specs = all_metrics()
@@ -372,10 +381,12 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
     else:
         counts = confusion(pred.labels, gt.array, labels, ignore_label=ignore, spacing_mm=voxel)
     region_sets = [r.labels for r in classes.regions]
-    if region_sets:  # one more counting pass per region
-        counts = concat_counts(
-            counts, region_confusion(pred.labels, gt.array, region_sets, ignore_label=ignore, spacing_mm=voxel)
-        )
+    if region_sets:  # from the pair table of the scan, else one pass for all regions (labels < 256)
+        if pair.pair_table is not None:
+            regional = region_counts(pair.pair_table, region_sets, spacing_mm=voxel)
+        else:
+            regional = region_confusion(pred.labels, gt.array, region_sets, ignore_label=ignore, spacing_mm=voxel)
+        counts = concat_counts(counts, regional)
     statuses = [class_status(int(p), int(g)) for p, g in zip(counts.n_pred, counts.n_gt)]
 
     values: dict[str, np.ndarray] = {}

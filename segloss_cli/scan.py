@@ -235,3 +235,35 @@ def scan_scores(
             )
     labels = from_kernel_3d(out, order, ndim)
     return Prediction(kind, labels, scores, vol, channel_axis=ax)  # type: ignore[arg-type]
+
+
+def joint_label_table(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[int]):
+    """(LabelHistograms, the (PRED, GT) label-pair table) of two integer label maps with every
+    value below 256, from one pass; None otherwise (then label_histograms and a pass per region).
+
+    With regions the pair table serves both: the histograms are its margins and diagonal,
+    and every region's counts are sums over it (metrics.overlap.region_counts).
+    """
+    from .kernels import confusion as K
+    from .kernels._jit import n_chunks
+    from .kernels.layout import as_kernel_3d, spatial_order
+    from .metrics.overlap import JOINT_SIZE
+
+    if pred.shape != gt.shape or pred.dtype.kind not in "biu" or gt.dtype.kind not in "biu":
+        return None
+    if ignore_label is not None and not 0 <= ignore_label < JOINT_SIZE:
+        return None
+    order = spatial_order(gt)
+    p3, g3 = as_kernel_3d(pred, order), as_kernel_3d(gt, order)
+    ign = np.int64(ignore_label if ignore_label is not None else 0)
+    table, outside = K.joint_histogram(p3, g3, JOINT_SIZE, ign, ignore_label is not None,
+                                       n_chunks(g3.shape[0] * g3.shape[1]))  # fmt: skip
+    if outside:
+        return None
+    pairs = table[:, :JOINT_SIZE]
+    gt_counts = pairs.sum(axis=0)
+    if ignore_label is not None:
+        gt_counts[ignore_label] += int(table[:, JOINT_SIZE].sum())
+    hist = LabelHistograms(pairs.sum(axis=1), gt_counts, np.diagonal(pairs).copy(), table[:, JOINT_SIZE].copy(),
+                           int(pairs.sum()))  # fmt: skip
+    return hist, table

@@ -325,3 +325,60 @@ def label_histograms_mixed(pred, gt, size, ignore_label, has_ignore, nchunks):
     for ch in range(nchunks):
         out += buf[ch]
     return out, outside.sum()
+
+
+@jit(inline="always")
+def _add_pair(table, outside, ch, pv, gv, run, size, ignore_label, has_ignore):
+    p = np.int64(pv)
+    g = np.int64(gv)
+    if has_ignore and g == ignore_label:
+        g = size  # the last column: PRED at ignored voxels (it still makes a label present)
+    elif g < 0 or g >= size:
+        outside[ch] += run
+        return
+    if p < 0 or p >= size:
+        outside[ch] += run
+    else:
+        table[p, g] += run
+
+
+@jit(parallel=True)
+def joint_histogram(pred, gt, size, ignore_label, has_ignore, nchunks):
+    """Return (table[size, size + 1], n_outside): voxels per (PRED label, GT label) pair; column
+    ``size`` holds PRED at voxels whose GT is ``ignore_label``; pairs with a value outside
+    [0, size) are only counted in n_outside.
+
+    The counts of any union of labels (a region) are sums over this table, so every region
+    of a case costs this one pass. Runs of equal pairs are counted once, as in confusion_counts.
+    """
+    n0, n1, n2 = gt.shape
+    nrows = n0 * n1
+    buf = np.zeros((nchunks, size, size + 1), np.int64)
+    outside = np.zeros(nchunks, np.int64)
+    for ch in prange(nchunks):
+        r0 = ch * nrows // nchunks
+        r1 = (ch + 1) * nrows // nchunks
+        if r0 >= r1:
+            continue
+        i0 = r0 // n1
+        lg = gt[i0, r0 - i0 * n1, 0]
+        lp = pred[i0, r0 - i0 * n1, 0]
+        run = 0
+        for r in range(r0, r1):
+            i = r // n1
+            j = r - i * n1
+            for t in range(n2):
+                g = gt[i, j, t]
+                p = pred[i, j, t]
+                if g == lg and p == lp:
+                    run += 1
+                    continue
+                _add_pair(buf[ch], outside, ch, lp, lg, run, size, ignore_label, has_ignore)
+                lg = g
+                lp = p
+                run = 1
+        _add_pair(buf[ch], outside, ch, lp, lg, run, size, ignore_label, has_ignore)
+    out = np.zeros((size, size + 1), np.int64)
+    for ch in range(nchunks):
+        out += buf[ch]
+    return out, outside.sum()

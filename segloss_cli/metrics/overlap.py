@@ -86,6 +86,9 @@ def confusion(
     return Counts(want, tp[idx], fp[idx], fn[idx], tn[idx], n, voxel_ml)
 
 
+JOINT_SIZE = 256  # regions of labels below this are counted from one (PRED, GT) pair table
+
+
 def region_confusion(
     pred: np.ndarray,
     gt: np.ndarray,
@@ -95,8 +98,9 @@ def region_confusion(
     spacing_mm=None,
 ) -> Counts:
     """Confusion counts of regions (unions of labels): a voxel is in region R when its label is
-    in R, in PRED and in GT alike. One pass per region, through the confusion kernel with a
-    table sending R's labels to one class.
+    in R, in PRED and in GT alike. Labels below 256: one pass for all regions, a table of
+    (PRED, GT) label pairs summed per region; otherwise one pass per region, through the
+    confusion kernel with a table sending R's labels to one class.
 
     Examples
     --------
@@ -113,6 +117,15 @@ def region_confusion(
     order = spatial_order(gt)
     g3, p3 = as_kernel_3d(gt, order), as_kernel_3d(pred, order)
     total = int(np.prod(np.asarray(gt.shape, dtype=np.int64)))
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0 if spacing_mm is not None else None
+    has_ignore = ignore_label is not None
+    ign = np.int64(ignore_label if ignore_label is not None else 0)
+    sets = [np.asarray(sorted({int(v) for v in region}), dtype=np.int64) for region in regions]
+    if all(s.max() < JOINT_SIZE for s in sets):
+        # One pass for every region: the (PRED, GT) label-pair table, then sums over it.
+        table, outside = K.joint_histogram(p3, g3, JOINT_SIZE, ign, has_ignore, n_chunks(g3.shape[0] * g3.shape[1]))
+        if not outside:
+            return region_counts(table, regions, spacing_mm=spacing_mm)
     rows = []
     n = total
     for region in regions:
@@ -120,15 +133,29 @@ def region_confusion(
         lut = np.ones(int(members.max()) + 1, np.int64)  # 1 = "not the class"
         lut[members] = 0
         counts, ignored = K.confusion_counts(
-            p3, g3, lut, members[:1], True,
-            np.int64(ignore_label if ignore_label is not None else 0), ignore_label is not None,
-            n_chunks(g3.shape[0] * g3.shape[1]),
-        )  # fmt: skip
+            p3, g3, lut, members[:1], True, ign, has_ignore, n_chunks(g3.shape[0] * g3.shape[1])
+        )
         n = total - int(ignored)
         rows.append((counts[0, 0], counts[1, 0] - counts[0, 0], counts[2, 0] - counts[0, 0]))
     tp, fp, fn = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
-    voxel_ml = float(np.prod(spacing_mm)) / 1000.0 if spacing_mm is not None else None
     return Counts(np.full(len(rows), -1, np.int64), tp, fp, fn, n - tp - fp - fn, n, voxel_ml)
+
+
+def region_counts(table: np.ndarray, regions, *, spacing_mm=None) -> Counts:
+    """Region counts from a (PRED label, GT label) table (kernels.confusion.joint_histogram;
+    its last column, PRED at ignored voxels, is left out)."""
+    pairs = table[:, : table.shape[0]]
+    size = pairs.shape[0]
+    tp, fp, fn = (np.zeros(len(regions), np.int64) for _ in range(3))
+    for i, region in enumerate(regions):
+        inside = np.zeros(size, bool)
+        inside[np.asarray(sorted({int(v) for v in region}), dtype=np.int64)] = True
+        tp[i] = pairs[np.ix_(inside, inside)].sum()
+        fp[i] = pairs[inside, :].sum() - tp[i]
+        fn[i] = pairs[:, inside].sum() - tp[i]
+    n = int(pairs.sum())
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0 if spacing_mm is not None else None
+    return Counts(np.full(len(regions), -1, np.int64), tp, fp, fn, n - tp - fp - fn, n, voxel_ml)
 
 
 def concat_counts(first: Counts, second: Counts) -> Counts:
