@@ -55,6 +55,7 @@ PARAMETERS = set(
         "gt_suffix",
         "pattern",
         "palette",
+        "masks",
         "aggregate",
         "shard",
         "scheduler",

@@ -67,6 +67,7 @@ OPTIONS = {
     "gt_suffix": "--gt-suffix",
     "pattern": "--pattern",
     "palette": "--palette",
+    "masks": "--masks",
     "aggregate": "--aggregate",
     "shard": "--shard",
     "scheduler": "--scheduler",

@@ -86,7 +86,12 @@ def read_mask_folder(folder: str | Path, labels: Mapping[str, int], *, npz_key=N
             )
         fg = arr != 0
         if not np.isin(arr[fg], (1, True)).all():
-            raise InputError(f"mask {f.name} is not binary (values other than 0 and 1); one 0/1 mask per structure", f)
+            raise InputError(
+                f"mask {f.name} is not binary (values other than 0 and 1); a folder against a file (or with "
+                "@masks=True) is read as one case of per-structure 0/1 masks: to score folders of cases give "
+                "two files or two folders",
+                f,
+            )
         assert out is not None
         clash = fg & (out != 0)
         if clash.any():
