@@ -227,7 +227,9 @@ def test_symmetry_and_order(case, tau):
     b = ours(gt, pred, spacing, tau=tau)
     for k in NAMES:
         assert a[k] == pytest.approx(b[k], rel=1e-12, abs=1e-12)
-    assert a["hd95"] <= a["hd"] and a["assd"] <= a["hd"] and a["masd"] <= a["hd"]
+    # A mean of equal distances may round one ulp above them (3 x 0.1 / 3 = 0.10000000000000002).
+    top = a["hd"] * (1 + 1e-12)
+    assert a["hd95"] <= top and a["assd"] <= top and a["masd"] <= top
     assert 0.0 <= a["nsd"] <= 1.0
     assert ours(pred, gt, spacing, tau=tau, mode="pooled")["hd95"] <= a["hd"]
 
