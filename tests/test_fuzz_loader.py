@@ -224,6 +224,7 @@ def test_gzip_bomb_header_is_refused_before_allocating(tmp_path):
     hdr = nib.Nifti1Header()
     hdr.set_data_shape((2048, 2048, 2048))
     hdr.set_data_dtype(np.uint8)
+    hdr["vox_offset"] = 352  # a valid single-file header (nibabel sets this when it saves)
     path = tmp_path / "bomb.nii.gz"
     path.write_bytes(gzip.compress(hdr.binaryblock + bytes(4) + bytes(4096)))
     tracemalloc.start()

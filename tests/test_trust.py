@@ -157,3 +157,25 @@ def test_hostile_result_files_for_compare(tmp_path, text):
     (tmp_path / "a.json").write_text(text)
     res = cli("compare", tmp_path / "a.json", tmp_path / "a.json")
     assert res.exit_code == 2 and res.stderr.startswith("segloss: error:"), res.stderr[-300:]
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_a_vox_offset_inside_the_header_is_refused(tmp_path, suffix):
+    import gzip
+    import struct
+
+    gt = np.zeros((4, 4, 4), np.uint8)
+    gt[1:3, 1:3, 1:3] = 1
+    good = write_nifti(tmp_path / "good.nii", gt)
+    raw = bytearray(good.read_bytes())
+    raw[108:112] = struct.pack("<f", 100.0)  # vox_offset = 100: the voxels would be the header's bytes
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_bytes(gzip.compress(bytes(raw)) if suffix == ".nii.gz" else bytes(raw))
+    res = cli("eval", bad, good, "--metrics", "dice")
+    assert res.exit_code == 2 and "vox offset 100 too low" in res.stderr, res.stderr  # nibabel's own check
+    raw[108:112] = struct.pack("<f", 0.0)  # 0 too: nibabel reads the header's bytes as voxels then
+    zero = tmp_path / f"zero{suffix}"
+    zero.write_bytes(gzip.compress(bytes(raw)) if suffix == ".nii.gz" else bytes(raw))
+    res = cli("eval", zero, good, "--metrics", "dice")
+    assert res.exit_code == 2 and "vox_offset 0 lies inside" in res.stderr, res.stderr
+    assert cli("eval", good, good, "--metrics", "dice").exit_code == 0

@@ -275,6 +275,14 @@ def _nifti_header(head: bytes, path: Path, kind: str):
         raise InputError(f"has an invalid NIfTI header ({_reason(exc)}); re-export the image", path) from None
     if any(n < 0 for n in shape):
         raise InputError(f"has an invalid NIfTI header (negative dimension in {shape}); re-export the image", path)
+    if offset < size:
+        # The voxels would start inside the header: its own bytes would be read as voxel values
+        # (nibabel reads them so, silently, for vox_offset 0).
+        raise InputError(
+            f"has an invalid NIfTI header (vox_offset {offset} lies inside the {size}-byte header; a single-file "
+            "NIfTI keeps its voxels after it, at 352 or more); re-export the image",
+            path,
+        )
     # A zero or NaN voxel size would be silently replaced by 1 mm: volumes and distances would lie.
     bad = [i + 1 for i, (n, z) in enumerate(zip(raw_shape, raw_pixdim)) if n > 1 and not (np.isfinite(z) and z != 0)]
     if bad:
