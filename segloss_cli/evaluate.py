@@ -99,7 +99,7 @@ class EvalParams:
             out.update(
                 # `--spacing 1` is how numpy inputs ask for voxel units (conventions.md): say so.
                 # (Images without a spacing measure in pixels: assemble_run says so from the cases.)
-                distance_unit="voxel" if load.spacing_mm and all(v == 1 for v in load.spacing_mm) else "mm",
+                distance_unit=load.spacing_unit,
                 hd_percentile=surf.hd_percentile,
                 hd_mode=str(surf.hd_mode),
                 nsd_tolerance_mm=surf.nsd_tolerance_mm,
@@ -292,11 +292,16 @@ def _check_unused_spacing_option(pred: Prediction, gt: Volume, load: LoadParams)
 def _require_spacing(pred: Prediction, gt: Volume, params: EvalParams) -> None:
     """Distance metrics on numpy inputs without a spacing: an error naming the file, never 1 mm guessed."""
     if _spacing(pred, gt) is None and not _in_pixels(pred, gt) and params.wants_surface():
-        raise InputError(
-            "distance metrics need voxel spacing and numpy inputs carry none; pass @spacing_mm "
-            "(e.g. @spacing_mm=1 for voxel units) or skip them with @metrics=overlap",
-            gt.path,
-        )
+        raise missing_spacing(gt.path)
+
+
+def missing_spacing(path: str) -> InputError:
+    """The error for distance metrics asked of inputs without a voxel spacing."""
+    return InputError(
+        "distance metrics need voxel spacing and numpy inputs carry none; pass @spacing_mm "
+        "(e.g. @spacing_mm=1 for voxel units) or skip them with @metrics=overlap",
+        path,
+    )
 
 
 def evaluate_pair(pred_path: str, gt_path: str, params: EvalParams, *, case: Optional[str] = None) -> CaseResult:
@@ -363,8 +368,7 @@ def distance_unit(pred: Prediction, gt: Volume, load: LoadParams) -> str:
     inputs, conventions.md) or pixel (an image without spacing)."""
     if _in_pixels(pred, gt):
         return "pixel"
-    # `--spacing 1` is how numpy inputs ask for voxel units (conventions.md): say so.
-    return "voxel" if load.spacing_mm and all(v == 1 for v in load.spacing_mm) else "mm"
+    return load.spacing_unit
 
 
 def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseResult:

@@ -49,7 +49,8 @@ EXAMPLES = (
 # Over classes: f(metric) applies f to the classes' values (each the mean over cases, or a
 # statistic over cases with .stat). Over cases: metric.stat is that statistic of the cases' values.
 CLASS_AGGREGATES: dict[str, Any] = {"mean": np.mean, "min": np.min, "max": np.max, "median": np.median}
-CASE_STATS = ("mean", "min", "max", "median", "q1", "q3")  # and pNN, NN in 0..100
+STAT_PERCENTILES = {"min": 0.0, "max": 100.0, "median": 50.0, "q1": 25.0, "q3": 75.0}  # the named ones
+CASE_STATS = ("mean", *STAT_PERCENTILES)  # and pNN, NN in 0..100
 
 
 @dataclass(frozen=True)
@@ -312,8 +313,7 @@ def check(
             return None, n_null, failing
         if req.stat == "mean":
             return float(defined.mean()), n_null, failing
-        named = {"min": 0.0, "max": 100.0, "median": 50.0, "q1": 25.0, "q3": 75.0}
-        pct = named[req.stat] if req.stat in named else _percentile(req.stat)
+        pct = STAT_PERCENTILES[req.stat] if req.stat in STAT_PERCENTILES else _percentile(req.stat)
         return float(np.percentile(defined, pct or 0.0)), n_null, failing
 
     pooled = summary.pooled if summary is not None else None

@@ -144,7 +144,7 @@ def _class_axis(pred_shape, gt_shape, requested: Optional[int], path: str) -> in
 def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) -> CaseResult:
     """Every metric and loss of every reported channel, each channel a binary pair."""
     from .classes import ClassSet
-    from .evaluate import worst_distance_mm
+    from .evaluate import missing_spacing, worst_distance_mm
     from .metrics.distance import surface_metrics
     from .metrics.overlap import confusion
     from .metrics.registry import all_metrics, apply_empty_rule, class_status
@@ -155,11 +155,7 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
     spacing = pair.spacing_mm
     surface = [m for m in params.metrics if specs[m].family == "surface"]
     if surface and spacing is None:
-        raise InputError(
-            "distance metrics need voxel spacing and numpy inputs carry none; pass @spacing_mm "
-            "(e.g. @spacing_mm=1 for voxel units) or skip them with @metrics=overlap",
-            pair.gt_volume.path,
-        )
+        raise missing_spacing(pair.gt_volume.path)
     names = params.losses.for_kind("probs")
     rows: list[ClassResult] = []
     per_loss: dict[str, list[tuple[int | str, Optional[float]]]] = {n: [] for n in names}
@@ -202,6 +198,6 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
         spacing_mm=None if spacing is None else tuple(float(s) for s in spacing),
         classes=tuple(rows),
         losses=losses,
-        distance_unit="voxel" if params.load.spacing_mm and all(v == 1 for v in params.load.spacing_mm) else "mm",
+        distance_unit=params.load.spacing_unit,
         n_voxels=n_counted,
     )

@@ -44,6 +44,12 @@ class LoadParams:
     palette: Optional[Palette] = None
     axes: str = "auto"
 
+    @property
+    def spacing_unit(self) -> str:
+        """The unit of distances measured with the given spacing: ``voxel`` for a spacing of 1,
+        how numpy inputs ask for voxel units (conventions.md), else ``mm``."""
+        return "voxel" if self.spacing_mm and all(v == 1 for v in self.spacing_mm) else "mm"
+
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "pred_type", PredType.parse(self.pred_type, "@pred_type"))
