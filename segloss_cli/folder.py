@@ -110,23 +110,18 @@ def _index(
         raise InputError(f"cannot list the {role} folder (permission denied)", folder) from None
     for path in entries:
         name = path.name
-        if name.startswith("."):
+        if name.startswith(".") or (pattern is not None and not fnmatch.fnmatchcase(name, pattern)):
             continue
+        entry: Optional[Path] = None
         if path.is_dir():  # a case stored as per-structure masks (TotalSegmentator), here or in segmentations/
-            masks = next((d for d in (path, path / "segmentations") if is_mask_folder(d)), None)
-            if masks is None or (pattern is not None and not fnmatch.fnmatchcase(name, pattern)):
-                continue
-            cid = name[: -len(suffix)] if suffix and name.endswith(suffix) and len(name) > len(suffix) else name
-            by_id.setdefault(cid, []).append(masks)
+            entry, cid = next((d for d in (path, path / "segmentations") if is_mask_folder(d)), None), name
+        elif file_kind(name) is not None and path.is_file():
+            entry, cid = path, case_id(name)
+        if entry is None:
             continue
-        if file_kind(name) is None or not path.is_file():
-            continue
-        if pattern is not None and not fnmatch.fnmatchcase(name, pattern):
-            continue
-        cid = case_id(name)
         if suffix and cid.endswith(suffix) and len(cid) > len(suffix):
             cid = cid[: -len(suffix)]
-        by_id.setdefault(cid, []).append(path)
+        by_id.setdefault(cid, []).append(entry)
     if prefer_ext is not None:
         for cid, files in by_id.items():
             chosen = [p for p in files if file_kind(p.name) == prefer_ext]
