@@ -103,7 +103,7 @@ def eval_command(
         typer.Option(
             "--metrics",
             "-m",
-            help="Comma-separated metric names, aliases or groups (all, overlap, distance, none). Default: all. See `segloss metrics`.",
+            help="Comma-separated metric names, aliases or groups (all, overlap, distance, none). Default: every metric but the opt-in ones `segloss metrics` marks; `all` adds those.",
             rich_help_panel=METRICS,
         ),
     ] = None,

@@ -32,6 +32,7 @@ def metrics_command(
                 "empty_rule": s.empty_rule,
                 "unit": s.unit,
                 "description": s.description,
+                "default": s.default,
             }
             for s in specs.values()
         ]
@@ -53,7 +54,13 @@ def metrics_command(
         hi = "inf" if s.hi == float("inf") else f"{s.hi:g}"
         better = {True: "higher", False: "lower", None: ""}[s.higher_is_better]
         table.add_row(
-            s.name, ", ".join(s.aliases), s.formula, f"[{s.lo:g}, {hi}]", better, rules[s.empty_rule], s.description
+            s.name,
+            ", ".join(s.aliases),
+            s.formula,
+            f"[{s.lo:g}, {hi}]",
+            better,
+            rules[s.empty_rule],
+            s.description if s.default else f"{s.description} (opt-in: name it, or `all`)",
         )
     Console(width=200 if not sys.stdout.isatty() else None).print(table)
 
