@@ -404,6 +404,11 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
     worst = None
     if surface:
         _require_spacing(pred, gt, params)
+    if any(specs[m].family == "case" for m in params.metrics):  # one value of the case, in every row
+        every = _every_label_counts(pair, ignore)
+        for name in params.metrics:
+            if specs[name].family == "case":
+                values[name] = np.full(counts.tp.size, specs[name].compute(every))  # type: ignore[misc]
         from .metrics.distance import region_surface_metrics, surface_metrics
 
         common: dict[str, Any] = {
@@ -452,6 +457,18 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
 
 
 # --- a run's result from its cases -------------------------------------------------------------
+
+
+def _every_label_counts(pair: LoadedPair, ignore: Optional[int]):
+    """One-vs-rest counts of every label of the case (the ignore label too, which PRED may
+    give outside the ignored voxels): what the whole-matrix ("case") metrics need."""
+    from .metrics.overlap import confusion
+
+    labels = sorted(set(pair.classes.all_labels) | ({ignore} if ignore is not None else set()))
+    if pair.histograms is not None:
+        labels = sorted(set(labels) | {int(v) for v in pair.histograms.pred_present()})
+        return pair.histograms.counts(labels, ignore_label=ignore)
+    return confusion(pair.pred.labels, pair.gt.array, labels, ignore_label=ignore)
 
 
 def computed_losses(cases) -> tuple[str, ...]:

@@ -168,6 +168,9 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
         n_counted = counts.n
         status = class_status(int(counts.n_pred[0]), int(counts.n_gt[0]))
         values = {m: np.asarray(specs[m].compute(counts))[0] for m in params.metrics if specs[m].family == "confusion"}  # type: ignore[misc]
+        if any(specs[m].family == "case" for m in params.metrics):  # a channel is a 2-class case
+            both = confusion(pm, gm, [0, 1], ignore_label=ignored)
+            values.update({m: specs[m].compute(both) for m in params.metrics if specs[m].family == "case"})  # type: ignore[misc]
         if surface:
             got = surface_metrics(pm, gm, [1], spacing_mm=spacing, names=surface, params=params.surface,
                                   ignore_label=ignored)  # fmt: skip

@@ -7,6 +7,7 @@ conventions.md asks for.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -210,12 +211,14 @@ def _m(
     unit=None,
     integer=False,
     in_table=False,
+    default=True,
+    family="confusion",
 ):
     register(
         MetricSpec(
             name=name,
             formula=formula,
-            family="confusion",
+            family=family,
             empty_rule=empty_rule,
             lo=lo,
             hi=hi,
@@ -226,6 +229,7 @@ def _m(
             integer=integer,
             compute=compute,
             in_table=in_table,
+            default=default,
         )
     )
 
@@ -375,3 +379,143 @@ _m("tp", "TP", "always", 0, inf, None, "True positive voxels", lambda c: c.tp, i
 _m("fp", "FP", "always", 0, inf, None, "False positive voxels", lambda c: c.fp, integer=True)
 _m("fn", "FN", "always", 0, inf, None, "False negative voxels", lambda c: c.fn, integer=True)
 _m("tn", "TN", "always", 0, inf, None, "True negative voxels", lambda c: c.tn, integer=True)
+
+
+# --- opt-in metrics (issue 17): registered after the wave-1 ones, so the default columns and
+# their order stay as they were; computed when named, by `all` or by the group `extra`.
+
+
+def _rates(c: Counts) -> tuple[np.ndarray, np.ndarray]:
+    """(TPR, FPR), NaN where a denominator is 0."""
+    return _div(c.tp, _f(c.tp) + c.fn), _div(c.fp, _f(c.fp) + c.tn)
+
+
+def _prevalence_threshold(c: Counts) -> np.ndarray:
+    # (sqrt(TPR*FPR) - FPR)/(TPR - FPR) = sqrt(FPR)/(sqrt(TPR) + sqrt(FPR)): the second form is
+    # the same number where the first is defined and continues it across TPR = FPR (0.5; the
+    # first form is 0/0 there). Undefined when TPR = FPR = 0 or a rate is undefined.
+    tpr, fpr = _rates(c)
+    with np.errstate(invalid="ignore"):
+        return _div(np.sqrt(fpr), np.sqrt(tpr) + np.sqrt(fpr))
+
+
+def mcc_multiclass(c: Counts) -> float:
+    """Gorodkin's R_K of the K x K confusion matrix, from one-vs-rest counts of *every* label.
+
+    R_K = (s*t - sum_k p_k g_k) / sqrt((s^2 - sum_k p_k^2)(s^2 - sum_k g_k^2)) with s the voxels
+    counted, t the correctly labelled ones (sum_k TP_k), p_k, g_k the voxels PRED and GT give
+    label k (sklearn.metrics.matthews_corrcoef for K classes). ``c`` must hold every label
+    present (then sum_k p_k = sum_k g_k = s); NaN when a factor of the denominator is 0 (PRED or
+    GT a single label everywhere; sklearn returns 0.0 there).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = confusion(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 2]), [0, 1, 2])
+    >>> round(mcc_multiclass(c), 6)
+    0.7
+    """
+    s = float(c.n)
+    t = float(np.sum(_f(c.tp)))
+    p, g = _f(c.n_pred), _f(c.n_gt)
+    den = math.sqrt(s * s - float(np.sum(p * p))) * math.sqrt(s * s - float(np.sum(g * g)))
+    return float("nan") if den == 0 else (s * t - float(np.sum(p * g))) / den
+
+
+_m(
+    "false_omission_rate",
+    "FN/(FN+TN)",
+    "ratio",
+    0,
+    1,
+    False,
+    "False omission rate (1 - NPV)",
+    lambda c: _div(c.fn, _f(c.fn) + c.tn),
+    aliases=("for",),
+    default=False,
+)
+_m(
+    "informedness",
+    "TPR+TNR-1",
+    "ratio",
+    -1,
+    1,
+    True,
+    "Bookmaker informedness (Youden's J)",
+    lambda c: _div(c.tp, _f(c.tp) + c.fn) + _div(c.tn, _f(c.tn) + c.fp) - 1.0,
+    aliases=("youden", "youden_j", "bm"),
+    default=False,
+)
+_m(
+    "markedness",
+    "PPV+NPV-1",
+    "ratio",
+    -1,
+    1,
+    True,
+    "Markedness (deltaP)",
+    lambda c: _div(c.tp, _f(c.tp) + c.fp) + _div(c.tn, _f(c.tn) + c.fn) - 1.0,
+    aliases=("mk", "deltap"),
+    default=False,
+)
+_m(
+    "fowlkes_mallows",
+    "TP/sqrt((TP+FP)(TP+FN)) = sqrt(PPV*TPR)",
+    "ratio",
+    0,
+    1,
+    True,
+    "Fowlkes-Mallows index of the 2x2 table (not sklearn's pair-counting clustering score)",
+    lambda c: _div(c.tp, np.sqrt(_f(c.tp) + c.fp) * np.sqrt(_f(c.tp) + c.fn)),
+    aliases=("fmi", "fm"),
+    default=False,
+)
+_m(
+    "lr_plus",
+    "TPR/FPR",
+    "ratio",
+    0,
+    inf,
+    True,
+    "Positive likelihood ratio (null when FPR = 0: infinite or 0/0)",
+    lambda c: _div(*_rates(c)),
+    aliases=("lr+", "plr"),
+    default=False,
+)
+_m(
+    "lr_minus",
+    "FNR/TNR",
+    "ratio",
+    0,
+    inf,
+    False,
+    "Negative likelihood ratio (null when TNR = 0)",
+    lambda c: _div(_div(c.fn, _f(c.fn) + c.tp), _div(c.tn, _f(c.tn) + c.fp)),
+    aliases=("lr-", "nlr"),
+    default=False,
+)
+_m(
+    "prevalence_threshold",
+    "(sqrt(TPR*FPR)-FPR)/(TPR-FPR) = sqrt(FPR)/(sqrt(TPR)+sqrt(FPR))",
+    "ratio",
+    0,
+    1,
+    False,
+    "Prevalence threshold (Balayla 2020); 0.5 at TPR = FPR > 0",
+    _prevalence_threshold,
+    aliases=("pt",),
+    default=False,
+)
+_m(
+    "mcc_multiclass",
+    "Gorodkin R_K of the K x K confusion matrix (all labels, background included)",
+    "ratio",
+    -1,
+    1,
+    True,
+    "Multi-class MCC of the case (sklearn matthews_corrcoef); the same value in every class row",
+    mcc_multiclass,
+    aliases=("rk", "mcc_k"),
+    default=False,
+    family="case",
+)

@@ -4,7 +4,8 @@ and the parametrised tests all read this list.
 A metric belongs to a *family* that says what it is computed from: ``confusion`` metrics are
 formulas over per-class TP/FP/FN/TN counts (one pass over the data serves them all);
 ``surface`` metrics are reductions of per-class surface distances (computed only when one
-is selected).
+is selected); ``case`` metrics are one value per case from the counts of every label (the
+whole confusion matrix), repeated in each class row.
 
 Empty-mask rules (conventions.md, "Empty masks"):
 - ``similarity``: both empty -> 1, one empty -> 0 under ``worst``; null under ``nan``.
@@ -29,7 +30,7 @@ from ..selection import did_you_mean, register_name, select_names
 class MetricSpec:
     name: str
     formula: str
-    family: str  # confusion | surface
+    family: str  # confusion | surface | case
     empty_rule: str  # similarity | distance | ratio | always
     lo: float
     hi: float
@@ -53,6 +54,8 @@ GROUPS = {
     "all": lambda spec: True,
     "overlap": lambda spec: spec.family == "confusion" and spec.default,
     "distance": lambda spec: spec.family == "surface" and spec.default,
+    # The opt-in count metrics of issue 17 (rates, likelihood ratios, multi-class MCC).
+    "overlap_extra": lambda spec: spec.family in ("confusion", "case") and not spec.default,
 }
 
 
