@@ -166,24 +166,7 @@ def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[in
             p1, g1, size, ignore, ignore_label is not None, max(1, min(threads, p1.size))
         )
     else:
-        per_word = 8 // itemsize
-        n_words = p1.size // per_word
-        mask = np.uint64((1 << (8 * itemsize)) - 1)
-        unit = np.uint64(sum(1 << (8 * itemsize * i) for i in range(per_word)))
-        # The word views reinterpret bytes; PRED and GT of one width compare slot by slot.
-        hist, outside = K.label_histograms(
-            p1,
-            g1,
-            p1[: n_words * per_word].view(np.uint64),
-            g1[: n_words * per_word].view(np.uint64),
-            per_word,
-            mask,
-            unit,
-            size,
-            ignore,
-            ignore_label is not None,
-            max(1, min(threads, n_words)),
-        )
+        hist, outside = K.word_histograms(p1, g1, size, ignore, ignore_label is not None, joint=False)
     if outside:
         return None
     n_ignored = int(hist[1, ignore_label]) if ignore_label is not None and 0 <= ignore_label < size else 0
@@ -245,7 +228,6 @@ def joint_label_table(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[i
     and every region's counts are sums over it (metrics.overlap.region_counts).
     """
     from .kernels import confusion as K
-    from .kernels._jit import n_chunks
     from .kernels.layout import as_kernel_3d, spatial_order
     from .metrics.overlap import JOINT_SIZE
 
@@ -256,8 +238,7 @@ def joint_label_table(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[i
     order = spatial_order(gt)
     p3, g3 = as_kernel_3d(pred, order), as_kernel_3d(gt, order)
     ign = np.int64(ignore_label if ignore_label is not None else 0)
-    table, outside = K.joint_histogram(p3, g3, JOINT_SIZE, ign, ignore_label is not None,
-                                       n_chunks(g3.shape[0] * g3.shape[1]))  # fmt: skip
+    table, outside = K.pair_table(p3, g3, JOINT_SIZE, ign, ignore_label is not None)
     if outside:
         return None
     pairs = table[:, :JOINT_SIZE]

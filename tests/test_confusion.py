@@ -214,3 +214,47 @@ def test_label_histograms_decline_strided_and_mismatched_inputs():
     assert label_histograms(a[:, ::2], a[:, ::2]) is None  # not contiguous
     assert label_histograms(a, np.zeros((6, 8, 11), np.uint8)) is None  # shapes differ
     assert label_histograms(a.astype(np.float32), a) is None  # float: validated elsewhere first
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 700),
+    dtype=st.sampled_from(["uint8", "int16", "uint16", "int32"]),
+    ignore=st.sampled_from([None, 3, 255]),
+    blocky=st.booleans(),
+    wide=st.booleans(),
+)
+def test_pair_table_equals_numpy(seed, n, dtype, ignore, blocky, wide):
+    """The (PRED, GT) pair table of both paths (64-bit words for one width and a C-contiguous
+    layout, voxel runs otherwise) against np.add.at; values outside [0, 256) only tallied."""
+    from segloss_cli.kernels.confusion import pair_table
+
+    rng = np.random.default_rng(seed)
+    hi = 300 if wide and dtype != "uint8" else 6
+    lo = -2 if wide and dtype.startswith("int") else 0
+
+    def draw():
+        if blocky:  # long runs, like real label maps: the word path's skipping is exercised
+            return np.repeat(rng.integers(lo, hi, size=n // 17 + 1), 17)[:n].astype(dtype)
+        return rng.integers(lo, hi, size=n).astype(dtype)
+
+    pred, gt = draw(), draw()
+    size = 256
+    ign = np.int64(ignore if ignore is not None else 0)
+    want = np.zeros((size, size + 1), np.int64)
+    p64, g64 = pred.astype(np.int64), gt.astype(np.int64)
+    at_ign = (g64 == ignore) if ignore is not None else np.zeros(n, bool)
+    ok_p = (p64 >= 0) & (p64 < size)
+    ok_g = (g64 >= 0) & (g64 < size)
+    pair = ok_p & ok_g & ~at_ign
+    np.add.at(want, (p64[pair], g64[pair]), 1)
+    np.add.at(want, (p64[ok_p & at_ign], np.full(int((ok_p & at_ign).sum()), size)), 1)
+    n_out = n - int(pair.sum()) - int((ok_p & at_ign).sum())
+    for p3, g3 in (
+        (pred.reshape(1, 1, n), gt.reshape(1, 1, n)),  # one width, contiguous: words
+        (pred.reshape(1, 1, n), gt.astype(np.int64).reshape(1, 1, n)),  # two widths: voxel runs
+    ):
+        table, outside = pair_table(p3, g3, size, ign, ignore is not None)
+        assert outside == n_out
+        np.testing.assert_array_equal(table, want)

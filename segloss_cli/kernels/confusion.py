@@ -124,9 +124,35 @@ def _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore):
 
 
 @jit(inline="always")
-def _count_runs(pred, gt, lo, hi, hist, size, ignore_label, has_ignore):
-    """Count voxels lo..hi-1 of two flat maps into ``hist``, one update per run of equal
-    (PRED, GT) pairs; return how many fell outside the table. Nothing for lo >= hi."""
+def _add_joint_run(table, lp, lg, run, size, ignore_label, has_ignore):
+    """Count ``run`` voxels with PRED = lp, GT = lg into the (PRED, GT) pair table (column
+    ``size``: PRED at voxels whose GT is ``ignore_label``); return how many fall outside it."""
+    p = np.int64(lp)
+    g = np.int64(lg)
+    if p < 0 or p >= size:
+        return run
+    if has_ignore and g == ignore_label:
+        table[p, size] += run
+        return 0
+    if g < 0 or g >= size:
+        return run
+    table[p, g] += run
+    return 0
+
+
+@jit(inline="always")
+def _add_any_run(table, lp, lg, run, size, ignore_label, has_ignore, joint):
+    # A branch per run, not per voxel: one kernel serves the histograms and the pair table.
+    if joint:
+        return _add_joint_run(table, lp, lg, run, size, ignore_label, has_ignore)
+    return _add_hist_run(table, lp, lg, run, size, ignore_label, has_ignore)
+
+
+@jit(inline="always")
+def _count_runs(pred, gt, lo, hi, hist, size, ignore_label, has_ignore, joint=False):
+    """Count voxels lo..hi-1 of two flat maps into ``hist`` (the histograms, or the pair table
+    when ``joint``), one update per run of equal (PRED, GT) pairs; return how many fell
+    outside the table. Nothing for lo >= hi."""
     n_out = 0
     if lo >= hi:
         return n_out
@@ -139,11 +165,11 @@ def _count_runs(pred, gt, lo, hi, hist, size, ignore_label, has_ignore):
         if p == lp and g == lg:
             run += 1
         else:
-            n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+            n_out += _add_any_run(hist, lp, lg, run, size, ignore_label, has_ignore, joint)
             lp = p
             lg = g
             run = 1
-    return n_out + _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+    return n_out + _add_any_run(hist, lp, lg, run, size, ignore_label, has_ignore, joint)
 
 
 _DEBRUIJN64 = np.uint64(0x03F79D71B4CB0A89)
@@ -232,8 +258,11 @@ def _splat(value, mask, unit):
 
 
 @jit(parallel=True)
-def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size, ignore_label, has_ignore, nchunks):
-    """One read of two flat, equally long integer label maps: (hist[4, size], n_outside).
+def label_histograms(
+    pred, gt, pred_words, gt_words, per_word, mask, unit, size, ignore_label, has_ignore, nchunks, joint
+):
+    """One read of two flat, equally long integer label maps: (hist[4, size], n_outside), or
+    with ``joint`` (table[size, size + 1], n_outside), the joint_histogram table.
 
     For every value v in [0, size):
       hist[0, v] = |PRED == v|       over voxels whose GT is not ``ignore_label``
@@ -258,7 +287,9 @@ def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size,
     n_words = pred_words.size
     slot_bits = np.uint64(64 // per_word)  # bits per label in a word: 8, 16 or 32
     slot_shift = np.uint64(3 if per_word == 8 else (4 if per_word == 4 else (5 if per_word == 2 else 6)))
-    buf = np.zeros((nchunks, 4, size), np.int64)
+    rows = size if joint else 4
+    cols = size + 1 if joint else size
+    buf = np.zeros((nchunks, rows, cols), np.int64)
     outside = np.zeros(nchunks, np.int64)
     for ch in prange(nchunks):
         w0 = ch * n_words // nchunks
@@ -289,7 +320,7 @@ def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size,
             while change != 0:
                 slot = _lowest_set_bit(change) >> slot_shift
                 run += slot - start
-                n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+                n_out += _add_any_run(hist, lp, lg, run, size, ignore_label, has_ignore, joint)
                 lp = pred[u0 + slot]
                 lg = gt[u0 + slot]
                 run = 0
@@ -298,15 +329,52 @@ def label_histograms(pred, gt, pred_words, gt_words, per_word, mask, unit, size,
             run += per_word - start
             pp = _splat(lp, mask, unit)
             gp = _splat(lg, mask, unit)
-        n_out += _add_hist_run(hist, lp, lg, run, size, ignore_label, has_ignore)
+        n_out += _add_any_run(hist, lp, lg, run, size, ignore_label, has_ignore, joint)
         outside[ch] = n_out
-    out = np.zeros((4, size), np.int64)
+    out = np.zeros((rows, cols), np.int64)
     n_out = outside.sum()
     for ch in range(nchunks):
         out += buf[ch]
     # the few voxels after the last whole word
-    n_out += _count_runs(pred, gt, n_words * per_word, n, out, size, ignore_label, has_ignore)
+    n_out += _count_runs(pred, gt, n_words * per_word, n, out, size, ignore_label, has_ignore, joint)
     return out, n_out
+
+
+def word_histograms(p1: np.ndarray, g1: np.ndarray, size: int, ignore, has_ignore: bool, *, joint: bool):
+    """kernels.confusion.label_histograms on two flat, C-contiguous maps of one width: the
+    histograms, or with ``joint`` the (PRED, GT) pair table, 64 bits at a time."""
+    import numba
+
+    itemsize = p1.dtype.itemsize
+    per_word = 8 // itemsize
+    n_words = p1.size // per_word
+    mask = np.uint64((1 << (8 * itemsize)) - 1)
+    unit = np.uint64(sum(1 << (8 * itemsize * i) for i in range(per_word)))
+    # The word views reinterpret bytes; PRED and GT of one width compare slot by slot.
+    return label_histograms(
+        p1,
+        g1,
+        p1[: n_words * per_word].view(np.uint64),
+        g1[: n_words * per_word].view(np.uint64),
+        per_word,
+        mask,
+        unit,
+        size,
+        ignore,
+        has_ignore,
+        max(1, min(numba.get_num_threads(), n_words)),
+        joint,
+    )
+
+
+def pair_table(p3: np.ndarray, g3: np.ndarray, size: int, ignore, has_ignore: bool):
+    """(table[size, size + 1], n_outside) of two 3-D kernel views (joint_histogram's table):
+    64 bits at a time when both are C-contiguous and of one width, else voxel by voxel."""
+    from ._jit import n_chunks
+
+    if p3.dtype.itemsize == g3.dtype.itemsize and p3.flags.c_contiguous and g3.flags.c_contiguous:
+        return word_histograms(p3.reshape(-1), g3.reshape(-1), size, ignore, has_ignore, joint=True)
+    return joint_histogram(p3, g3, size, ignore, has_ignore, n_chunks(g3.shape[0] * g3.shape[1]))
 
 
 @jit(parallel=True)

@@ -319,17 +319,77 @@ def region_surface_metrics(
 
     params = replace(params if params is not None else SurfaceParams(), nsd_tolerance_per_label={})
     out: dict[str, list] = {n: [] for n in names}
-    for region in regions:
-        members = np.asarray(sorted({int(v) for v in region}), dtype=np.int64)
-        p = np.isin(pred, members).view(np.uint8)
-        g = np.isin(gt, members).astype(np.uint8)
+    sets = [np.asarray(sorted({int(v) for v in region}), dtype=np.int64) for region in regions]
+    for members, crop in zip(sets, _region_crops(pred, gt, sets, ignore_label)):
+        if crop is None:  # the region is in neither mask: no surface, NaN like an absent label
+            for n in names:
+                out[n].append(np.nan)
+            continue
+        # Binary masks of the region's box only (one voxel of margin, so that surfaces are
+        # the same as in the whole image): no volume-sized temporaries per region.
+        pc, gc = pred[crop], gt[crop]
+        p, g = _member_mask(pc, members), _member_mask(gc, members)
         if ignore_label is not None:
-            g[gt == ignore_label] = 2  # the ignore label of the binary pair
+            g[gc == ignore_label] = 2  # the ignore label of the binary pair
         got = surface_metrics(p, g, [1], spacing_mm=spacing_mm, names=names, params=params,
                               ignore_label=None if ignore_label is None else 2)  # fmt: skip
         for n in names:
             out[n].append(got[n][0])
     return {n: np.asarray(v, dtype=np.float64) for n, v in out.items()}
+
+
+def _member_mask(arr: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """uint8 mask, 1 where ``arr`` holds a member label, in ``arr``'s memory order.
+
+    A run of consecutive labels is two compares and a few labels are one compare each
+    (elementwise ufuncs keep the layout of a strided crop and need no sort), else np.isin.
+    """
+    if arr.dtype.kind in "biu":
+        info = np.iinfo(arr.dtype) if arr.dtype.kind != "b" else np.iinfo(np.uint8)
+        vals = [int(v) for v in members if info.min <= v <= info.max]  # others cannot occur
+        if not vals:
+            return np.zeros(arr.shape, np.uint8)
+        if len(vals) > 1 and vals[-1] - vals[0] + 1 == len(vals):
+            return ((arr >= vals[0]) & (arr <= vals[-1])).view(np.uint8)
+        if len(vals) <= 4:
+            mask = arr == vals[0]
+            for v in vals[1:]:
+                mask |= arr == v
+            return mask.view(np.uint8)
+    return np.isin(arr, members).view(np.uint8)
+
+
+def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional[int]):
+    """Per region (sorted member labels): the slices of its bounding box in PRED and GT, grown
+    by one voxel within the image, or None where neither mask has a member. One pass over the
+    label maps (the per-label boxes of every member label, then their unions)."""
+    from ..kernels import confusion as KC
+    from ..kernels import surface as KS
+    from ..kernels._jit import n_chunks
+    from ..kernels.layout import as_kernel_3d, spatial_order
+
+    union = np.unique(np.concatenate(sets))
+    sorted_labels, lut, use_lut = KC.class_lookup(union)
+    order = spatial_order(gt)
+    g3, p3 = as_kernel_3d(gt, order), as_kernel_3d(pred, order)
+    ign = np.int64(0 if ignore_label is None else ignore_label)
+    lo, hi = KS.class_boxes(p3, g3, lut, sorted_labels, use_lut, ign, ignore_label is not None,
+                            n_chunks(g3.shape[0] * g3.shape[1]))  # fmt: skip
+    skip = 3 - gt.ndim  # kernel axes before this are the dummy axes of a 2-D image
+    crops = []
+    for members in sets:
+        idx = np.searchsorted(sorted_labels, members)
+        rlo = lo[:, idx, :].reshape(-1, 3).min(axis=0)
+        rhi = hi[:, idx, :].reshape(-1, 3).max(axis=0)
+        if np.any(rlo > rhi):
+            crops.append(None)
+            continue
+        box = [slice(0, n) for n in gt.shape]
+        for a in range(skip, 3):
+            axis = order[a - skip]  # kernel axis a walks original axis order[a - skip]
+            box[axis] = slice(max(int(rlo[a]) - 1, 0), min(int(rhi[a]) + 2, gt.shape[axis]))
+        crops.append(tuple(box))
+    return crops
 
 
 def _s(name, formula, empty_rule, lo, hi, better, description, in_table=False, unit="mm"):
