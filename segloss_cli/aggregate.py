@@ -11,6 +11,7 @@ macro Jaccard over the whole set).
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
@@ -20,24 +21,49 @@ from .classes import class_order
 from .model import CaseResult, ClassSummary, ConfusionCounts, Pooled, PooledClass, Stats, Summary, WorstCase, WorstCases
 
 
+class Values:
+    """One value's defined values over cases, in case order, as compact float64 (8 bytes a
+    value, not a Python object each), and how many were undefined (None)."""
+
+    __slots__ = ("defined", "n_null")
+
+    def __init__(self, n_null: int = 0):
+        self.defined = array("d")
+        self.n_null = n_null
+
+    def add(self, value: Optional[float]) -> None:
+        if value is None:
+            self.n_null += 1
+        else:
+            self.defined.append(float(value))
+
+    def __len__(self) -> int:
+        return len(self.defined) + self.n_null
+
+    def stats(self) -> Stats:
+        defined = np.array(self.defined, dtype=np.float64)
+        n, n_null = int(defined.size), self.n_null
+        if defined.size == 0:
+            return Stats(None, None, None, None, None, None, None, n, n_null)
+        q1, med, q3 = np.percentile(defined, [25, 50, 75])
+        return Stats(
+            mean=float(defined.mean()),
+            std=float(defined.std()),
+            median=float(med),
+            q1=float(q1),
+            q3=float(q3),
+            min=float(defined.min()),
+            max=float(defined.max()),
+            n=n,
+            n_null=n_null,
+        )
+
+
 def stats(values: Iterable[Optional[float]]) -> Stats:
-    vals = list(values)
-    defined = np.array([float(v) for v in vals if v is not None], dtype=np.float64)
-    n, n_null = int(defined.size), len(vals) - int(defined.size)
-    if defined.size == 0:
-        return Stats(None, None, None, None, None, None, None, n, n_null)
-    q1, med, q3 = np.percentile(defined, [25, 50, 75])
-    return Stats(
-        mean=float(defined.mean()),
-        std=float(defined.std()),
-        median=float(med),
-        q1=float(q1),
-        q3=float(q3),
-        min=float(defined.min()),
-        max=float(defined.max()),
-        n=n,
-        n_null=n_null,
-    )
+    acc = Values()
+    for v in values:
+        acc.add(v)
+    return acc.stats()
 
 
 def _defined_mean(values: Sequence[Optional[float]]) -> Optional[float]:
@@ -45,42 +71,162 @@ def _defined_mean(values: Sequence[Optional[float]]) -> Optional[float]:
     return float(np.mean(defined)) if defined else None
 
 
-def summarize(cases: Iterable[CaseResult], metric_names: tuple[str, ...], loss_names: tuple[str, ...]) -> Summary:
-    cases = list(cases)
-    labels = sorted({row.label for case in cases for row in case.classes}, key=class_order)
-    names: dict[Any, Optional[str]] = {}
-    per_metric: dict[Any, dict[str, list]] = {lab: {m: [] for m in metric_names} for lab in labels}
-    per_loss: dict[Any, dict[str, list]] = {lab: {n: [] for n in loss_names} for lab in labels}
-    loss_values: dict[str, list] = {n: [] for n in loss_names}
-    class_means: dict[str, list] = {m: [] for m in metric_names}
-    for case in cases:
+class RunningSummary:
+    """Everything a run's summary needs of its cases, taken one case at a time (in case-id
+    order), so a run need not keep its cases: per class and metric (and loss) the values as
+    :class:`Values` (the median and quartiles need every value; 8 bytes each), the per-case
+    means over classes, TP/FP/FN sums and counted voxels for the pooled view, and the ``k``
+    worst cases of ``worst_metric``. The statistics are those of :func:`summarize`,
+    :func:`pooled` and :func:`worst_cases` over the same cases, exactly: those functions are
+    this class fed with a list.
+    """
+
+    def __init__(
+        self,
+        metric_names: Sequence[str],
+        *,
+        worst_metric: Optional[str] = None,
+        higher_is_better: bool = True,
+        k: int = 5,
+    ):
+        self.metric_names = tuple(metric_names)
+        self.n_cases = 0
+        self.distance_units: set[str] = set()
+        self.loss_names: dict[str, None] = {}  # every loss some case computed, first seen first
+        self._names: dict[Any, Optional[str]] = {}
+        self._metrics: dict[Any, dict[str, Values]] = {}
+        self._class_means = {m: Values() for m in self.metric_names}
+        self._losses: dict[str, Values] = {}
+        self._per_loss: dict[Any, dict[str, Values]] = {}
+        self._sums: dict[Any, list[int]] = {}
+        self._n_voxels = 0
+        self._counted = True  # every case carries its counts (pooled needs them)
+        self._worst_metric = worst_metric
+        self._sign = 1.0 if higher_is_better else -1.0
+        self._k = k
+        self._worst: list[tuple] = []
+
+    def add(self, case: CaseResult) -> None:
+        index = self.n_cases
+        self.n_cases += 1
+        self.distance_units.add(case.distance_unit)
         for row in case.classes:
-            names.setdefault(row.label, row.name)
-            for m in metric_names:
-                per_metric[row.label][m].append(row.metrics.get(m))
-        for m in metric_names:
-            class_means[m].append(_defined_mean([row.metrics.get(m) for row in case.classes]))
-        for n in loss_names:
-            res = case.losses.get(n)
-            loss_values[n].append(None if res is None else res.value)
-            for lab in labels:
-                if res is not None and lab in res.per_class:
-                    per_loss[lab][n].append(res.per_class[lab])
-    classes = tuple(
-        ClassSummary(
-            label=lab,
-            name=names.get(lab),
-            metrics={m: stats(per_metric[lab][m]) for m in metric_names},
-            losses={n: stats(per_loss[lab][n]) for n in loss_names if per_loss[lab][n]} if loss_names else None,
+            lab = row.label
+            if lab not in self._metrics:
+                self._names[lab] = row.name
+                self._metrics[lab] = {m: Values() for m in self.metric_names}
+                self._sums[lab] = [0, 0, 0]
+            values = self._metrics[lab]
+            for m in self.metric_names:
+                values[m].add(row.metrics.get(m))
+            if row.counts is None:
+                self._counted = False
+            else:
+                tally = self._sums[lab]
+                tally[0] += row.counts.tp
+                tally[1] += row.counts.fp
+                tally[2] += row.counts.fn
+        if case.n_voxels is None:
+            self._counted = False
+        else:
+            self._n_voxels += int(case.n_voxels)
+        for m in self.metric_names:
+            self._class_means[m].add(_defined_mean([row.metrics.get(m) for row in case.classes]))
+        for name in case.losses:
+            if name not in self._losses:
+                self._losses[name] = Values(n_null=index)  # undefined in every earlier case
+                self.loss_names[name] = None
+        for name, acc in self._losses.items():
+            res = case.losses.get(name)
+            acc.add(None if res is None else res.value)
+            if res is not None:
+                for lab, value in res.per_class.items():
+                    self._per_loss.setdefault(lab, {}).setdefault(name, Values()).add(value)
+        if self._worst_metric is not None:
+            self._add_worst(case, index)
+
+    def _add_worst(self, case: CaseResult, index: int) -> None:
+        metric, sign = str(self._worst_metric), self._sign
+        if all(row.status == "both_empty" for row in case.classes):
+            return
+        defined = [(float(row.metrics[metric]), row) for row in case.classes if row.metrics.get(metric) is not None]
+        mean = float(np.mean([v for v, _ in defined])) if defined else None
+        failed = [row for row in case.classes if row.metrics.get(metric) is None and row.status != "both_empty"]
+        if failed:
+            row = min(failed, key=lambda r: class_order(r.label))
+            entry = (0, 0.0, WorstCase(case.case, mean, row.label, row.name, None))
+        elif defined:
+            value, row = min(defined, key=lambda vr: (sign * vr[0], class_order(vr[1].label)))
+            entry = (1, sign * value, WorstCase(case.case, mean, row.label, row.name, value))
+        else:
+            return
+        w = entry[2]
+        # The sort key of the whole list, then arrival: the first k of a stable sort of all cases.
+        self._worst.append((entry[0], entry[1], sign * (w.mean if w.mean is not None else 0.0), w.case, index, w))
+        if len(self._worst) > 2 * self._k + 16:
+            self._trim_worst()
+
+    def _trim_worst(self) -> None:
+        self._worst.sort(key=lambda r: r[:5])
+        del self._worst[self._k :]
+
+    def labels(self) -> list:
+        return sorted(self._metrics, key=class_order)
+
+    def summary(self, loss_names: Sequence[str]) -> Summary:
+        """Statistics per class and metric, of each loss per class, of the means over classes,
+        and of the losses' values (``loss_names``: the losses to report, in report order)."""
+        labels = self.labels()
+        classes = tuple(
+            ClassSummary(
+                label=lab,
+                name=self._names.get(lab),
+                metrics={m: self._metrics[lab][m].stats() for m in self.metric_names},
+                losses={
+                    n: self._per_loss[lab][n].stats() for n in loss_names if len(self._per_loss.get(lab, {}).get(n, ()))
+                }
+                if loss_names
+                else None,
+            )
+            for lab in labels
         )
-        for lab in labels
-    )
-    return Summary(
-        n_cases=len(cases),
-        classes=classes,
-        mean_over_classes={m: stats(class_means[m]) for m in metric_names},
-        losses={n: stats(loss_values[n]) for n in loss_names} if loss_names else None,
-    )
+        return Summary(
+            n_cases=self.n_cases,
+            classes=classes,
+            mean_over_classes={m: self._class_means[m].stats() for m in self.metric_names},
+            losses={n: self._losses.get(n, Values(n_null=self.n_cases)).stats() for n in loss_names}
+            if loss_names
+            else None,
+        )
+
+    def worst(self) -> Optional[WorstCases]:
+        """The worst cases of ``worst_metric`` (None when none was given)."""
+        if self._worst_metric is None:
+            return None
+        self._trim_worst()
+        return WorstCases(self._worst_metric, tuple(r[5] for r in self._worst))
+
+    def pooled(self, *, empty_policy: str) -> Optional[Pooled]:
+        """The pooled view (:func:`pooled`) of the cases so far; None when one lacks its counts."""
+        if not self._counted:
+            return None
+        labels = self.labels()
+        return _pooled_from(
+            labels,
+            self._names,
+            [self._sums[lab] for lab in labels],
+            self._n_voxels,
+            self.n_cases,
+            self.metric_names,
+            empty_policy,
+        )
+
+
+def summarize(cases: Iterable[CaseResult], metric_names: tuple[str, ...], loss_names: tuple[str, ...]) -> Summary:
+    acc = RunningSummary(metric_names)
+    for case in cases:
+        acc.add(case)
+    return acc.summary(loss_names)
 
 
 def worst_cases(cases: Iterable[CaseResult], metric: str, *, higher_is_better: bool = True, k: int = 5) -> WorstCases:
@@ -92,22 +238,10 @@ def worst_cases(cases: Iterable[CaseResult], metric: str, *, higher_is_better: b
     defined class value, then by the mean, then by case id (stable). A case whose classes are
     all empty in both masks is never listed: there is nothing wrong with it.
     """
-    sign = 1.0 if higher_is_better else -1.0
-    rows = []
+    acc = RunningSummary((), worst_metric=metric, higher_is_better=higher_is_better, k=k)
     for case in cases:
-        if all(row.status == "both_empty" for row in case.classes):
-            continue
-        defined = [(float(row.metrics[metric]), row) for row in case.classes if row.metrics.get(metric) is not None]
-        mean = float(np.mean([v for v, _ in defined])) if defined else None
-        failed = [row for row in case.classes if row.metrics.get(metric) is None and row.status != "both_empty"]
-        if failed:
-            row = min(failed, key=lambda r: class_order(r.label))
-            rows.append((0, 0.0, WorstCase(case.case, mean, row.label, row.name, None)))
-        elif defined:
-            value, row = min(defined, key=lambda vr: (sign * vr[0], class_order(vr[1].label)))
-            rows.append((1, sign * value, WorstCase(case.case, mean, row.label, row.name, value)))
-    rows.sort(key=lambda r: (r[0], r[1], sign * (r[2].mean if r[2].mean is not None else 0.0), r[2].case))
-    return WorstCases(metric, tuple(r[2] for r in rows[:k]))
+        acc.add(case)
+    return acc.worst()  # type: ignore[return-value]
 
 
 def _nanmean(values) -> Optional[float]:
@@ -129,21 +263,26 @@ def pooled(cases: Sequence[CaseResult], metric_names: Sequence[str], *, empty_po
 
     None when a case does not carry its counts (a hand-built result).
     """
+    acc = RunningSummary(metric_names)
+    for case in cases:
+        acc.add(case)
+    return acc.pooled(empty_policy=empty_policy)
+
+
+def _pooled_from(
+    labels: Sequence[Any],
+    names: dict[Any, Optional[str]],
+    sums: Sequence[Sequence[int]],
+    n_total: int,
+    n_cases: int,
+    metric_names: Sequence[str],
+    empty_policy: str,
+) -> Pooled:
+    """The pooled view from each label's (TP, FP, FN) sums and the counted voxels of the run."""
     from .metrics.overlap import Counts
     from .metrics.registry import all_metrics, apply_empty_rule, class_status
 
-    if any(c.n_voxels is None or any(r.counts is None for r in c.classes) for c in cases):
-        return None
-    labels = sorted({row.label for case in cases for row in case.classes}, key=class_order)
-    names: dict[Any, Optional[str]] = {}
-    sums = {lab: np.zeros(3, dtype=np.int64) for lab in labels}
-    for case in cases:
-        for row in case.classes:
-            names.setdefault(row.label, row.name)
-            c = row.counts
-            sums[row.label] += (c.tp, c.fp, c.fn)  # type: ignore[union-attr]
-    n_total = sum(int(c.n_voxels or 0) for c in cases)
-    tp, fp, fn = (np.array([sums[lab][i] for lab in labels], dtype=np.int64) for i in range(3))
+    tp, fp, fn = (np.array([s[i] for s in sums], dtype=np.int64).reshape(-1) for i in range(3))
     tn = n_total - tp - fp - fn
     keys = np.array([lab if isinstance(lab, int) else -1 for lab in labels], dtype=np.int64)  # -1: a region
     counts = Counts(keys, tp, fp, fn, tn, n_total, None)
@@ -176,4 +315,4 @@ def pooled(cases: Sequence[CaseResult], metric_names: Sequence[str], *, empty_po
         "mDice": _nanmean(_ratio(2 * tpf, 2 * tpf + fpf + fnf)),
         "mFscore": _nanmean(fscore),
     }
-    return Pooled(len(cases), tuple(rows), mean_over, dataset)
+    return Pooled(n_cases, tuple(rows), mean_over, dataset)

@@ -481,14 +481,21 @@ def run_params(
     on_pairing: Optional[Callable[[Any], None]] = None,
     on_case: Optional[Callable[[CaseResult], None]] = None,
     masks: bool = False,
+    on_result: Optional[Callable[[CaseResult], None]] = None,
+    keep_cases: bool = True,
 ) -> RunResult:
     """The run of two files or two folders under ready-made parameter records (the CLI's entry).
 
     ``masks``: two folders are one case, each a folder of per-structure binary masks.
 
     ``on_pairing(pairing)`` is called once two folders are paired, before any case is scored;
-    ``on_case(result)`` after each case of a folder.
+    ``on_case(result)`` after each case of a folder as it finishes; ``on_result(result)`` with
+    every case (a pair's one too) in case-id order, the order of the result's cases.
+    ``keep_cases=False``: a folder run keeps no case (``RunResult.cases`` is empty; the
+    summary is taken case by case, evaluate.case_accumulator), so its memory does not grow
+    with the number of cases; ``on_result`` is then the only way to see them.
     """
+    from .evaluate import case_accumulator
     from .folder import default_jobs, pair_folders, score_pairs
 
     pred_p, gt_p = Path(pred), Path(gt)
@@ -510,16 +517,26 @@ def run_params(
         if on_pairing is not None:
             on_pairing(pairing)
         jobs = default_jobs() if folder.jobs is None else folder.jobs
+        running = case_accumulator(params, folder=True)
+
+        def taken(case: CaseResult) -> None:
+            running.add(case)
+            if on_result is not None:
+                on_result(case)
+
         if not pairing.pairs:  # a shard may hold no case: an empty part of the run
             cases: tuple[CaseResult, ...] = ()
         elif folder.scheduler is not None:
             from .backends import score_pairs_on
 
-            cases = score_pairs_on(folder, pairing.pairs, params, on_case=on_case)
+            cases = score_pairs_on(folder, pairing.pairs, params, on_case=on_case, on_result=taken, keep=keep_cases)
         else:
-            cases = score_pairs(pairing.pairs, params, jobs=jobs, on_case=on_case)
+            cases = score_pairs(pairing.pairs, params, jobs=jobs, on_case=on_case, on_result=taken, keep=keep_cases)
         summary: Optional[PairingSummary] = pairing.summary()
-        return assemble_run(cases, params, pairing=summary, metrics_chosen=metrics_chosen)
+        return assemble_run(cases, params, pairing=summary, metrics_chosen=metrics_chosen, running=running)
     from .evaluate import evaluate_pair
 
-    return assemble_run((evaluate_pair(str(pred_p), str(gt_p), params),), params, metrics_chosen=metrics_chosen)
+    one = evaluate_pair(str(pred_p), str(gt_p), params)
+    if on_result is not None:
+        on_result(one)
+    return assemble_run((one,), params, metrics_chosen=metrics_chosen)

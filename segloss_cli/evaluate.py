@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from .scan import (
     scan_scores,
     validate_label_map,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .aggregate import RunningSummary
 
 
 @dataclass(frozen=True)
@@ -487,43 +490,58 @@ def headline_metric(metric_names) -> Optional[str]:
     return next((m for m in metric_names if specs[m].higher_is_better is not None), None)
 
 
+def case_accumulator(params: EvalParams, *, folder: bool) -> RunningSummary:
+    """The running summary of a run's cases: what :func:`assemble_run` reads of them (a folder
+    run also keeps its worst cases by the headline metric)."""
+    from .aggregate import RunningSummary
+
+    headline = headline_metric(params.metrics) if folder else None
+    better = bool(all_metrics()[headline].higher_is_better) if headline is not None else True
+    return RunningSummary(params.metrics, worst_metric=headline, higher_is_better=better)
+
+
 def assemble_run(
     cases: tuple[CaseResult, ...],
     params: EvalParams,
     *,
     pairing: Optional[PairingSummary] = None,
     metrics_chosen: bool = True,
+    running: Optional[RunningSummary] = None,
 ) -> RunResult:
     """The RunResult of scored cases: settings, summary (with pairing and worst cases for a
     folder run), and the terminal table's columns (every metric when they were chosen, else
-    the headline subset)."""
+    the headline subset).
+
+    ``running``: the cases already taken one by one (:func:`case_accumulator`, in case-id
+    order); then ``cases`` are the ones the result keeps, none for a run that streamed them.
+    """
     from dataclasses import replace
 
-    from .aggregate import pooled, summarize, worst_cases
+    from .losses.registry import LOSSES
 
     specs = all_metrics()
     metric_names = params.metrics
-    computed = computed_losses(cases)
+    if running is None:
+        running = case_accumulator(params, folder=pairing is not None)
+        for case in cases:
+            running.add(case)
+    computed = tuple(n for n in LOSSES if n in running.loss_names)  # registry order, as computed_losses
     settings = {"segloss_version": __version__, **params.settings()}
     settings["losses"] = list(computed)
-    if "distance_unit" in settings and any(c.distance_unit == "pixel" for c in cases):
-        units = {c.distance_unit for c in cases}
+    if "distance_unit" in settings and "pixel" in running.distance_units:
+        units = running.distance_units
         if len(units) > 1:
             raise InputError(
                 f"some cases measure distances in pixels (images without a spacing) and others in "
                 f"{', '.join(sorted(units - {'pixel'}))}; give @spacing_mm for the images or score them apart"
             )
         settings["distance_unit"] = "pixel"
-    summary = replace(
-        summarize(cases, metric_names, computed),
-        pooled=pooled(cases, metric_names, empty_policy=str(params.empty_policy)),
-    )
+    summary = replace(running.summary(computed), pooled=running.pooled(empty_policy=str(params.empty_policy)))
     if pairing is not None:
         summary = replace(summary, pairing=pairing)
-        headline = headline_metric(metric_names)
-        if headline is not None:
-            better = specs[headline].higher_is_better
-            summary = replace(summary, worst_cases=worst_cases(cases, headline, higher_is_better=bool(better)))
+        worst = running.worst()
+        if worst is not None:
+            summary = replace(summary, worst_cases=worst)
     table = tuple(metric_names) if metrics_chosen else tuple(m for m in metric_names if specs[m].in_table)
     return RunResult(
         settings=settings,

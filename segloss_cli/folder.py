@@ -250,8 +250,15 @@ def score_pairs(
     *,
     jobs: int = 1,
     on_case: Optional[Callable[[CaseResult], None]] = None,
+    on_result: Optional[Callable[[CaseResult], None]] = None,
+    keep: bool = True,
 ) -> tuple[CaseResult, ...]:
     """Score every pair; return the results sorted by case id.
+
+    ``on_result`` is called in the calling thread with each result in case-id order (a result
+    waits until every earlier case is done); ``keep=False`` drops each result once handed on
+    and returns none, so memory holds only the cases in flight (workers do not start a case
+    far ahead of the oldest unfinished one: see :class:`InOrder`).
 
     ``jobs`` worker threads score cases in parallel (1: all in the calling thread).
     ``on_case`` is called in the calling thread after each case (progress display). Any
@@ -265,12 +272,12 @@ def score_pairs(
         raise InputError("no case pairs to score")
     if jobs < 1:
         raise UsageError(f"@jobs must be >= 1, not {jobs}")
-    results: list[Optional[CaseResult]] = [None] * len(pairs)
+    order = InOrder(len(pairs), on_result, keep=keep)
 
     def done(i: int, res: CaseResult) -> None:
-        results[i] = res
         if on_case is not None:
             on_case(res)
+        order.put(i, res)
 
     # The first case compiles the kernels (or loads them from numba's cache) before any
     # worker exists, so no two threads wait on the same compile.
@@ -282,8 +289,55 @@ def score_pairs(
         for i in range(1, len(pairs)):
             done(i, score_pair(pairs[i], params))
     else:
-        _score_threaded(pairs, range(1, len(pairs)), params, jobs, done)
-    return tuple(results)  # type: ignore[arg-type]
+        _score_threaded(pairs, range(1, len(pairs)), params, jobs, done, hold=order.wait_turn)
+    return order.kept()
+
+
+class InOrder:
+    """Results handed on in case-id order while they arrive in any order.
+
+    ``put(i, result)`` (the calling thread) stores result ``i`` and hands on, in order, every
+    result from the oldest not yet handed on while they are there. With ``keep=False`` a
+    result is dropped once handed on, and :meth:`wait_turn` (a worker, before it starts case
+    ``i``) waits while ``i`` is more than ``window`` cases ahead of the oldest unfinished one,
+    so at most ``window`` finished results wait for a slow case: memory does not grow with the
+    number of cases.
+    """
+
+    def __init__(
+        self, n: int, on_result: Optional[Callable[[CaseResult], None]] = None, *, keep: bool = True, window: int = 256
+    ):
+        import threading
+
+        self._results: list[Optional[CaseResult]] = [None] * n
+        self._on_result = on_result
+        self._keep = keep
+        self._window = window
+        self._next = 0
+        self._moved = threading.Condition()
+
+    def put(self, i: int, result: CaseResult) -> None:
+        self._results[i] = result
+        while self._next < len(self._results) and self._results[self._next] is not None:
+            if self._on_result is not None:
+                self._on_result(self._results[self._next])  # type: ignore[arg-type]
+            if not self._keep:
+                self._results[self._next] = None
+            self._next += 1
+        if not self._keep:
+            with self._moved:
+                self._moved.notify_all()
+
+    def wait_turn(self, i: int, stop) -> None:
+        if self._keep:
+            return
+        with self._moved:
+            while i - self._next > self._window and not stop.is_set():
+                self._moved.wait(0.2)
+
+    def kept(self) -> tuple[CaseResult, ...]:
+        """Every result, in case-id order (none with ``keep=False``)."""
+        return tuple(self._results) if self._keep else ()  # type: ignore[arg-type]
 
 
 def _kernels_threadsafe() -> bool:
@@ -301,7 +355,7 @@ def _kernels_threadsafe() -> bool:
         return False
 
 
-def _score_threaded(pairs, indices, params: EvalParams, jobs: int, done) -> None:
+def _score_threaded(pairs, indices, params: EvalParams, jobs: int, done, hold=None) -> None:
     import queue
     import threading
 
@@ -321,6 +375,10 @@ def _score_threaded(pairs, indices, params: EvalParams, jobs: int, done) -> None
                 i = todo.get_nowait()
             except queue.Empty:
                 return
+            if hold is not None:
+                hold(i, stop)
+                if stop.is_set():
+                    return
             try:
                 outbox.put((i, score_pair(pairs[i], params)))
             except BaseException as exc:  # noqa: BLE001 - carried to the calling thread

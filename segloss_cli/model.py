@@ -165,6 +165,24 @@ class CaseResult:
         }
 
 
+def case_rows(case: CaseResult, metric_names: tuple[str, ...], loss_names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The CSV's records of one case (:meth:`RunResult.rows`), one per class."""
+    out = []
+    for row in case.classes:
+        rec: dict[str, Any] = {"case": case.case, "label": row.label, "name": row.name, "status": row.status}
+        for m in metric_names:
+            rec[m] = row.metrics.get(m)
+        for name in loss_names:
+            res = case.losses.get(name)
+            # A loss without per-class values (generalized_dice) shows its value on every
+            # row; a row the loss has no value for (a region) shows none.
+            rec[f"loss_{name}"] = (
+                None if res is None else (res.per_class.get(row.label) if res.per_class else res.value)
+            )
+        out.append(rec)
+    return out
+
+
 # --- summary over cases ------------------------------------------------------------------------
 
 
@@ -343,21 +361,7 @@ class RunResult:
 
     def rows(self) -> list[dict[str, Any]]:
         """One record per case and class: the CSV's rows, with None for undefined values."""
-        out = []
-        for case in self.cases:
-            for row in case.classes:
-                rec: dict[str, Any] = {"case": case.case, "label": row.label, "name": row.name, "status": row.status}
-                for m in self.metric_names:
-                    rec[m] = row.metrics.get(m)
-                for name in self.loss_names:
-                    res = case.losses.get(name)
-                    # A loss without per-class values (generalized_dice) shows its value on every
-                    # row; a row the loss has no value for (a region) shows none.
-                    rec[f"loss_{name}"] = (
-                        None if res is None else (res.per_class.get(row.label) if res.per_class else res.value)
-                    )
-                out.append(rec)
-        return out
+        return [rec for case in self.cases for rec in case_rows(case, self.metric_names, self.loss_names)]
 
     def to_pandas(self) -> pandas.DataFrame:
         """The per-case, per-class rows as a pandas DataFrame (columns as in the CSV).

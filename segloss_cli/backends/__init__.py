@@ -54,8 +54,11 @@ def score_pairs_on(
     params: EvalParams,
     *,
     on_case: Optional[Callable[[CaseResult], None]] = None,
+    on_result: Optional[Callable[[CaseResult], None]] = None,
+    keep: bool = True,
 ) -> tuple[CaseResult, ...]:
-    """Score ``pairs`` on the backend ``folder`` (an api.FolderParams) names."""
+    """Score ``pairs`` on the backend ``folder`` (an api.FolderParams) names; ``on_result`` and
+    ``keep`` as in :func:`segloss_cli.folder.score_pairs`."""
     from .dask import score_pairs_dask
 
     return score_pairs_dask(
@@ -65,4 +68,6 @@ def score_pairs_on(
         batch_size=folder.batch_size,
         connect_timeout_s=folder.connect_timeout_s,
         on_case=on_case,
+        on_result=on_result,
+        keep=keep,
     )

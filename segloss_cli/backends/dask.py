@@ -245,8 +245,11 @@ def score_pairs_dask(
     batch_size: Optional[int] = None,
     connect_timeout_s: float = 10.0,
     on_case: Optional[Callable[[CaseResult], None]] = None,
+    on_result: Optional[Callable[[CaseResult], None]] = None,
+    keep: bool = True,
 ) -> tuple[CaseResult, ...]:
-    """Score every pair on the Dask cluster ``scheduler``; the results sorted by case id.
+    """Score every pair on the Dask cluster ``scheduler``; the results sorted by case id
+    (``on_result`` and ``keep``: as in :func:`segloss_cli.folder.score_pairs`).
 
     ``scheduler``: ``local`` (a LocalCluster with one single-threaded worker process per
     core), ``local:N`` (N of them) or the address of a running scheduler
@@ -263,7 +266,11 @@ def score_pairs_dask(
         raise InputError("no case pairs to score")
     distributed = _import_distributed()
     tune = bool(segloss_cli.CLI_PROCESS)
-    results: dict[str, CaseResult] = {}
+    from ..folder import InOrder
+
+    order = InOrder(len(pairs), on_result, keep=keep)
+    index = {p.case: i for i, p in enumerate(pairs)}
+    results = (order, index)
     with _quiet_dask_logs(), connect(scheduler, connect_timeout_s) as (client, numba_threads):
         size = batch_size or auto_batch_size(len(pairs) - 1, _n_threads(client))
         # The first case alone, as locally: one worker compiles (or loads) the kernels the data
@@ -283,10 +290,10 @@ def score_pairs_dask(
             pending = [f for f in futures if not f.done()]
             if pending:  # an error or an interrupt: nothing more of this run runs
                 client.cancel(pending, force=True)
-    return tuple(results[p.case] for p in pairs)
+    return order.kept()
 
 
-def _collect(distributed: Any, futures: dict[Any, tuple[CasePair, ...]], results: dict, on_case) -> None:
+def _collect(distributed: Any, futures: dict[Any, tuple[CasePair, ...]], results: tuple, on_case) -> None:
     import queue
 
     finished: queue.SimpleQueue = queue.SimpleQueue()
@@ -303,9 +310,10 @@ def _collect(distributed: Any, futures: dict[Any, tuple[CasePair, ...]], results
         for item in _result(distributed, future, futures[future]):
             if isinstance(item, _Failure):
                 raise item.error()
-            results[item.case] = item
             if on_case is not None:
                 on_case(item)
+            order, index = results
+            order.put(index[item.case], item)
 
 
 def _result(distributed: Any, future: Any, batch: tuple[CasePair, ...]) -> list[Any]:

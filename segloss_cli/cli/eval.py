@@ -255,6 +255,15 @@ def eval_command(
             "--csv", help="Also write per-case, per-class rows as CSV here (atomically).", rich_help_panel=OUTPUT
         ),
     ] = None,
+    cases_jsonl: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--cases-jsonl",
+            help="Also write one JSON line per case (the JSON report's case object) here, as the cases are scored (in case order; put in place at the end, atomically). Without --json, --format json, --html or a .STAT requirement a folder run keeps no case in memory.",
+            rich_help_panel=OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.", rich_help_panel=OUTPUT)
     ] = False,
@@ -490,9 +499,15 @@ def eval_command(
         parse_batch_size(batch_size),
         connect_timeout,
     )
-    outputs = [check_writable(p, inputs) for p in (json_path, csv_path, summary_csv, markdown_path) if p is not None]
+    outputs = [
+        check_writable(p, inputs)
+        for p in (json_path, csv_path, summary_csv, markdown_path, cases_jsonl)
+        if p is not None
+    ]
     if len({o.resolve() for o in outputs}) < len(outputs):
-        raise UsageError("--json, --csv, --summary-csv and --markdown must be different files; give separate paths")
+        raise UsageError(
+            "--json, --csv, --summary-csv, --markdown and --cases-jsonl must be different files; give separate paths"
+        )
     from .rank import check_report_outputs, run_report, write_report
 
     check_report_outputs(html_path, plots_dir, inputs, outputs)
@@ -540,63 +555,92 @@ def eval_command(
         paired.append(pairing)
         progress.start(pairing, missing)
 
-    with progress:
-        run = run_params(
-            pred,
-            gt,
-            params,
-            masks=masks,
-            folder=folder,
-            metrics_chosen=metrics is not None,
-            on_pairing=on_pairing,
-            on_case=progress.advance,
-        )
-    block = None
-    if folder.shard is not None:
-        from ..shards import shard_block
+    from ..losses.registry import LOSSES
+    from ._stream import CaseStreams
 
-        block = shard_block(run, paired[0].shard, params, metrics_chosen=metrics is not None)
-    if not quiet:
-        _print_notes(run)
-        if ignore_label is None and params.ignore_label is not None:
-            err(
-                f'segloss: note: ignore label {params.ignore_label} from {label_names} (its "ignore" entry); --ignore-label overrides it'
-            )
-    if not folders and not run.cases[0].classes and not quiet:
-        err(
-            "segloss: note: no class to report: PRED and GT hold only background; "
-            "name labels with --labels to report them (as both_empty) or add --include-background"
-        )
-    checks = gate.check(run, requirements, allow_undefined=allow_undefined)
-    report = run_report(run, load=params.load) if (html_path or plots_dir) else None
-    _emit(
-        run,
-        output_format,
-        json_path,
-        csv_path,
-        summary_csv,
-        folder=folders,
-        aggregate=aggregate,
-        shard=block,
-        markdown_path=markdown_path,
-        checks=checks,
+    # Outputs that need every case at once; any other output is streamed or a summary, so a
+    # folder run then keeps no case (its memory does not grow with the number of cases).
+    keep_cases = bool(
+        json_path
+        or output_format == Format.json
+        or html_path
+        or plots_dir
+        or shard
+        or any(r.stat is not None for r in requirements)
     )
-    write_report(report, html_path, plots_dir)
-    if checks:
-        report_gate(checks, len(requirements), quiet=quiet)
+    streams = CaseStreams(
+        csv_path=csv_path,
+        jsonl_path=cases_jsonl,
+        stdout_csv=output_format == Format.csv,
+        metric_names=params.metrics,
+        loss_order=tuple(LOSSES),
+    )
+    with streams:  # an error or an interrupt removes the streamed files: nothing is written
+        with progress:
+            run = run_params(
+                pred,
+                gt,
+                params,
+                masks=masks,
+                folder=folder,
+                metrics_chosen=metrics is not None,
+                on_pairing=on_pairing,
+                on_case=progress.advance,
+                on_result=streams.add,
+                keep_cases=keep_cases,
+            )
+        block = None
+        if folder.shard is not None:
+            from ..shards import shard_block
+
+            block = shard_block(run, paired[0].shard, params, metrics_chosen=metrics is not None)
+        if not quiet:
+            _print_notes(run, streams)
+            if ignore_label is None and params.ignore_label is not None:
+                err(
+                    f'segloss: note: ignore label {params.ignore_label} from {label_names} (its "ignore" entry); --ignore-label overrides it'
+                )
+        if not folders and not run.cases[0].classes and not quiet:
+            err(
+                "segloss: note: no class to report: PRED and GT hold only background; "
+                "name labels with --labels to report them (as both_empty) or add --include-background"
+            )
+        checks = gate.check(run, requirements, allow_undefined=allow_undefined)
+        report = run_report(run, load=params.load) if (html_path or plots_dir) else None
+        _emit(
+            run,
+            output_format,
+            json_path,
+            csv_path,
+            summary_csv,
+            folder=folders,
+            aggregate=aggregate,
+            shard=block,
+            markdown_path=markdown_path,
+            checks=checks,
+            streams=streams,
+        )
+        write_report(report, html_path, plots_dir)
+        if checks:
+            report_gate(checks, len(requirements), quiet=quiet)
 
 
-def _print_notes(run) -> None:
-    """Each distinct note of the cases once on stderr, with how many cases it concerns."""
+def _print_notes(run, streams=None) -> None:
+    """Each distinct note of the cases once on stderr, with how many cases it concerns
+    (``streams``: the notes taken as the cases came, _stream.CaseStreams)."""
     from ..errors import render_params
     from ._common import cli_options, err
 
-    seen: dict[str, list[str]] = {}
-    for case in run.cases:
-        for note in case.notes:
-            seen.setdefault(note, []).append(case.case)
-    for note, cases in seen.items():
-        where = f" ({len(cases)} cases, e.g. {cases[0]})" if len(run.cases) > 1 else ""
+    if streams is None:
+        seen: dict[str, list] = {}
+        for case in run.cases:
+            for note in case.notes:
+                seen.setdefault(note, [0, case.case])[0] += 1
+        n_cases = len(run.cases)
+    else:
+        seen, n_cases = streams.notes, streams.n_cases
+    for note, (count, first) in seen.items():
+        where = f" ({count} cases, e.g. {first})" if n_cases > 1 else ""
         err(f"segloss: warning: {render_params(note, cli_options())}{where}")
 
 
@@ -622,18 +666,23 @@ def _emit(
     shard: Optional[dict] = None,
     markdown_path: Optional[Path] = None,
     checks: Optional[list] = None,
+    streams=None,
 ) -> None:
-    """Serialise everything in memory first, then write files atomically, then print."""
+    """Serialise everything in memory first, then write files atomically, then print.
+
+    ``streams`` (_stream.CaseStreams): the CSV outputs were written as the cases came; they
+    are put in place with the others, and stdout's is copied out of its spool."""
     from ..io.atomic import write_all_atomic
     from ..report.csv_ import render_csv, render_summary_csv
     from ..report.json_ import render_json
 
     json_text = render_json(run, shard=shard) if (json_path or output_format == Format.json) else ""
-    csv_text = render_csv(run) if (csv_path or output_format == Format.csv) else ""
+    rendered_csv = streams is None and (csv_path or output_format == Format.csv)
+    csv_text = render_csv(run) if rendered_csv else ""
     files = {}
     if json_path:
         files[json_path] = json_text
-    if csv_path:
+    if csv_path and streams is None:
         files[csv_path] = csv_text
     if summary_csv:
         files[summary_csv] = render_summary_csv(run)
@@ -644,12 +693,16 @@ def _emit(
         markdown_text = render_markdown(run, checks or [], folder=folder)
     if markdown_path:
         files[markdown_path] = markdown_text
-    if files:
-        write_all_atomic(files)
+    streamed = streams.outputs() if streams is not None else ()
+    if files or streamed:
+        write_all_atomic(files, streamed)
     if output_format == Format.json:
         sys.stdout.write(json_text)
     elif output_format == Format.csv:
-        sys.stdout.write(csv_text)
+        if streams is not None:
+            streams.copy_stdout(sys.stdout)
+        else:
+            sys.stdout.write(csv_text)
     elif output_format == Format.markdown:
         sys.stdout.write(markdown_text)
     else:

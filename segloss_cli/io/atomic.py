@@ -93,7 +93,93 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
     write_all_atomic({path: text})
 
 
-def write_all_atomic(outputs: dict) -> None:
+class StreamedOutput:
+    """An output written while the run goes (``--cases-jsonl``, a streamed ``--csv``): into a
+    temporary file beside the target, put in place by :func:`write_all_atomic` together with
+    the other outputs (all or nothing, as theirs); :meth:`discard` removes it (an error, an
+    interrupt: nothing written). ``path=None`` (stdout) and a pipe or device are spooled to
+    the system's temporary folder and copied out at the end, so memory never holds them.
+    """
+
+    def __init__(self, path: str | os.PathLike | None):
+        self.out = None if path is None else _target(path)
+        self.copy = self.out is None or _special(self.out)
+        self.done = False
+        folder = tempfile.gettempdir() if self.copy or self.out is None else (str(self.out.parent) or ".")
+        name = "stdout" if self.out is None else self.out.name
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise _output_error(exc, self.out or Path(folder)) from None
+        if not self.copy and self.out is not None:
+            _set_mode(fd, self.out)
+        self.file = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def write(self, text: str) -> None:
+        try:
+            self.file.write(text)
+        except OSError as exc:
+            raise _output_error(exc, self.out or Path(self.tmp)) from None
+
+    def rewrite(self, transform) -> None:
+        """Replace what is written so far by ``transform(old, new)`` (two text files: read
+        the old, write the new) and go on writing after it."""
+        self.file.close()
+        folder = os.path.dirname(self.tmp)
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(self.tmp).split(".tmp")[0] + ".", suffix=".tmp", dir=folder)
+        if not self.copy and self.out is not None:
+            _set_mode(fd, self.out)
+        try:
+            with (
+                open(self.tmp, encoding="utf-8", newline="") as old,
+                os.fdopen(fd, "w", encoding="utf-8", newline="") as new,
+            ):
+                transform(old, new)
+        except OSError as exc:
+            _unlink(tmp)
+            raise _output_error(exc, self.out or Path(tmp)) from None
+        _unlink(self.tmp)
+        self.tmp = tmp
+        self.file = open(tmp, "a", encoding="utf-8", newline="")
+
+    def finish(self) -> None:
+        """Flush and fsync the temporary file (write_all_atomic, before the renames)."""
+        if self.file.closed:
+            return
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+
+    def copy_to(self, fh) -> None:
+        """The content, into an open text file (stdout) in pieces."""
+        import shutil
+
+        self.finish()
+        with open(self.tmp, encoding="utf-8", newline="") as src:
+            shutil.copyfileobj(src, fh, 1 << 20)
+
+    def discard(self) -> None:
+        """Remove the temporary file (if it was not put in place)."""
+        if not self.file.closed:
+            self.file.close()
+        if not self.done:
+            _unlink(self.tmp)
+            self.done = True
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _output_error(exc: OSError, out: Path) -> Exception:
+    why = _WRITE_ERRORS.get(exc.errno or 0)
+    return exc if why is None else OutputError(f"cannot write the output: {why}", out)
+
+
+def write_all_atomic(outputs: dict, streamed: tuple[StreamedOutput, ...] = ()) -> None:
     """Write several outputs (text or bytes) all-or-nothing as far as the OS allows.
 
     A symbolic link is written through (its target is replaced, the link stays); a FIFO or
@@ -102,12 +188,23 @@ def write_all_atomic(outputs: dict) -> None:
 
     Every temporary file is written and fsync'ed first; the renames, which are quick and
     cannot fail halfway through a file, run last with SIGINT/SIGTERM held back, so an
-    interrupt leaves either no new output or all of them.
+    interrupt leaves either no new output or all of them. ``streamed``: outputs already in
+    their temporary files (:class:`StreamedOutput`), put in place with the others (one for
+    stdout is left to its caller's :meth:`StreamedOutput.copy_to`).
     """
     temps: list[tuple[str, Path]] = []
     special: list[tuple[Path, str | bytes]] = []
     out = Path(".")
     try:
+        for stream in streamed:
+            if stream.out is None:
+                continue
+            out = stream.out
+            stream.finish()
+            if stream.copy:
+                special.append((stream.out, stream))  # type: ignore[arg-type]
+            else:
+                temps.append((stream.tmp, stream.out))
         for path, text in outputs.items():
             out = _target(path)
             if _special(out):  # a pipe or device: written last, in place
@@ -121,9 +218,16 @@ def write_all_atomic(outputs: dict) -> None:
                 fh.flush()
                 os.fsync(fh.fileno())
         _commit(temps)
+        for stream in streamed:
+            stream.done = stream.done or (stream.out is not None and not stream.copy)
         for out, text in special:
-            with open(out, *_mode(text)) as fh:
-                fh.write(text)
+            if isinstance(text, StreamedOutput):
+                with open(out, "w", encoding="utf-8", newline="") as fh:
+                    text.copy_to(fh)
+                text.discard()
+            else:
+                with open(out, *_mode(text)) as fh:
+                    fh.write(text)
             COMMITTED.append(str(out))
     except OSError as exc:
         _remove(temps)

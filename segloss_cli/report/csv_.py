@@ -17,15 +17,22 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def csv_header(metric_names, loss_names) -> list[str]:
+    return ["case", "label", "name", "status", *metric_names, *(f"loss_{n}" for n in loss_names)]
+
+
+def csv_cells(rec: dict[str, Any], header: list[str]) -> list[Any]:
+    """One record (model.case_rows) as the CSV's cells under ``header``."""
+    return [rec["case"], rec["label"], rec["name"] or "", rec["status"], *(_cell(rec[key]) for key in header[4:])]
+
+
 def render_csv(run: RunResult) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    header = ["case", "label", "name", "status", *run.metric_names, *(f"loss_{n}" for n in run.loss_names)]
+    header = csv_header(run.metric_names, run.loss_names)
     writer.writerow(header)
     for rec in run.rows():
-        writer.writerow(
-            [rec["case"], rec["label"], rec["name"] or "", rec["status"], *(_cell(rec[key]) for key in header[4:])]
-        )
+        writer.writerow(csv_cells(rec, header))
     return buf.getvalue()
 
 
