@@ -110,7 +110,7 @@ class EvalParams:
                 worst_distance_mm=surf.worst_distance_mm,
             )
         if self.losses.names != ():
-            params = self.losses.resolved()
+            params = self.losses.recorded()
             w = params["weights"]
             params["weights"] = (
                 None if w is None else ({str(k): v for k, v in w.items()} if isinstance(w, dict) else list(w))

@@ -159,6 +159,9 @@ def _silence_stdout() -> None:
 
 def run_app(app) -> None:
     """Entry point: also covers Ctrl-C / SIGTERM / broken pipes outside a command body."""
+    from . import _stdio
+
+    _stdio.guard()  # closed or full standard streams (>&-, 2>&-, > /dev/full)
     install_sigterm()
     try:
         app()

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .registry import LOG_EPS, LOSSES, LossParams, resolve_weights
+from .registry import LOG_EPS, LOSSES, PARAMS, VARIANTS_OF, LossParams, resolve_weights
 
 
 def _formulas():
@@ -45,6 +45,19 @@ def _needs(names, params, sigmoid: bool) -> set[str]:
     return needs
 
 
+def _variant_sums(pred, gt, all_labels, names, values, ignore_label, renormalize):
+    """The extra sums of the variant options (losses/variants.py); (None, None) by default."""
+    from .variants import log_sums
+
+    smooth = values["label_smoothing"] > 0 and ("ce" in names or ("dice_ce" in names and not values["ce_raw"]))
+    raw_ce = "dice_ce" in names and values["ce_raw"]
+    raw_focal = "dice_focal" in names and values["focal_sigmoid"]
+    common = dict(gamma=values["focal_gamma"], ignore_label=ignore_label, renormalize=renormalize)
+    log = log_sums(pred, gt, all_labels, raw=False, focal=False, **common) if smooth else None
+    log_raw = log_sums(pred, gt, all_labels, raw=True, focal=raw_focal, **common) if raw_ce or raw_focal else None
+    return log, log_raw
+
+
 def _params_out(
     name: str, params: dict[str, Any], weights: dict[int, float], pred_kind: str, sigmoid: bool
 ) -> dict[str, Any]:
@@ -52,6 +65,9 @@ def _params_out(
     out: dict[str, Any] = {}
     for key in spec.params:
         out[key] = {str(k): v for k, v in weights.items()} if key == "weights" else params[key]
+    for key in VARIANTS_OF.get(name, ()):  # a variant switch only when set (default outputs unchanged)
+        if params[key] != PARAMS[key].default:
+            out[key] = params[key]
     if spec.uses_log and pred_kind != "logits":
         out["log_eps"] = LOG_EPS
     if name == "dice_ce":
@@ -83,7 +99,7 @@ def compute_losses(
     ``classes.reported`` are the per-class rows and the classes region losses average over.
     """
     from ..model import LossResult
-    from .context import Ctx, weighted_mean
+    from .context import Ctx
     from .lovasz import HINGE, SOFTMAX, lovasz_per_class
     from .sums import compute_sums
 
@@ -108,7 +124,8 @@ def compute_losses(
         ignore_label=ignore_label,
         renormalize=renormalize,
     )
-    ctx = Ctx(sums, idx, w_all, values, sigmoid)
+    log, log_raw = _variant_sums(pred, gt, all_labels, names, values, ignore_label, renormalize)
+    ctx = Ctx(sums, idx, w_all, values, sigmoid, log, log_raw)
     formulas = _formulas()
     out = {}
     for name in names:
@@ -131,7 +148,7 @@ def compute_losses(
             )
             got = dict(zip(labs, vals))
             per = np.array([got.get(lab, np.nan) for lab in reported], dtype=np.float64)
-            value = weighted_mean(per, ctx.w_rep)
+            value = ctx.mean(per)
         per_class = {} if per is None else {lab: _num(v) for lab, v in zip(reported, per)}
         out[name] = LossResult(name, _num(value), per_class, _params_out(name, values, weights, pred.kind, sigmoid))
     return out

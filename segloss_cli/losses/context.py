@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from .sums import Sums
+from .variants import LogSums
 
 
 @dataclass(frozen=True)
@@ -17,10 +18,28 @@ class Ctx:
     w_all: np.ndarray  # class weights per column
     params: dict[str, Any]
     sigmoid: bool  # a single sigmoid channel (binary prediction)
+    # The variants' extra sums (losses/variants.py), when an option asks for them: ``log`` with
+    # the losses' own log p (label smoothing), ``log_raw`` of the stored values as logits.
+    log: Optional[LogSums] = None
+    log_raw: Optional[LogSums] = None
 
     @property
     def w_rep(self) -> np.ndarray:
         return self.w_all[self.idx]
+
+    def mean(self, values: np.ndarray) -> float:
+        """A loss's value from its per-class values: the weighted mean, or with
+        ``weights_scale`` the mean of w_c L_c over the defined classes (MONAI's weight)."""
+        if self.params.get("weights_scale"):
+            ok = np.isfinite(values)
+            return float(np.mean(self.w_rep[ok] * values[ok])) if ok.any() else float("nan")
+        return weighted_mean(values, self.w_rep)
+
+    def absent_zero(self, values: np.ndarray) -> np.ndarray:
+        """Per-class region losses with ``absent_zero``: 0 for a class absent from GT (SMP)."""
+        if not self.params.get("absent_zero"):
+            return values
+        return np.where(self.sums.sg[self.idx] > 0, values, 0.0)
 
 
 def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:

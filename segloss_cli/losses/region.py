@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .context import Ctx, weighted_mean
+from .context import Ctx
 
 
 def _sums(ctx: Ctx, squared: bool):
@@ -22,8 +22,8 @@ def dice_per_class(ctx: Ctx) -> np.ndarray:
 
 
 def dice(ctx: Ctx):
-    v = dice_per_class(ctx)
-    return v, weighted_mean(v, ctx.w_rep)
+    v = ctx.absent_zero(dice_per_class(ctx))
+    return v, ctx.mean(v)
 
 
 def iou(ctx: Ctx):
@@ -31,7 +31,8 @@ def iou(ctx: Ctx):
     spg, sp, sg = _sums(ctx, p["squared"])
     with np.errstate(divide="ignore", invalid="ignore"):
         v = 1.0 - (2.0 * spg + p["smooth_nr"]) / (2.0 * (sp + sg - spg) + p["smooth_dr"])
-    return v, weighted_mean(v, ctx.w_rep)
+    v = ctx.absent_zero(v)
+    return v, ctx.mean(v)
 
 
 def generalized_dice(ctx: Ctx):
@@ -60,17 +61,17 @@ def tversky_per_class(ctx: Ctx) -> np.ndarray:
 
 
 def tversky(ctx: Ctx):
-    v = tversky_per_class(ctx)
-    return v, weighted_mean(v, ctx.w_rep)
+    v = ctx.absent_zero(tversky_per_class(ctx))
+    return v, ctx.mean(v)
 
 
 def focal_tversky(ctx: Ctx):
-    t = tversky_per_class(ctx)
+    t = ctx.absent_zero(tversky_per_class(ctx))
     v = np.power(np.maximum(t, 0.0), ctx.params["focal_tversky_gamma"])  # t >= 0; clamp rounding below 0
     v[np.isnan(t)] = np.nan
-    return v, weighted_mean(v, ctx.w_rep)
+    return v, ctx.mean(v)
 
 
 def log_cosh_dice(ctx: Ctx):
-    v = np.log(np.cosh(dice_per_class(ctx)))
-    return v, weighted_mean(v, ctx.w_rep)
+    v = ctx.absent_zero(np.log(np.cosh(dice_per_class(ctx))))
+    return v, ctx.mean(v)

@@ -32,6 +32,9 @@ class ParamSpec:
     kind: str = "float"  # float | bool | weights
     lo: float = 0.0  # floats: allowed range, both ends included
     hi: float = math.inf
+    # A variant switch (issue 17): recorded in the output only when set to another value than
+    # its default, so that adding one changes no default output.
+    variant: bool = False
 
     def check(self, value: Any) -> Any:
         """``value`` as this parameter holds it; UsageError when outside the range."""
@@ -99,11 +102,87 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("lambda_dice", "--lambda-dice", 1.0, "Weight of the Dice term in dice_ce and dice_focal."),
         ParamSpec("lambda_ce", "--lambda-ce", 1.0, "Weight of the CE term in dice_ce."),
         ParamSpec("lambda_focal", "--lambda-focal", 1.0, "Weight of the focal term in dice_focal."),
+        # --- variants that reproduce other tools' definitions (issue 17); off by default
+        ParamSpec(
+            "absent_zero",
+            "--absent-zero",
+            False,
+            "dice, iou, tversky, focal_tversky, log_cosh_dice and the Dice term of dice_ce/dice_focal: a class absent from GT has loss 0 and still counts in the mean (SMP DiceLoss/JaccardLoss/TverskyLoss).",
+            kind="bool",
+            variant=True,
+        ),
+        ParamSpec(
+            "weights_scale",
+            "--weights-scale",
+            False,
+            "Class weights scale each class's loss: value = mean over the reported classes of w_c L_c (MONAI's weight) instead of sum w L / sum w; focal: sum_i w_yi (.) / N. ce keeps PyTorch's weighted mean.",
+            kind="bool",
+            variant=True,
+        ),
+        ParamSpec(
+            "label_smoothing",
+            "--label-smoothing",
+            0.0,
+            "ce and the CE term of dice_ce: targets (1 - e) one-hot + e/K, as PyTorch CrossEntropyLoss(label_smoothing=e).",
+            **_UNIT,
+            variant=True,
+        ),
+        ParamSpec(
+            "ce_raw",
+            "--ce-raw",
+            False,
+            "dice_ce: the CE term log-softmaxes the values as stored (probabilities taken as logits; one sigmoid channel: BCE with logits), as MONAI DiceCELoss(softmax=False) does.",
+            kind="bool",
+            variant=True,
+        ),
+        ParamSpec(
+            "focal_sigmoid",
+            "--focal-sigmoid",
+            False,
+            "dice_focal: the focal term is MONAI DiceFocalLoss's, a sigmoid focal loss of each stored channel taken as a logit (whatever the Dice term's softmax), mean over the reported channels and voxels.",
+            kind="bool",
+            variant=True,
+        ),
+        ParamSpec(
+            "sigmoid_focal_alpha",
+            "--sigmoid-focal-alpha",
+            None,
+            "Alpha of the --focal-sigmoid term: a on the channel's GT voxels, 1 - a on the others (MONAI alpha); not given: no balance.",
+            **_UNIT,
+            variant=True,
+        ),
+        ParamSpec(
+            "softmax_focal_alpha",
+            "--softmax-focal-alpha",
+            None,
+            "focal: voxels of class 0 weighted 1 - a, the others a, as MONAI FocalLoss(use_softmax=True, alpha=a); not given: no alpha.",
+            **_UNIT,
+            variant=True,
+        ),
     )
 }
 declare_parameters(*PARAMS)
 
 DICE_PARAMS = ("smooth_nr", "smooth_dr", "squared", "weights")
+
+_REGION = ("absent_zero", "weights_scale")
+# The variant switches each loss reads (recorded in its ``params`` only when set).
+VARIANTS_OF: dict[str, tuple[str, ...]] = {
+    "dice": _REGION,
+    "iou": _REGION,
+    "tversky": _REGION,
+    "focal_tversky": _REGION,
+    "log_cosh_dice": _REGION,
+    "ce": ("label_smoothing",),
+    "bce": ("weights_scale",),
+    "focal": ("weights_scale", "softmax_focal_alpha"),
+    "binary_focal": ("weights_scale",),
+    "lovasz_softmax": ("weights_scale",),
+    "lovasz_hinge": ("weights_scale",),
+    "combo": ("weights_scale",),
+    "dice_ce": (*_REGION, "label_smoothing", "ce_raw"),
+    "dice_focal": (*_REGION, "softmax_focal_alpha", "focal_sigmoid", "sigmoid_focal_alpha"),
+}
 
 
 @dataclass(frozen=True)
@@ -196,6 +275,10 @@ class LossParams:
     def resolved(self) -> dict[str, Any]:
         """Every parameter with its default, overridden by ``values``."""
         return {name: self.values.get(name, spec.default) for name, spec in PARAMS.items()}
+
+    def recorded(self) -> dict[str, Any]:
+        """:meth:`resolved` less the variant switches left at their default (the output's record)."""
+        return {k: v for k, v in self.resolved().items() if not (PARAMS[k].variant and v == PARAMS[k].default)}
 
 
 def check_weights(weights: Any) -> Weights:
