@@ -119,6 +119,7 @@ def make_params(
     hd_mode: str = "max",
     nsd_tolerance_mm: Union[float, Mapping[Optional[int], float]] = 1.0,
     worst_distance_mm: Optional[float] = None,
+    boundary_iou_ratio: float = 0.02,
     **loss_params: Any,
 ) -> EvalParams:
     """The parameter records of a run from keywords (every keyword of :func:`score`).
@@ -197,6 +198,7 @@ def make_params(
             nsd_tolerance_mm=default_tau,
             nsd_tolerance_per_label=per_label,
             worst_distance_mm=worst_distance_mm,
+            boundary_iou_ratio=boundary_iou_ratio,
         ),
         losses=LossParams(names=_names(losses, select_losses), values=loss_params),
     )

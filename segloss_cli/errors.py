@@ -47,6 +47,7 @@ PARAMETERS = set(
         "hd_percentile",
         "nsd_tolerance_mm",
         "worst_distance_mm",
+        "boundary_iou_ratio",
         "require",
         "require_file",
         "missing",

@@ -109,6 +109,10 @@ class EvalParams:
                 nsd_tolerance_per_label_mm={str(k): v for k, v in sorted(surf.nsd_tolerance_per_label.items())},
                 worst_distance_mm=surf.worst_distance_mm,
             )
+        if "boundary_iou" in self.metrics:
+            out["boundary_iou_ratio"] = surf.boundary_iou_ratio
+        if "com_distance" in self.metrics and not self.wants_surface():
+            out["distance_unit"] = load.spacing_unit
         if self.losses.names != ():
             params = self.losses.recorded()
             w = params["weights"]
@@ -404,14 +408,33 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
         spec = specs[name]
         if spec.family == "confusion":
             values[name] = np.asarray(spec.compute(counts))  # type: ignore[misc]
-    worst = None
-    if surface:
-        _require_spacing(pred, gt, params)
+    shape = [m for m in params.metrics if specs[m].family == "shape"]
+    if shape:
+        from .metrics.shape import shape_metrics
+
+        if "com_distance" in shape and spacing is None and unit != "pixel":
+            raise missing_spacing(gt.path)
+        values.update(
+            shape_metrics(
+                pred.labels,
+                gt.array,
+                [int(v) for v in classes.reported] + [r.labels for r in classes.regions],
+                names=shape,
+                spacing_mm=grid,
+                boundary_iou_ratio=params.surface.boundary_iou_ratio,
+                ignore_label=ignore,
+            )
+        )
     if any(specs[m].family == "case" for m in params.metrics):  # one value of the case, in every row
         every = _every_label_counts(pair, ignore)
         for name in params.metrics:
             if specs[name].family == "case":
                 values[name] = np.full(counts.tp.size, specs[name].compute(every))  # type: ignore[misc]
+    worst = None
+    if shape and "com_distance" in shape:
+        worst = worst_distance_mm(gt, grid, params.surface.worst_distance_mm)
+    if surface:
+        _require_spacing(pred, gt, params)
         from .metrics.distance import region_surface_metrics, surface_metrics
 
         common: dict[str, Any] = {
@@ -459,9 +482,6 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
     )
 
 
-# --- a run's result from its cases -------------------------------------------------------------
-
-
 def _every_label_counts(pair: LoadedPair, ignore: Optional[int]):
     """One-vs-rest counts of every label of the case (the ignore label too, which PRED may
     give outside the ignored voxels): what the whole-matrix ("case") metrics need."""
@@ -472,6 +492,9 @@ def _every_label_counts(pair: LoadedPair, ignore: Optional[int]):
         labels = sorted(set(labels) | {int(v) for v in pair.histograms.pred_present()})
         return pair.histograms.counts(labels, ignore_label=ignore)
     return confusion(pair.pred.labels, pair.gt.array, labels, ignore_label=ignore)
+
+
+# --- a run's result from its cases -------------------------------------------------------------
 
 
 def computed_losses(cases) -> tuple[str, ...]:

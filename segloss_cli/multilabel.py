@@ -168,6 +168,17 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
         n_counted = counts.n
         status = class_status(int(counts.n_pred[0]), int(counts.n_gt[0]))
         values = {m: np.asarray(specs[m].compute(counts))[0] for m in params.metrics if specs[m].family == "confusion"}  # type: ignore[misc]
+        shape = [m for m in params.metrics if specs[m].family == "shape"]
+        if shape:
+            from .metrics.shape import shape_metrics
+
+            if "com_distance" in shape and spacing is None:
+                raise missing_spacing(pair.gt_volume.path)
+            got_shape = shape_metrics(pm, gm, [1], names=shape, spacing_mm=spacing, ignore_label=ignored,
+                                      boundary_iou_ratio=params.surface.boundary_iou_ratio)  # fmt: skip
+            values.update({m: got_shape[m][0] for m in shape})
+            if "com_distance" in shape and worst is None:
+                worst = worst_distance_mm(pair.gt_volume, spacing, params.surface.worst_distance_mm)
         if any(specs[m].family == "case" for m in params.metrics):  # a channel is a 2-class case
             both = confusion(pm, gm, [0, 1], ignore_label=ignored)
             values.update({m: specs[m].compute(both) for m in params.metrics if specs[m].family == "case"})  # type: ignore[misc]

@@ -135,3 +135,99 @@ def test_count_metrics_empty_cases():
     for name in ("informedness", "fowlkes_mallows", "lr_plus", "lr_minus", "prevalence_threshold"):
         assert m[name] is None, name
     assert m["false_omission_rate"] == 0.0
+
+
+# --- shape metrics ------------------------------------------------------------------------------
+
+
+def _reference_boundary(mask, ratio):
+    """bowenc0221/boundary-iou-api mask_to_boundary, with scipy's erosion in place of cv2's
+    (pad one ring of zeros, erode with a 3^n cube d times, subtract)."""
+    from scipy import ndimage
+
+    d = max(1, int(round(ratio * np.sqrt(sum(n**2 for n in mask.shape)))))
+    padded = np.pad(mask.astype(np.uint8), 1)
+    eroded = ndimage.binary_erosion(padded, structure=np.ones((3,) * mask.ndim), iterations=d, border_value=1)
+    return mask & ~eroded[(slice(1, -1),) * mask.ndim].astype(bool)
+
+
+def _reference_boundary_iou(p, g, ratio):
+    bp, bg = _reference_boundary(p, ratio), _reference_boundary(g, ratio)
+    union = np.sum(bp | bg)
+    return None if union == 0 else np.sum(bp & bg) / union
+
+
+masks = st.tuples(st.integers(2, 9), st.integers(2, 9), st.integers(1, 6)).flatmap(
+    lambda s: st.tuples(
+        arrays(np.int64, s, elements=st.integers(0, 2)), arrays(np.int64, s, elements=st.integers(0, 2))
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(pair=masks, ratio=st.sampled_from([0.02, 0.1, 0.3]))
+def test_boundary_iou_equals_the_reference(pair, ratio):
+    pred, gt = pair
+    if gt.shape[2] == 1:  # a 2-D case
+        pred, gt = pred[..., 0], gt[..., 0]
+    res = segloss.score(pred, gt, metrics="boundary_iou", boundary_iou_ratio=ratio, labels=[1, 2])
+    for row in res.classes:
+        want = _reference_boundary_iou(pred == row.label, gt == row.label, ratio)
+        if want is None:
+            assert row.status == "both_empty" and row.metrics["boundary_iou"] == 1.0
+        else:
+            assert row.metrics["boundary_iou"] == pytest.approx(want, rel=1e-12)
+
+
+def test_boundary_iou_band_width_and_empty_rule():
+    from segloss_cli.metrics.shape import boundary_width
+
+    assert boundary_width((10, 10), 0.02) == 1  # at least one voxel
+    assert boundary_width((300, 400), 0.02) == 10  # round(0.02 x 500)
+    gt = np.zeros((12, 12), int)
+    gt[2:10, 2:10] = 1
+    # a prediction equal to GT inside a thick band: boundary IoU 1, though the interiors differ
+    res = segloss.score(np.where(gt == 1, 1, 0), gt, metrics="boundary_iou,dice")
+    assert res.classes[0].metrics["boundary_iou"] == 1.0
+    miss = segloss.score(np.zeros_like(gt), gt, metrics="boundary_iou", labels=[1])
+    assert miss.classes[0].metrics["boundary_iou"] == 0.0
+    nan = segloss.score(np.zeros_like(gt), gt, metrics="boundary_iou", labels=[1], empty_policy="nan")
+    assert nan.classes[0].metrics["boundary_iou"] is None
+    with pytest.raises(segloss.SeglossError, match="boundary_iou_ratio"):
+        segloss.score(gt, gt, metrics="boundary_iou", boundary_iou_ratio=0)
+
+
+def test_com_distance_in_mm_and_ignored_voxels():
+    gt = np.zeros((6, 8, 4), int)
+    pred = np.zeros_like(gt)
+    gt[1:3, 1:3, 0] = 1  # centroid (1.5, 1.5, 0)
+    pred[1:3, 5:7, 2] = 1  # centroid (1.5, 5.5, 2)
+    sp = (0.5, 2.0, 3.0)
+    got = segloss.score(pred, gt, metrics="com_distance", spacing_mm=sp).classes[0].metrics["com_distance"]
+    assert got == pytest.approx(np.hypot(4 * 2.0, 2 * 3.0), rel=1e-12)
+    gt[5, 7, 3] = 9  # ignored: the PRED voxel there does not move PRED's centroid
+    pred[5, 7, 3] = 1
+    got = segloss.score(pred, gt, metrics="com_distance", spacing_mm=sp, ignore_label=9).classes[0]
+    assert got.metrics["com_distance"] == pytest.approx(np.hypot(8.0, 6.0), rel=1e-12)
+    empty = segloss.score(np.zeros_like(gt), gt, metrics="com_distance", spacing_mm=sp, labels=[1]).classes[0]
+    diag = np.sqrt(sum((n * s) ** 2 for n, s in zip(gt.shape, sp)))
+    assert empty.status == "pred_empty" and empty.metrics["com_distance"] == pytest.approx(diag)
+    with pytest.raises(segloss.SeglossError, match="spacing"):
+        segloss.score(pred, gt, metrics="com_distance")
+
+
+def test_shape_metrics_of_regions_and_sigmoid_channels():
+    rng = np.random.default_rng(11)
+    gt = rng.integers(0, 4, (7, 6, 5))
+    pred = rng.integers(0, 4, (7, 6, 5))
+    res = segloss.score(pred, gt, metrics="boundary_iou,com_distance", spacing_mm=1, regions={"R": [1, 2]})
+    row = res.classes[-1]
+    assert row.label == "R"
+    assert row.metrics["boundary_iou"] == pytest.approx(
+        _reference_boundary_iou(np.isin(pred, [1, 2]), np.isin(gt, [1, 2]), 0.02)
+    )
+    probs = rng.random((2, 7, 6, 5)).astype(np.float32)
+    gts = (rng.random((2, 7, 6, 5)) > 0.5).astype(np.uint8)
+    ml = segloss.score(probs, gts, pred_type="sigmoid", metrics="boundary_iou", include_background=True)
+    for c, row in enumerate(ml.classes):
+        assert row.metrics["boundary_iou"] == pytest.approx(_reference_boundary_iou(probs[c] >= 0.5, gts[c] > 0, 0.02))

@@ -59,6 +59,7 @@ OPTIONS = {
     "hd_percentile": "--hd-percentile",
     "nsd_tolerance_mm": "--nsd-tolerance",
     "worst_distance_mm": "--worst-distance",
+    "boundary_iou_ratio": "--boundary-iou-ratio",
     "require": "--require",
     "require_file": "--require-file",
     "missing": "--missing",

@@ -147,6 +147,14 @@ def eval_command(
             rich_help_panel=METRICS,
         ),
     ] = None,
+    boundary_iou_ratio: Annotated[
+        float,
+        typer.Option(
+            "--boundary-iou-ratio",
+            help="boundary_iou's band width as a fraction of the image diagonal (in voxels, rounded, at least 1), as the reference's dilation_ratio.",
+            rich_help_panel=METRICS,
+        ),
+    ] = 0.02,
     labels: Annotated[
         Optional[str],
         typer.Option(
@@ -538,6 +546,7 @@ def eval_command(
         hd_mode=hd_mode,
         nsd_tolerance_mm=parse_nsd_tolerance(nsd_tolerance) or 1.0,
         worst_distance_mm=worst_distance,
+        boundary_iou_ratio=boundary_iou_ratio,
         **{k: v for k, v in loss_options.items() if v is not None},
     )
 

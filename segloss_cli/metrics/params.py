@@ -27,6 +27,8 @@ class SurfaceParams:
     nsd_tolerance_mm: float = 1.0
     nsd_tolerance_per_label: Mapping[int, float] = field(default_factory=dict)
     worst_distance_mm: Optional[float] = None
+    # boundary_iou's band: round(ratio x image diagonal) voxels (the reference's dilation_ratio)
+    boundary_iou_ratio: float = 0.02
 
     def __post_init__(self) -> None:
         try:
@@ -43,6 +45,10 @@ class SurfaceParams:
                 raise UsageError(
                     f"@nsd_tolerance_mm{where}: tolerance must be a non-negative number of mm, not '{mm:g}'"
                 )
+        r = float(self.boundary_iou_ratio)
+        if not (math.isfinite(r) and 0 < r <= 1):
+            raise UsageError(f"@boundary_iou_ratio must be a number in (0, 1], not {self.boundary_iou_ratio}")
+        object.__setattr__(self, "boundary_iou_ratio", r)
         w = self.worst_distance_mm
         if w is not None and not (math.isfinite(w) and w > 0):
             raise UsageError(f"@worst_distance_mm must be a positive number of mm, not {w}")

@@ -5,7 +5,8 @@ A metric belongs to a *family* that says what it is computed from: ``confusion``
 formulas over per-class TP/FP/FN/TN counts (one pass over the data serves them all);
 ``surface`` metrics are reductions of per-class surface distances (computed only when one
 is selected); ``case`` metrics are one value per case from the counts of every label (the
-whole confusion matrix), repeated in each class row.
+whole confusion matrix), repeated in each class row; ``shape`` metrics are computed from each
+class's binary masks (metrics/shape.py).
 
 Empty-mask rules (conventions.md, "Empty masks"):
 - ``similarity``: both empty -> 1, one empty -> 0 under ``worst``; null under ``nan``.
@@ -30,7 +31,7 @@ from ..selection import did_you_mean, register_name, select_names
 class MetricSpec:
     name: str
     formula: str
-    family: str  # confusion | surface | case
+    family: str  # confusion | surface | case | shape
     empty_rule: str  # similarity | distance | ratio | always
     lo: float
     hi: float
@@ -56,6 +57,7 @@ GROUPS = {
     "distance": lambda spec: spec.family == "surface" and spec.default,
     # The opt-in count metrics of issue 17 (rates, likelihood ratios, multi-class MCC).
     "overlap_extra": lambda spec: spec.family in ("confusion", "case") and not spec.default,
+    "shape": lambda spec: spec.family == "shape",
 }
 
 
@@ -71,6 +73,9 @@ def _load_all() -> None:
 
     # isort: split
     from . import distance  # noqa: F401
+
+    # isort: split
+    from . import shape  # noqa: F401
 
 
 def all_metrics() -> dict[str, MetricSpec]:
