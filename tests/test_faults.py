@@ -140,3 +140,101 @@ def test_stderr_closed_with_a_usage_error_is_still_exit_2(pair):
         preexec_fn=lambda: os.close(2),
     )
     assert res.returncode == 2
+
+
+# --- 2. Malformed NIfTI headers: segloss's words, nibabel's logging silenced ----------------------
+
+
+def _nifti_blob(klass_name="Nifti1Image"):
+    import nibabel as nib
+
+    gt = np.zeros((6, 6, 4), np.uint8)
+    gt[1:4, 1:4, 1:3] = 1
+    img = getattr(nib, klass_name)(gt, np.eye(4))
+    return gt, bytearray(img.to_bytes())
+
+
+def _edit(blob, at, fmt, value):
+    import struct
+
+    out = bytearray(blob)
+    struct.pack_into(fmt, out, at, value)
+    return bytes(out)
+
+
+# (name, NIfTI-1 byte offset, struct format, value, expected words)
+BAD_HEADERS = [
+    ("dim0_8", 40, "<h", 8, "dim[0] = 8: the number of dimensions must be 1 to 7"),
+    ("dim0_0", 40, "<h", 0, "dim[0] = 0: the number of dimensions must be 1 to 7"),
+    ("dim0_negative", 40, "<h", -3, "dim[0] = -3: the number of dimensions must be 1 to 7"),
+    ("negative_dim", 44, "<h", -6, "negative dimension in (6, -6, 4)"),
+    ("vox_offset_inside", 108, "<f", 100.0, "vox_offset 100 lies inside the 348-byte header"),
+    ("vox_offset_nan", 108, "<f", float("nan"), "vox_offset nan is not a byte offset"),
+    ("vox_offset_fraction", 108, "<f", 352.5, "vox_offset 352.5 is not a byte offset"),
+    ("vox_offset_past_eof", 108, "<f", 100000.0, "header declares a 6x6x4 uint8 volume"),
+    ("datatype_unknown", 70, "<h", 9999, "datatype code 9999 is not a voxel type segloss can read"),
+    ("datatype_none", 70, "<h", 0, "datatype code 0 (none) is not a voxel type segloss can read"),
+    ("pixdim_zero", 80, "<f", 0.0, "pixdim (0.0, 1.0, 1.0): axis 1 is zero or not finite"),
+    ("pixdim_negative", 84, "<f", -2.0, "pixdim (1.0, -2.0, 1.0): axis 2 is negative"),
+    ("pixdim_nan", 88, "<f", float("nan"), "pixdim (1.0, 1.0, nan): axis 3 is zero or not finite"),
+]
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+@pytest.mark.parametrize("name,at,fmt,value,words", BAD_HEADERS, ids=[b[0] for b in BAD_HEADERS])
+def test_a_malformed_header_is_one_line_in_segloss_words(tmp_path, suffix, name, at, fmt, value, words):
+    import gzip
+
+    gt, blob = _nifti_blob()
+    good = tmp_path / "good.npy"
+    np.save(good, gt)
+    bad = tmp_path / f"bad{suffix}"
+    raw = _edit(blob, at, fmt, value)
+    bad.write_bytes(gzip.compress(raw) if suffix == ".nii.gz" else raw)
+    res = segloss("eval", bad, good, "--metrics", "dice", capture_output=True)
+    lines = res.stderr.decode().splitlines()
+    assert res.returncode == 2, res.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"segloss: error: {bad}: "), lines  # no nibabel log line
+    assert words in lines[0]
+    assert "HeaderDataError" not in lines[0] and "too low" not in lines[0]
+
+
+def test_a_nifti2_header_is_checked_the_same_way(tmp_path):
+    gt, blob = _nifti_blob("Nifti2Image")
+    bad = tmp_path / "bad.nii"
+    bad.write_bytes(_edit(blob, 16, "<q", 9))  # NIfTI-2 dim[0] is an int64 at byte 16
+    np.save(tmp_path / "g.npy", gt)
+    res = cli("eval", bad, tmp_path / "g.npy", "--metrics", "dice")
+    assert res.exit_code == 2 and "dim[0] = 9: the number of dimensions must be 1 to 7" in res.stderr
+    bad.write_bytes(_edit(blob, 112, "<d", 0.0))  # pixdim[1] is a float64 at 104 + 8
+    res = cli("eval", bad, tmp_path / "g.npy", "--metrics", "dice")
+    assert res.exit_code == 2 and "axis 1 is zero or not finite" in res.stderr
+
+
+def test_a_big_endian_header_is_read_with_its_own_byte_order(tmp_path):
+    import nibabel as nib
+
+    gt, _ = _nifti_blob()
+    hdr = nib.Nifti1Image(gt.astype(np.int16), np.diag([0.5, 2.0, 3.0, 1.0])).header.as_byteswapped(">")
+    hdr["vox_offset"] = 352
+    path = tmp_path / "be.nii"
+    path.write_bytes(hdr.binaryblock + bytes(4) + gt.astype(">i2").tobytes(order="F"))
+    assert path.read_bytes()[:4] == (348).to_bytes(4, "big")
+    from segloss_cli.io.readers import read_volume
+
+    vol = read_volume(path)
+    assert np.array_equal(np.asarray(vol.array), gt) and tuple(vol.spacing_mm) == (0.5, 2.0, 3.0)
+
+
+@pytest.mark.parametrize("at,fmt,value", [(0, "<i", 1234), (72, "<h", 7), (76, "<f", 0.0)])
+def test_a_header_nibabel_repairs_is_read_without_its_log_lines(tmp_path, at, fmt, value):
+    """sizeof_hdr, bitpix and qfac are repaired as nib.load does; its "should be" lines never print."""
+    gt, blob = _nifti_blob()
+    path = tmp_path / "p.nii"
+    path.write_bytes(_edit(blob, at, fmt, value))
+    np.save(tmp_path / "g.npy", gt)
+    res = segloss("eval", path, tmp_path / "g.npy", "--metrics", "dice", "--format", "json", capture_output=True)
+    assert res.returncode == 0 and res.stderr == b"", res.stderr
+    import json
+
+    assert json.loads(res.stdout)["cases"][0]["classes"]["1"]["metrics"]["dice"] == 1.0

@@ -12,6 +12,7 @@ compressed file can possibly expand to.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -231,7 +232,6 @@ def _wrong_format(path: Path, head: bytes, expected: str) -> InputError:
 def _nifti_header(head: bytes, path: Path, kind: str):
     """Parse the NIfTI-1/2 header at the start of ``head`` (the decompressed file start)."""
     import nibabel as nib  # lazy: keeps `segloss --help` fast
-    from nibabel.imageglobals import LoggingOutputSuppressor
 
     fmt = sniff(head)
     if fmt == "nifti1":
@@ -252,51 +252,126 @@ def _nifti_header(head: bytes, path: Path, kind: str):
         )
     if len(head) < size:
         raise InputError(f"is truncated inside the NIfTI header ({len(head)} of {size} bytes); re-export it", path)
+    endian = _check_raw_header(head, fmt, size, path)
     try:
-        hdr = klass.from_fileobj(io.BytesIO(head[:size]), check=False)
-        raw_shape = tuple(int(n) for n in hdr.get_data_shape())
-        raw_pixdim = [float(v) for v in hdr["pixdim"][1 : 1 + min(len(raw_shape), 3)]]
-        # Then nibabel repairs fixable header fields (negative pixdim, qfac) in place, as
-        # nib.load does (check=True is this same call); its log lines would break the
-        # one-line error contract, so they are silenced.
-        with _PROCESS_STATE, LoggingOutputSuppressor():
+        # Then nibabel repairs the fields it can (qfac, bitpix, sizeof_hdr) in place, as nib.load
+        # does (check=True is this same call); its log lines would break the one-line error
+        # contract, so its logger is off while it works (segloss's checks above came first).
+        with _nibabel_quiet():
+            hdr = klass.from_fileobj(io.BytesIO(head[:size]), endianness=endian, check=False)
             hdr.check_fix()
-        shape = tuple(int(n) for n in hdr.get_data_shape())
-        dtype = np.dtype(hdr.get_data_dtype())
-        offset = int(hdr.get_data_offset())
-        slope, inter = hdr.get_slope_inter()
-        affine = np.asarray(hdr.get_best_affine(), dtype=np.float64)
-        zooms = tuple(float(z) for z in hdr.get_zooms())
+            shape = tuple(int(n) for n in hdr.get_data_shape())
+            dtype = np.dtype(hdr.get_data_dtype())
+            offset = int(hdr.get_data_offset())
+            slope, inter = hdr.get_slope_inter()
+            affine = np.asarray(hdr.get_best_affine(), dtype=np.float64)
+            zooms = tuple(float(z) for z in hdr.get_zooms())
     except InputError:
         raise
     except MemoryError:
         raise
     except Exception as exc:  # nibabel raises many types for a bad header
         raise InputError(f"has an invalid NIfTI header ({_reason(exc)}); re-export the image", path) from None
-    if any(n < 0 for n in shape):
-        raise InputError(f"has an invalid NIfTI header (negative dimension in {shape}); re-export the image", path)
-    if offset < size:
-        # The voxels would start inside the header: its own bytes would be read as voxel values
-        # (nibabel reads them so, silently, for vox_offset 0).
-        raise InputError(
-            f"has an invalid NIfTI header (vox_offset {offset} lies inside the {size}-byte header; a single-file "
-            "NIfTI keeps its voxels after it, at 352 or more); re-export the image",
-            path,
-        )
-    # A zero or NaN voxel size would be silently replaced by 1 mm: volumes and distances would lie.
-    bad = [i + 1 for i, (n, z) in enumerate(zip(raw_shape, raw_pixdim)) if n > 1 and not (np.isfinite(z) and z != 0)]
-    if bad:
-        raise InputError(
-            f"has invalid voxel spacing in its header (pixdim {tuple(raw_pixdim)}: axis {bad[0]} is zero or not "
-            "finite); fix the header (e.g. nibabel header.set_zooms) and re-save",
-            path,
-        )
     if not np.all(np.isfinite(affine)):
         raise InputError(
             "has a NIfTI header whose voxel-to-world matrix (qform/sform) is not finite; fix the header", path
         )
     data_bytes = math.prod(shape) * dtype.itemsize
     return hdr, shape, dtype, offset, slope, inter, affine, zooms, data_bytes
+
+
+# Byte layout of the fields checked before nibabel sees a header: (sizeof_hdr, dim, datatype,
+# pixdim, vox_offset) as (offset, struct code); NIfTI-1 and NIfTI-2 (nifti1.h, nifti2.h).
+_LAYOUT = {
+    "nifti1": dict(dim=(40, "8h"), datatype=(70, "h"), pixdim=(76, "8f"), vox_offset=(108, "f")),
+    "nifti2": dict(dim=(16, "8q"), datatype=(12, "h"), pixdim=(104, "8d"), vox_offset=(168, "q")),
+}
+
+
+@contextlib.contextmanager
+def _nibabel_quiet():
+    """nibabel's header-repair logger off ("pixdim[1,2,3] should be non-zero" and the like).
+
+    Not nibabel's LoggingOutputSuppressor: it removes the handlers while iterating over the
+    same list and restores none, after which Python's last-resort handler prints every
+    message anyway. The logger is disabled for the block, under the process-state lock.
+    """
+    from nibabel.imageglobals import logger
+
+    with _PROCESS_STATE:
+        was = logger.disabled
+        logger.disabled = True
+        try:
+            yield
+        finally:
+            logger.disabled = was
+
+
+def _check_raw_header(head: bytes, fmt: str, size: int, path: Path) -> str:
+    """segloss's own checks of the raw header fields, before nibabel repairs or rejects them in
+    its own words; returns the byte order ('<' or '>').
+
+    The byte order comes from sizeof_hdr (348 / 540 in one order or the other), else from
+    dim[0] as nibabel guesses it. Refused, one line each: dim[0] outside 1..7, a negative
+    dimension, a datatype code that is not a NIfTI type nibabel reads, a vox_offset that is
+    not a whole byte offset past the header, and a zero, negative, NaN or infinite pixdim
+    of an axis longer than one voxel (nibabel would silently make it 1 mm or its absolute
+    value: volumes and distances would be wrong).
+    """
+    import struct
+
+    from nibabel.nifti1 import data_type_codes
+
+    layout = _LAYOUT[fmt]
+
+    def field(name: str, order: str):
+        at, code = layout[name]
+        values = struct.unpack_from(order + code, head, at)
+        return values if len(code) > 1 else values[0]
+
+    def bad(why: str) -> InputError:
+        return InputError(f"has an invalid NIfTI header ({why}); re-export the image", path)
+
+    orders = [o for o in "<>" if struct.unpack_from(o + "i", head, 0)[0] == size]
+    if not orders:
+        orders = [o for o in "<>" if 1 <= field("dim", o)[0] <= 7] or ["<"]
+    order = orders[0]
+    dim = field("dim", order)
+    if not 1 <= dim[0] <= 7:
+        raise bad(f"dim[0] = {dim[0]}: the number of dimensions must be 1 to 7")
+    shape = tuple(int(n) for n in dim[1 : 1 + dim[0]])
+    if any(n < 0 for n in shape):
+        raise bad(f"negative dimension in {shape}")
+    code = int(field("datatype", order))
+    try:
+        known = np.dtype(data_type_codes.dtype[code]).kind != "V" or code in (128, 2304)  # RGB24, RGBA32
+    except (KeyError, TypeError):
+        known = False
+    if not known:
+        name = f" ({data_type_codes.label[code]})" if code in data_type_codes.value_set() else ""
+        raise bad(f"datatype code {code}{name} is not a voxel type segloss can read")
+    offset = float(field("vox_offset", order))
+    if not (math.isfinite(offset) and offset == int(offset)):
+        raise bad(f"vox_offset {offset} is not a byte offset")
+    if offset < size:
+        # The voxels would start inside the header: its own bytes would be read as voxel values
+        # (nibabel reads them so, silently, for vox_offset 0).
+        raise InputError(
+            f"has an invalid NIfTI header (vox_offset {int(offset)} lies inside the {size}-byte header; a single-file "
+            "NIfTI keeps its voxels after it, at 352 or more); re-export the image",
+            path,
+        )
+    pixdim = [float(v) for v in field("pixdim", order)[1 : 1 + min(len(shape), 3)]]
+    used = [i for i, n in enumerate(shape[:3]) if n > 1]
+    for i in used:
+        if not (math.isfinite(pixdim[i]) and pixdim[i] > 0):
+            what = "negative" if pixdim[i] < 0 else "zero or not finite"
+            raise InputError(
+                f"has invalid voxel spacing in its header (pixdim {tuple(pixdim)}: axis {i + 1} is {what}); "
+                "fix the header (e.g. nibabel header.set_zooms) and re-save",
+                path,
+            )
+    return order
 
 
 def _read_nifti(path: Path, kind: str, head: bytes) -> Volume:
