@@ -120,6 +120,7 @@ def make_params(
     nsd_tolerance_mm: Union[float, Mapping[Optional[int], float]] = 1.0,
     worst_distance_mm: Optional[float] = None,
     boundary_iou_ratio: float = 0.02,
+    storage_options: Optional[Mapping[str, Any]] = None,
     **loss_params: Any,
 ) -> EvalParams:
     """The parameter records of a run from keywords (every keyword of :func:`score`).
@@ -138,6 +139,8 @@ def make_params(
     arrays) or ``"auto"`` (as stored, or reversed where only that fits GT's shape). ``regions``:
     ``{name: [labels]}``, classes scored on the union of their labels (when regions are given,
     only they are reported unless ``labels`` names labels too). ``labels`` may name classes.
+    ``storage_options``: for inputs given as URLs (``s3://``, ``gs://``, any fsspec protocol),
+    the file system's keywords (``{"endpoint_url": ..., "anon": True}``); never recorded.
 
     Examples
     --------
@@ -182,6 +185,7 @@ def make_params(
             spacing_mm=None if spacing_mm is None else tuple(spacing_mm),
             renormalize=renormalize,
             palette=colours,
+            storage_options=storage_options,
         ),
         classes=ClassSelection(
             labels=None if labels is None else _labels(labels, names),
@@ -457,11 +461,23 @@ def metric_function(name: str) -> Callable[..., dict[int | str, Optional[float]]
     return metric
 
 
-def is_folder_pair(pred: PathLike, gt: PathLike, *, masks: bool = False) -> bool:
+def is_folder_pair(
+    pred: PathLike, gt: PathLike, *, masks: bool = False, storage_options: Optional[Mapping[str, Any]] = None
+) -> bool:
     """True for two folders of cases, False for one case: two files, a file and a folder of
-    per-structure masks (TotalSegmentator's segmentations/), or two mask folders with ``masks``."""
+    per-structure masks (TotalSegmentator's segmentations/), or two mask folders with ``masks``.
+    A URL (io/remote.py) is a folder when objects lie under it."""
     from .io.masks import is_mask_folder
+    from .io.remote import is_dir, is_url
 
+    if is_url(pred) or is_url(gt):
+        dirs = [is_dir(str(p), storage_options) if is_url(p) else Path(p).is_dir() for p in (pred, gt)]
+        if dirs[0] != dirs[1]:
+            one, other = (pred, gt) if dirs[0] else (gt, pred)
+            raise UsageError(
+                f"{one}: is a folder but {other} is not; give two files or two folders (PRED and GT), not one of each"
+            )
+        return dirs[0]
     pred_p, gt_p = Path(pred), Path(gt)
     if pred_p.is_dir() != gt_p.is_dir():
         one, other = (pred_p, gt_p) if pred_p.is_dir() else (gt_p, pred_p)
@@ -499,9 +515,11 @@ def run_params(
     """
     from .evaluate import case_accumulator
     from .folder import default_jobs, pair_folders, score_pairs
+    from .io.remote import as_local_or_url
 
-    pred_p, gt_p = Path(pred), Path(gt)
-    if is_folder_pair(pred_p, gt_p, masks=masks):
+    pred_p, gt_p = as_local_or_url(pred), as_local_or_url(gt)  # a URL stays a string
+    storage = params.load.storage_options
+    if is_folder_pair(pred_p, gt_p, masks=masks, storage_options=storage):
         folder = folder or FolderParams()
         pairing = pair_folders(
             pred_p,
@@ -511,6 +529,7 @@ def run_params(
             gt_suffix=folder.gt_suffix,
             missing=folder.missing,
             pred_ext=folder.pred_ext,
+            storage_options=storage,
         )
         if folder.shard is not None:
             from .shards import select_shard

@@ -34,6 +34,7 @@ import numpy as np
 from .errors import InputError, UsageError
 from .io.masks import is_mask_folder
 from .io.readers import FORMATS, SUFFIXES, case_id, file_kind
+from .io.remote import as_local_or_url, is_url, list_files
 
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import EvalParams
@@ -93,21 +94,30 @@ def normalize_ext(ext: str) -> str:
 
 
 def _index(
-    folder: Path, role: str, pattern: Optional[str], suffix: Optional[str], prefer_ext: Optional[str] = None
+    folder: Path,
+    role: str,
+    pattern: Optional[str],
+    suffix: Optional[str],
+    prefer_ext: Optional[str] = None,
+    storage_options=None,
 ) -> dict[str, Path]:
     """case id -> file for every image file directly in ``folder`` (hidden files skipped), and
     case id -> folder for every sub-folder of per-structure masks (``case1/liver.nii.gz``, or
     ``case1/segmentations/liver.nii.gz`` as TotalSegmentator writes).
 
     A case with several files (nnU-Net's ``case.nii.gz`` and ``case.npz``) takes the one whose
-    extension is ``prefer_ext``; other files (``case.pkl``, dataset.json) are not images."""
-    if not folder.is_dir():
-        raise InputError(f"{role} folder not found; check the path", folder)
+    extension is ``prefer_ext``; other files (``case.pkl``, dataset.json) are not images.
+    A URL (io/remote.py) is listed through fsspec: its objects, without sub-folders."""
     by_id: dict[str, list[Path]] = {}
-    try:
-        entries = sorted(folder.iterdir())
-    except PermissionError:
-        raise InputError(f"cannot list the {role} folder (permission denied)", folder) from None
+    if is_url(folder):
+        entries: list = list_files(str(folder), role, storage_options)
+    else:
+        if not folder.is_dir():
+            raise InputError(f"{role} folder not found; check the path", folder)
+        try:
+            entries = sorted(folder.iterdir())
+        except PermissionError:
+            raise InputError(f"cannot list the {role} folder (permission denied)", folder) from None
     for path in entries:
         name = path.name
         if name.startswith(".") or (pattern is not None and not fnmatch.fnmatchcase(name, pattern)):
@@ -153,6 +163,7 @@ def pair_folders(
     gt_suffix: Optional[str] = None,
     missing: MissingPolicy | str = MissingPolicy.ERROR,
     pred_ext: Optional[str] = None,
+    storage_options=None,
 ) -> Pairing:
     """Pair files of two folders by case id; raise InputError listing what does not pair.
 
@@ -161,15 +172,15 @@ def pair_folders(
     leaves it out. Under ``worst`` and ``skip`` extra predictions (no GT to score against) are
     left out and listed. Duplicate ids and zero pairs are always errors. ``pred_ext`` picks the
     prediction file of a case that has several (``.npz`` for nnU-Net's probabilities).
+    Either folder may be a URL (``s3://bucket/preds/``; io/remote.py, with ``storage_options``).
     """
     try:
         missing = str(MissingPolicy.parse(missing, "@missing"))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    preds = _index(
-        Path(pred_dir), "prediction", pattern, pred_suffix, None if pred_ext is None else normalize_ext(pred_ext)
-    )
-    gts = _index(Path(gt_dir), "ground-truth", pattern, gt_suffix)
+    ext = None if pred_ext is None else normalize_ext(pred_ext)
+    preds = _index(as_local_or_url(pred_dir), "prediction", pattern, pred_suffix, ext, storage_options)
+    gts = _index(as_local_or_url(gt_dir), "ground-truth", pattern, gt_suffix, None, storage_options)
     hint = "" if pattern is None else f" matching @pattern '{pattern}'"
     if not gts:
         raise InputError(f"no ground-truth files ({FORMATS}){hint}; check the folder", gt_dir)

@@ -90,12 +90,17 @@ def eval_command(
             help="Prediction: label map (.nii/.nii.gz/.npy/.npz) or probability/logit map with a class axis.",
             show_default=False,
             readable=False,
+            path_type=str,  # the text as given: a URL's // survives (a Path would fold it)
         ),
     ],
     gt: Annotated[
         Path,
         typer.Argument(
-            metavar="GT", help="Ground-truth label map on the same grid.", show_default=False, readable=False
+            metavar="GT",
+            help="Ground-truth label map on the same grid.",
+            show_default=False,
+            readable=False,
+            path_type=str,
         ),
     ],
     metrics: Annotated[
@@ -241,6 +246,15 @@ def eval_command(
             rich_help_panel=INPUT,
         ),
     ] = Axes.auto,
+    storage_option: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--storage-option",
+            help="PRED/GT given as URLs (s3://, gs://, file://, any fsspec protocol; needs pip install 'segloss[cloud]'): a key=value for the file system, repeatable, e.g. --storage-option endpoint_url=http://127.0.0.1:9000 --storage-option anon=true. Never written to the output.",
+            rich_help_panel=INPUT,
+            show_default=False,
+        ),
+    ] = None,
     palette: Annotated[
         Optional[str],
         typer.Option(
@@ -472,11 +486,21 @@ def eval_command(
     from ..classes import header_label_table
     from ..errors import UsageError
     from ..io.atomic import check_writable
-    from .parse import parse_floats, parse_labels, parse_nsd_tolerance, parse_regions, parse_weights
+    from ..io.remote import as_local_or_url
+    from .parse import (
+        parse_floats,
+        parse_labels,
+        parse_nsd_tolerance,
+        parse_regions,
+        parse_storage_options,
+        parse_weights,
+    )
 
+    pred, gt = as_local_or_url(pred), as_local_or_url(gt)  # a URL (s3://...) stays text
+    storage_options = parse_storage_options(storage_option)
     # Every file the run reads: no output may replace one (config files included).
     inputs = tuple(str(p) for p in (pred, gt, label_names, require_file, palette) if p is not None)
-    folders = is_folder_pair(pred, gt, masks=masks)
+    folders = is_folder_pair(pred, gt, masks=masks, storage_options=storage_options)
     if not folders:
         used = [
             o
@@ -547,6 +571,7 @@ def eval_command(
         nsd_tolerance_mm=parse_nsd_tolerance(nsd_tolerance) or 1.0,
         worst_distance_mm=worst_distance,
         boundary_iou_ratio=boundary_iou_ratio,
+        storage_options=storage_options,
         **{k: v for k, v in loss_options.items() if v is not None},
     )
 

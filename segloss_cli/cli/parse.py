@@ -126,3 +126,35 @@ def parse_nsd_tolerance(text: Optional[str]) -> Optional[dict[Optional[int], flo
             )
         out[label] = mm
     return out
+
+
+def parse_storage_options(items: Optional[list[str]]) -> Optional[dict]:
+    """``--storage-option key=value`` (repeatable) -> fsspec keywords. ``true``/``false`` are
+    booleans, a whole number is an int, ``{...}``/``[...]`` is JSON (``client_kwargs={...}``);
+    any other value stays text (keys and secrets are never turned into numbers by accident
+    unless they are all digits)."""
+    import json
+
+    if not items:
+        return None
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(
+                f"--storage-option '{item}': give key=value, e.g. --storage-option endpoint_url=http://127.0.0.1:9000"
+            )
+        low = value.strip().lower()
+        parsed: object = value
+        if low in ("true", "false"):
+            parsed = low == "true"
+        elif value.strip().isdigit():
+            parsed = int(value)
+        elif value.strip()[:1] in ("{", "["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                raise UsageError(f"--storage-option {key}: '{value}' is not valid JSON") from None
+        out[key] = parsed
+    return out

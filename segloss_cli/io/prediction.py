@@ -7,8 +7,9 @@ here reads voxel values (that is the label scan, scan.py): io returns raw volume
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -43,6 +44,7 @@ class LoadParams:
     renormalize: bool = False
     palette: Optional[Palette] = None
     axes: str = "auto"
+    storage_options: Optional[Mapping[str, Any]] = None  # inputs given as URLs (io/remote.py)
 
     @property
     def spacing_unit(self) -> str:
@@ -117,7 +119,13 @@ def _check_header_spacing(vol: Volume, role: str) -> None:
 
 def read_gt(path: str, params: LoadParams) -> Volume:
     """Ground truth read and its geometry checked; its labels are not scanned yet."""
-    vol = read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm, palette=params.palette)
+    vol = read_volume(
+        path,
+        npz_key=params.npz_key,
+        spacing_mm=params.spacing_mm,
+        palette=params.palette,
+        storage_options=params.storage_options,
+    )
     return prepare_gt(vol, channels=str(params.pred_type) in MULTILABEL)
 
 
@@ -138,9 +146,14 @@ def prepare_gt(vol: Volume, *, channels: bool = False) -> Volume:
 
 def read_prediction(path: str, gt: Volume, params: LoadParams) -> tuple[Volume, str]:
     """(PRED read, its kind: labels | probs | logits); a label map's labels are not scanned yet."""
-    return prepare_prediction(
-        read_volume(path, npz_key=params.npz_key, spacing_mm=params.spacing_mm, palette=params.palette), gt, params
+    vol = read_volume(
+        path,
+        npz_key=params.npz_key,
+        spacing_mm=params.spacing_mm,
+        palette=params.palette,
+        storage_options=params.storage_options,
     )
+    return prepare_prediction(vol, gt, params)
 
 
 def prepare_prediction(vol: Volume, gt: Volume, params: LoadParams) -> tuple[Volume, str]:

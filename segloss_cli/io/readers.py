@@ -126,9 +126,15 @@ def read_volume(
     npz_key: Optional[str] = None,
     spacing_mm: Optional[Sequence[float]] = None,
     palette=None,
+    storage_options=None,
 ) -> Volume:
     """Load ``path``; ``spacing_mm`` is used for files without a header (.npy/.npz, images);
-    ``palette`` (io.palette.Palette) maps the colours of an RGB mask to labels."""
+    ``palette`` (io.palette.Palette) maps the colours of an RGB mask to labels. A URL
+    (``s3://...``) is read through io/remote.py with ``storage_options``."""
+    from .remote import is_url, read_volume_url
+
+    if is_url(path):
+        return read_volume_url(str(path), storage_options, npz_key=npz_key, spacing_mm=spacing_mm, palette=palette)
     p = Path(path)
     _check_file(p)
     kind = file_kind(p)

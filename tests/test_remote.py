@@ -1,0 +1,174 @@
+"""Inputs given as URLs (io/remote.py): an S3 folder served by a moto server on 127.0.0.1 must
+give the local folder's numbers, and a missing or broken object the local message with the URL.
+
+Needs the `cloud` extra (fsspec, s3fs) and moto[server] (both in the `test` extra); skipped
+with the reason otherwise. The file:// and missing-package tests need only fsspec / nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from segloss_cli.api import evaluate_folder
+from segloss_cli.cli import app
+from segloss_cli.cli.parse import parse_storage_options
+from segloss_cli.errors import UsageError
+from segloss_cli.io.remote import is_url
+from tests.test_folders import make_folders
+
+RUNNER = CliRunner()
+BUCKET = "segloss-test"
+
+
+def run(*args):
+    return RUNNER.invoke(app, [str(a) for a in args])
+
+
+def _without_paths(doc: dict) -> dict:
+    """The result with each case's pred/gt paths left out (the URLs differ from the paths)."""
+    for case in doc["cases"]:
+        case.pop("pred")
+        case.pop("gt")
+    return doc
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    top = tmp_path_factory.mktemp("remote")
+    pdir, gdir = make_folders(top, 4, empty_class2=("case02",))
+    return pdir, gdir
+
+
+@pytest.fixture(scope="module")
+def s3(local):
+    """A moto S3 server on 127.0.0.1 holding the local folders under s3://BUCKET/pred, /gt."""
+    pytest.importorskip("s3fs", reason="URL inputs need the cloud extra: pip install 'segloss[cloud]'")
+    server_mod = pytest.importorskip("moto.server", reason="the S3 test server needs pip install 'moto[server]'")
+    import s3fs
+
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {
+        "endpoint_url": f"http://{host}:{port}",
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"region_name": "us-east-1"},
+    }
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=options["endpoint_url"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    fs = s3fs.S3FileSystem(**options)
+    pdir, gdir = local
+    for sub, folder in (("pred", pdir), ("gt", gdir)):
+        for f in sorted(folder.iterdir()):
+            fs.put_file(str(f), f"{BUCKET}/{sub}/{f.name}")
+    fs.pipe_file(f"{BUCKET}/bad/case00.nii.gz", b"\x1f\x8b\x08\x00truncated")
+    cli = [
+        "--storage-option",
+        f"endpoint_url={options['endpoint_url']}",
+        "--storage-option",
+        "key=testing",
+        "--storage-option",
+        "secret=testing",
+        "--storage-option",
+        'client_kwargs={"region_name": "us-east-1"}',
+    ]
+    yield options, cli
+    server.stop()
+
+
+COMMON = ("--metrics", "dice,hd95,tp", "-q", "-j", "1", "-f", "json")
+
+
+def test_an_s3_folder_gives_the_local_folders_numbers(local, s3):
+    pdir, gdir = local
+    _, cli = s3
+    remote = run("eval", f"s3://{BUCKET}/pred", f"s3://{BUCKET}/gt/", *COMMON, *cli)
+    here = run("eval", pdir, gdir, *COMMON)
+    assert remote.exit_code == 0, remote.stderr
+    assert here.exit_code == 0, here.stderr
+    got, want = json.loads(remote.stdout), json.loads(here.stdout)
+    assert [c["gt"] for c in got["cases"]] == [f"s3://{BUCKET}/gt/case{i:02d}.nii.gz" for i in range(4)]
+    assert _without_paths(got) == _without_paths(want)
+    assert "testing" not in remote.stdout  # the credentials are not recorded
+
+
+def test_a_missing_object_gives_the_local_message_with_the_url(local, s3):
+    pdir, gdir = local
+    _, cli = s3
+    missing = f"s3://{BUCKET}/gt/nope.nii.gz"
+    remote = run("eval", f"s3://{BUCKET}/pred/case00.nii.gz", missing, *cli)
+    here = run("eval", pdir / "case00.nii.gz", gdir / "nope.nii.gz")
+    assert remote.exit_code == here.exit_code == 2
+    assert remote.stderr == here.stderr.replace(str(gdir / "nope.nii.gz"), missing)
+    assert remote.stderr == f"segloss: error: {missing}: file not found; check the path\n"
+
+
+def test_a_broken_object_gives_the_local_message_with_the_url(local, s3, tmp_path):
+    pdir, gdir = local
+    _, cli = s3
+    broken = tmp_path / "case00.nii.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00truncated")
+    url = f"s3://{BUCKET}/bad/case00.nii.gz"
+    remote = run("eval", url, f"s3://{BUCKET}/gt/case00.nii.gz", *cli)
+    here = run("eval", broken, gdir / "case00.nii.gz")
+    assert remote.exit_code == here.exit_code == 2
+    assert remote.stderr == here.stderr.replace(str(broken), url)
+    assert "Traceback" not in remote.stderr
+
+
+def test_the_api_takes_storage_options(local, s3):
+    pdir, gdir = local
+    options, _ = s3
+    got = evaluate_folder(f"s3://{BUCKET}/pred", f"s3://{BUCKET}/gt", metrics="dice", jobs=2, storage_options=options)
+    want = evaluate_folder(pdir, gdir, metrics="dice", jobs=1)
+    assert got.summary == want.summary
+    assert [c.classes for c in got.cases] == [c.classes for c in want.cases]
+
+
+def test_a_folder_url_against_a_file_is_one_line(local, s3):
+    _, cli = s3
+    res = run("eval", f"s3://{BUCKET}/pred", f"s3://{BUCKET}/gt/case00.nii.gz", *cli)
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"segloss: error: s3://{BUCKET}/pred: is a folder but ")
+
+
+def test_file_urls_read_local_folders(local):
+    pytest.importorskip("fsspec", reason="URL inputs need the cloud extra: pip install 'segloss[cloud]'")
+    pdir, gdir = local
+    got = run("eval", pdir.as_uri(), gdir.as_uri(), *COMMON)
+    want = run("eval", pdir, gdir, *COMMON)
+    assert got.exit_code == 0, got.stderr
+    assert _without_paths(json.loads(got.stdout)) == _without_paths(json.loads(want.stdout))
+
+
+def test_without_fsspec_a_url_says_which_extra_to_install(local, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fsspec", None)  # import fsspec -> ImportError
+    res = run("eval", "s3://bucket/pred.nii.gz", "s3://bucket/gt.nii.gz")
+    assert res.exit_code == 2
+    assert "pip install 'segloss[cloud]'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_storage_option_text():
+    assert parse_storage_options(["anon=true", "block=512", 'client_kwargs={"a": 1}', "key=ab12"]) == {
+        "anon": True,
+        "block": 512,
+        "client_kwargs": {"a": 1},
+        "key": "ab12",
+    }
+    assert parse_storage_options(None) is None
+    with pytest.raises(UsageError, match="give key=value"):
+        parse_storage_options(["novalue"])
+    assert is_url("s3://b/k") and is_url("file:///tmp/x") and not is_url("/tmp/x") and not is_url("C:\\x")
