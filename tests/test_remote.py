@@ -18,6 +18,7 @@ from segloss_cli.cli import app
 from segloss_cli.cli.parse import parse_storage_options
 from segloss_cli.errors import UsageError
 from segloss_cli.io.remote import is_url
+from tests.test_dask import cluster  # noqa: F401 - the session-wide LocalCluster fixture
 from tests.test_folders import make_folders
 
 RUNNER = CliRunner()
@@ -172,3 +173,17 @@ def test_storage_option_text():
     with pytest.raises(UsageError, match="give key=value"):
         parse_storage_options(["novalue"])
     assert is_url("s3://b/k") and is_url("file:///tmp/x") and not is_url("/tmp/x") and not is_url("C:\\x")
+
+
+def test_dask_workers_read_the_urls_and_stream_the_csv(local, s3, cluster):  # noqa: F811
+    """The session's LocalCluster (tests/test_dask.py) scores the S3 folder: its workers read
+    the objects with the run's storage options; the streamed CSV (the run keeps no case) is
+    the local folder's CSV byte for byte."""
+    pdir, gdir = local
+    _, cli = s3
+    opts = ("--metrics", "dice,hd95,tp", "-q", "-f", "csv")
+    here = run("eval", pdir, gdir, *opts, "-j", "1")
+    address = cluster[0].scheduler_address
+    remote = run("eval", f"s3://{BUCKET}/pred", f"s3://{BUCKET}/gt", *opts, "--scheduler", address, *cli)
+    assert remote.exit_code == 0, remote.stderr
+    assert here.exit_code == 0 and remote.stdout == here.stdout
