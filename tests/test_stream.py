@@ -203,3 +203,34 @@ def test_in_order_hands_results_on_by_index_and_holds_workers_back():
     waiting.put(1, "b")  # type: ignore[arg-type]
     t.join(2)
     assert not t.is_alive()
+
+
+def test_an_interrupt_mid_run_writes_nothing_and_says_so(folders, tmp_path, monkeypatch):
+    import segloss_cli.folder as folder_mod
+
+    pdir, gdir, _ = folders
+    real, calls = folder_mod.score_pair, []
+
+    def interrupted(pair, params):
+        calls.append(pair.case)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(pair, params)
+
+    monkeypatch.setattr(folder_mod, "score_pair", interrupted)
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run("eval", pdir, gdir, *COMMON, "-j", "1", "--csv", out / "c.csv", "--cases-jsonl", out / "c.jsonl")
+    assert res.exit_code == 130
+    assert "segloss: interrupted; nothing written" in res.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_requirements_on_a_streamed_run(folders):
+    pdir, gdir, _ = folders
+    # A mean requirement reads the running summary; a .min one keeps the cases to name them.
+    ok = run("eval", pdir, gdir, *COMMON, "--require", "dice>=0.5")
+    assert ok.exit_code == 0, ok.stderr
+    low = run("eval", pdir, gdir, "--metrics", "dice", "--require", "dice[2].min>=0.99", "--format", "csv")
+    assert low.exit_code == 1
+    assert "case03" in low.stderr  # case03 has no class 2 in its prediction
