@@ -350,7 +350,8 @@ def _check_raw_header(head: bytes, fmt: str, size: int, path: Path) -> str:
         raise bad(f"negative dimension in {shape}")
     code = int(field("datatype", order))
     try:
-        known = np.dtype(data_type_codes.dtype[code]).kind != "V" or code in (128, 2304)  # RGB24, RGBA32
+        stored: Any = data_type_codes.dtype[code]
+        known = np.dtype(stored).kind != "V" or code in (128, 2304)  # RGB24, RGBA32
     except (KeyError, TypeError):
         known = False
     if not known:
@@ -495,15 +496,13 @@ def _gunzip_head(data: bytes, n: int) -> bytes:
     """The first ``n`` decompressed bytes of a gzip file (fewer if its stream is shorter).
 
     Only the start of the stream is inflated, from the bytes already read for the whole
-    file; nothing is checked to the end here (``_gunzip_checked`` does that). The input is
-    offered 64 KiB first so the inflater does not copy the rest of the file aside.
+    file, across as many members as it takes (a first member may end inside the header);
+    nothing is checked to the end here (``_gunzip_checked`` does that). The input is offered
+    in growing pieces so the inflater never copies the rest of the file aside.
     """
     inflate = _inflater()
     try:
-        head = inflate.decompressobj(wbits=31).decompress(memoryview(data)[: 1 << 16], n)
-        if len(head) < n and len(data) > 1 << 16:  # a long gzip header field: take it all
-            head = inflate.decompressobj(wbits=31).decompress(data, n)
-        return head
+        return bytes(_gunzip_members(inflate, data, n, to_end=False))
     except inflate.error as exc:
         raise _inflate_error(exc) from None
 
@@ -516,34 +515,76 @@ def _inflate_error(exc: Exception) -> OSError:
     return OSError(text)
 
 
-def _gunzip_members(inflate, data: bytes, need: int) -> bytes | bytearray:
+_TRUNCATED = "Compressed file ended before the end-of-stream marker was reached"
+
+
+def _gunzip_members(inflate, data: bytes, need: int, *, to_end: bool = True) -> bytes | bytearray:
+    """The first ``need`` bytes of the members of ``data``, in order; with ``to_end`` every
+    member is inflated to its end (CRC-32 and length checked), else inflating stops at ``need``.
+
+    The first member gets the whole input in one call (the usual single-member file: its
+    output buffer is returned uncopied). Later members (concatenated files, empty members,
+    60,000 tiny ones) are inflated by :func:`_inflate_member` from a position in a view of
+    the input, each call offered a bounded piece: the time is linear in the file, where
+    taking ``unused_data`` (a copy of everything after the member) per member was quadratic.
+    """
+    view = memoryview(data)
+    total = len(data)
     out: bytes | bytearray = b""
-    rest = data
-    while True:
+    pos = 0
+    if to_end:
         d = inflate.decompressobj(wbits=31)  # gzip wrapper: checks CRC-32 and ISIZE at eof
-        tail = rest
-        want = need - len(out)
-        if want > 0:
-            piece = d.decompress(tail, want)
-            if not out:
-                out = piece
-            else:  # a later member: join (rare: multi-member gzip files come from concatenation)
-                if not isinstance(out, bytearray):
-                    out = bytearray(out)
-                out += piece
-            tail = d.unconsumed_tail
+        out = d.decompress(data, need) if need > 0 else b""
+        tail = d.unconsumed_tail
         while not d.eof:
             # Past ``need``: decompress in bounded pieces and drop them. Output may still be
             # pending inside the inflater when all input is consumed, so loop until eof or no progress.
             piece = d.decompress(tail, 1 << 20)
             tail = d.unconsumed_tail
-            if not piece and not tail:
-                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
-        rest = d.unused_data
-        if not rest:
-            return out
-        if not rest.startswith(GZIP_MAGIC):
+            if not d.eof and not piece and not tail:
+                raise EOFError(_TRUNCATED)
+        pos = total - len(d.unused_data)
+    while pos < total and (to_end or len(out) < need):
+        if bytes(view[pos : pos + 2]) != GZIP_MAGIC:
+            if pos == 0:
+                raise OSError("not a gzip stream")
             raise OSError("trailing bytes after the gzip stream")
+        if not isinstance(out, bytearray):
+            out = bytearray(out)
+        pos = _inflate_member(inflate.decompressobj(wbits=31), view, pos, need, out, to_end=to_end)
+    return out
+
+
+def _inflate_member(d, view: memoryview, pos: int, need: int, out: bytearray, *, to_end: bool = True) -> int:
+    """Inflate the member at ``view[pos:]`` with ``d``; append to ``out`` while it is shorter
+    than ``need``, drop the rest; return the position after the member (without ``to_end``,
+    stop as soon as ``out`` holds ``need`` bytes: the position returned is then meaningless).
+
+    Each call is offered at most ``piece`` input bytes (256, doubling up to 1 MiB), so what
+    the inflater copies aside (the input left after a member's end) is bounded by about twice
+    the member's own size: linear in the file whatever the number of members.
+    """
+    total = len(view)
+    piece = 256
+    while True:
+        if pos >= total:
+            raise EOFError(_TRUNCATED)
+        chunk = view[pos : pos + piece]
+        feed: Any = chunk
+        while True:
+            got = d.decompress(feed, 1 << 20)
+            room = need - len(out)
+            if room > 0:
+                out += got[:room]
+            if not to_end and len(out) >= need:
+                return total
+            if d.eof:
+                return pos + len(chunk) - len(d.unused_data)
+            feed = d.unconsumed_tail
+            if not feed:
+                break
+        pos += len(chunk)
+        piece = min(piece * 2, 1 << 20)
 
 
 def _read_nifti_gz(path: Path):
