@@ -456,3 +456,44 @@ def test_a_channel_first_one_channel_map_is_still_a_sigmoid_map(tmp_path):
     classes, losses = _scores(cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", *ARGS, "--spacing", "1"))
     assert classes["1"]["metrics"]["dice"] == 1.0
     assert losses["ce"]["value"] == pytest.approx(-np.mean(np.log(np.where(gt > 0, 0.8, 0.9))), rel=1e-6)
+
+
+# --- 5. A file truncated while it is read: never SIGBUS ---------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".npy"])
+def test_a_file_truncated_after_its_size_check_is_one_line_not_sigbus(tmp_path, monkeypatch, suffix):
+    """Truncate the file between the header/size checks and the data read. A memory-mapped
+    array would die with SIGBUS on first touch; read into memory it is a short read."""
+    import segloss_cli.io.readers as readers
+
+    gt = np.zeros((16, 16, 16), np.int16)
+    gt[2:9, 2:9, 2:9] = 1
+    path = tmp_path / f"p{suffix}"
+    if suffix == ".nii":
+        import nibabel as nib
+
+        nib.save(nib.Nifti1Image(gt, np.eye(4)), str(path))
+    else:
+        np.save(path, gt)
+    size = path.stat().st_size
+    real = readers._read_exact
+
+    def truncating(p, offset, shape, dtype, order):
+        os.truncate(p, size - 1000)  # someone shortens the file right after the checks
+        return real(p, offset, shape, dtype, order)
+
+    monkeypatch.setattr(readers, "_read_exact", truncating)
+    with pytest.raises(readers.InputError, match="reading it gave only"):
+        readers.read_volume(path)
+
+
+def test_a_truncated_file_in_a_subprocess_exits_2(tmp_path):
+    gt = np.zeros((16, 16, 16), np.int16)
+    gt[2:9, 2:9, 2:9] = 1
+    np.save(tmp_path / "g.npy", gt)
+    raw = (tmp_path / "g.npy").read_bytes()
+    (tmp_path / "p.npy").write_bytes(raw[:-100])
+    res = segloss("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", capture_output=True)
+    assert res.returncode == 2 and res.stderr.decode().count("\n") == 1, res.stderr
+    assert b"the file holds only" in res.stderr
