@@ -12,6 +12,7 @@ import sys
 import segloss_cli
 from segloss_cli import __version__, api, errors, gate, losses, metrics, model
 from segloss_cli.api import FolderParams, evaluate_folder, make_params, run, score, score_files
+from segloss_cli.batch import score_batch
 from segloss_cli.errors import InputError, SeglossError, UsageError
 from segloss_cli.gate import check
 from segloss_cli.model import (
@@ -44,6 +45,7 @@ __all__ = [
     "run",
     "score",
     "score_files",
+    "score_batch",
     "check",
     "rank_runs",
     "load_run",

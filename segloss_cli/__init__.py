@@ -19,6 +19,7 @@ CLI_PROCESS = False
 _API = {
     "score": "api",
     "score_files": "api",
+    "score_batch": "batch",
     "evaluate_folder": "api",
     "run": "api",
     "make_params": "api",

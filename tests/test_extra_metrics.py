@@ -231,3 +231,46 @@ def test_shape_metrics_of_regions_and_sigmoid_channels():
     ml = segloss.score(probs, gts, pred_type="sigmoid", metrics="boundary_iou", include_background=True)
     for c, row in enumerate(ml.classes):
         assert row.metrics["boundary_iou"] == pytest.approx(_reference_boundary_iou(probs[c] >= 0.5, gts[c] > 0, 0.02))
+
+
+# Three 12x14 masks and their skeletons by skimage 0.26 skeletonize (np.packbits, hex): a fixed
+# reference, since skimage is not a test dependency.
+SKIMAGE_SKELETONS = [
+    ("fffffff7c3cc07000006003807c01f007801e1cf07", "47e0e040000000000002001000800400200101c000"),
+    ("f07fe0ff81fe0f00fc03f003c007003c00f387cf1f", "0070002700800200f8002000800200080023010300"),
+    ("1fe0ff8ffe3fff3ffc39f0e7c30f0c1ce00f81fe0f", "0000000ff80110042010408082000800200f00c004"),
+]
+
+
+def _unpack(hexbits, shape=(12, 14)):
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(hexbits), np.uint8))
+    return bits[: shape[0] * shape[1]].reshape(shape).astype(bool)
+
+
+@pytest.mark.parametrize("mask_hex,skel_hex", SKIMAGE_SKELETONS)
+def test_skeleton_equals_skimage(mask_hex, skel_hex):
+    from segloss_cli.kernels.shape import skeletonize_2d
+
+    assert np.array_equal(skeletonize_2d(_unpack(mask_hex)), _unpack(skel_hex))
+
+
+def test_cldice_is_the_centreline_dice_of_the_skeletons():
+    masks = [_unpack(m) for m, _ in SKIMAGE_SKELETONS]
+    skels = [_unpack(s) for _, s in SKIMAGE_SKELETONS]
+    for i, j in [(0, 1), (1, 2), (2, 0), (0, 0)]:
+        p, g, sp, sg = masks[i], masks[j], skels[i], skels[j]
+        tprec, tsens = np.sum(sp & g) / np.sum(sp), np.sum(sg & p) / np.sum(sg)
+        want = 2 * tprec * tsens / (tprec + tsens)
+        got = segloss.score(p.astype(int), g.astype(int), metrics="cldice").classes[0].metrics["cldice"]
+        assert got == pytest.approx(want, rel=1e-12)
+    bar = np.zeros((7, 9), int)
+    bar[2:5, 1:8] = 1
+    # MetricsReloaded's empty cases: one empty -> undefined (an empty skeleton), both -> 1
+    assert segloss.score(np.zeros_like(bar), bar, metrics="cldice", labels=[1]).classes[0].metrics["cldice"] is None
+    both = segloss.score(np.zeros_like(bar), np.zeros_like(bar), metrics="cldice", labels=[1]).classes[0]
+    assert both.status == "both_empty" and both.metrics["cldice"] == 1.0
+    apart = np.zeros_like(bar)
+    apart[0, :] = 1  # no skeleton pixel of either inside the other: 0
+    assert segloss.score(apart, bar, metrics="cldice").classes[0].metrics["cldice"] == 0.0
+    cube = np.ones((3, 4, 5), int)
+    assert segloss.score(cube, cube, metrics="cldice").classes[0].metrics["cldice"] is None  # 2-D only

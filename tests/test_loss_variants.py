@@ -212,3 +212,59 @@ def test_bad_variant_values_are_usage_errors():
         segloss.score(x, gt, pred_type="logits", losses="ce", label_smoothing=1.5)
     with pytest.raises(segloss.SeglossError, match="absent_zero must be True or False"):
         segloss.score(x, gt, pred_type="logits", losses="dice", absent_zero=1)
+
+
+# --- reductions over a batch axis (score_batch) ------------------------------------------------
+
+
+def _batch(seed=12, b=3):
+    rng = np.random.default_rng(seed)
+    gt = rng.integers(0, K, (b, 5, 4, 3))
+    gt[1][gt[1] == 2] = 1  # class 2 absent from case 1
+    x = rng.normal(size=(b, K, 5, 4, 3)) * 2
+    return x, gt
+
+
+def test_batch_reduction_pools_the_sums_before_the_ratio():
+    x, gt = _batch()
+    got = segloss.score_batch(x, gt, pred_type="logits", losses="dice,lovasz_softmax", reduction="batch")
+    # every voxel of the batch in one sum: MONAI DiceLoss(batch=True), SMP's default
+    p = np.concatenate([_probs(_flat(x[b], gt[b])[0], "logits") for b in range(len(gt))], axis=1)
+    g = gt.reshape(-1)
+    want = np.mean(_dice_per_class(p, g)[1:])
+    assert got["dice"].value == pytest.approx(want, rel=1e-12)
+    assert got["dice"].params["reduction"] == "batch"
+    # Lovasz per_image=False: one sort over the pooled voxels of each class
+    from tests import naive_losses
+
+    G = (g[None, :] == np.arange(K)[:, None]).astype(np.float64)
+    _, lov = naive_losses.lovasz_softmax(p, G, [1, 2, 3], np.ones(3))
+    assert got["lovasz_softmax"].value == pytest.approx(lov, rel=1e-12)
+
+
+def test_case_reduction_is_the_mean_over_the_batch():
+    x, gt = _batch()
+    got = segloss.score_batch(x, gt, pred_type="logits", losses="dice,ce", reduction="case", include_background=True)
+    per_case = [segloss.score(x[b], gt[b], pred_type="logits", losses="dice,ce", metrics=(), include_background=True,
+                              channel_axis=0) for b in range(len(gt))]  # fmt: skip
+    for name in ("dice", "ce"):
+        assert got[name].value == pytest.approx(np.mean([c.losses[name].value for c in per_case]), rel=1e-12)
+        assert got[name].params["reduction"] == "case"
+    d = [_dice_per_class(_probs(*[_flat(x[b], gt[b])[0]], "logits"), _flat(x[b], gt[b])[1]) for b in range(len(gt))]
+    assert got["dice"].value == pytest.approx(np.mean([np.mean(v) for v in d]), rel=1e-12)
+
+
+def test_batch_layouts_and_errors():
+    x, gt = _batch(b=2)
+    a = segloss.score_batch(x, gt[:, None], pred_type="logits", losses="dice", reduction="batch")  # (B, 1, *S) GT
+    b = segloss.score_batch(x, gt, pred_type="logits", losses="dice", reduction="batch")
+    assert a["dice"].value == b["dice"].value
+    labels = segloss.score_batch(np.argmax(x, 1), gt, losses="dice", reduction="batch")
+    flat = segloss.score(np.concatenate(list(np.argmax(x, 1))), np.concatenate(list(gt)), losses="dice", metrics=())
+    assert labels["dice"].value == flat.losses["dice"].value
+    with pytest.raises(segloss.SeglossError, match="reduction must be one of case, batch"):
+        segloss.score_batch(x, gt, losses="dice", reduction="mean")
+    with pytest.raises(segloss.SeglossError, match="losses only"):
+        segloss.score_batch(x, gt, losses="dice", metrics="dice")
+    with pytest.raises(segloss.SeglossError, match="batch axis first"):
+        segloss.score_batch(x, gt[:1], losses="dice")

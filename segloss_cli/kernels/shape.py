@@ -39,3 +39,61 @@ def erode_cube(mask: np.ndarray, d: int, ndim: int = 3) -> np.ndarray:
         moved = np.ascontiguousarray(np.moveaxis(out, axis, 2))
         out = np.ascontiguousarray(np.moveaxis(_erode_last(moved, np.int64(d)), 2, axis))
     return out
+
+
+# Zhang-Suen's lookup table as scikit-image's _fast_skeletonize has it: the class (0-3) of each
+# of the 256 8-neighbourhoods; 1 and 3 are removed in the first sub-pass, 2 and 3 in the second.
+# fmt: off
+ZHANG_LUT = np.array([
+    0, 0, 0, 1, 0, 0, 1, 3, 0, 0, 3, 1, 1, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 0,
+    3, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 0, 0, 0, 3, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0,
+    3, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 3, 0, 2, 0, 0, 0, 3, 1, 0, 0, 1, 3, 0, 0, 0, 0,
+    0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 1, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 1, 3,
+    0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 1, 0, 0, 0, 0, 2, 2, 0, 0,
+    2, 0, 0, 0,
+], dtype=np.uint8)
+# fmt: on
+
+
+@jit()
+def _zhang(skel, lut):
+    """Thin ``skel`` (uint8, zero border of one pixel) in place until nothing is removed."""
+    nrows, ncols = skel.shape
+    cleaned = skel.copy()
+    removed = True
+    while removed:
+        removed = False
+        for pass_num in range(2):
+            first = pass_num == 0
+            for r in range(1, nrows - 1):
+                for c in range(1, ncols - 1):
+                    if skel[r, c]:
+                        code = (
+                            skel[r - 1, c - 1]
+                            + 2 * skel[r - 1, c]
+                            + 4 * skel[r - 1, c + 1]
+                            + 8 * skel[r, c + 1]
+                            + 16 * skel[r + 1, c + 1]
+                            + 32 * skel[r + 1, c]
+                            + 64 * skel[r + 1, c - 1]
+                            + 128 * skel[r, c - 1]
+                        )
+                        n = lut[code]
+                        if n == 0:
+                            continue
+                        if n == 3 or (n == 1 and first) or (n == 2 and not first):
+                            cleaned[r, c] = 0
+                            removed = True
+            skel[:, :] = cleaned[:, :]
+    return skel
+
+
+def skeletonize_2d(mask: np.ndarray) -> np.ndarray:
+    """Zhang-Suen thinning of a 2-D mask, as skimage.morphology.skeletonize (method 'zhang')."""
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), np.uint8)
+    padded[1:-1, 1:-1] = mask != 0
+    return _zhang(padded, ZHANG_LUT)[1:-1, 1:-1].astype(bool)
