@@ -177,6 +177,11 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
             gt, pred_vol = gt.with_array(gt_arr), pred_vol.with_array(p_arr)
         else:
             gt_present, pred_present = histograms.gt_present(), histograms.pred_present()
+            # Every value is in [0, table size): unsigned views hold the same labels, and the
+            # kernels after the scan then compile once per width (kernels.layout.as_unsigned).
+            from .kernels.layout import as_unsigned
+
+            gt, pred_vol = gt.with_array(as_unsigned(gt.array)), pred_vol.with_array(as_unsigned(pred_vol.array))
         pred = label_prediction(pred_vol)
     else:
         gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", ignore)

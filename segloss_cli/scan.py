@@ -68,7 +68,7 @@ def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Opti
     """
     from .kernels import labels as K
     from .kernels._jit import n_chunks
-    from .kernels.layout import as_kernel_3d, spatial_order
+    from .kernels.layout import as_kernel_3d, as_unsigned, spatial_order
 
     arr = integral_labels(arr, path, role)
     order = spatial_order(arr)
@@ -84,6 +84,8 @@ def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Opti
     if outside:
         big = K.collect_large_labels(view)
         labels = np.union1d(labels, big[big >= 0])
+    if lo >= 0:  # int16 labels as uint16: the kernels after the scan compile once per width
+        arr = as_unsigned(arr)
     return arr, labels
 
 
@@ -147,7 +149,7 @@ def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[in
     import numba
 
     from .kernels import confusion as K
-    from .kernels.layout import as_kernel_3d, spatial_order
+    from .kernels.layout import as_kernel_3d, as_unsigned, spatial_order
 
     if pred.shape != gt.shape or pred.dtype.kind not in "biu" or gt.dtype.kind not in "biu":
         return None
@@ -156,6 +158,14 @@ def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[in
     if not all(v.flags.c_contiguous for v in views):
         return None  # strided input: the general path walks any layout
     p1, g1 = (v.reshape(-1) for v in views)
+    # Signed maps are read through their unsigned view (one compiled kernel per width); a
+    # negative value then lands at index >= 2**(bits-1) of an 8/16-bit table (checked below)
+    # or outside a wider one, and either sends the pair to the general path.
+    halves = [1 << (8 * v.dtype.itemsize - 1) if v.dtype.kind == "i" and v.dtype.itemsize <= 2 else 0 for v in (p1, g1)]
+    if ignore_label is None or ignore_label >= 0:
+        p1, g1 = as_unsigned(p1), as_unsigned(g1)
+    else:
+        halves = [0, 0]
     ignore = np.int64(ignore_label if ignore_label is not None else 0)
     threads = numba.get_num_threads()
     itemsize = p1.dtype.itemsize
@@ -169,6 +179,11 @@ def label_histograms(pred: np.ndarray, gt: np.ndarray, ignore_label: Optional[in
         hist, outside = K.word_histograms(p1, g1, size, ignore, ignore_label is not None, joint=False)
     if outside:
         return None
+    hp, hg = halves
+    if hp and (hist[0, hp : 2 * hp].any() or hist[3, hp : 2 * hp].any()):
+        return None  # a negative PRED label
+    if hg and hist[1, hg : 2 * hg].any():
+        return None  # a negative GT label
     n_ignored = int(hist[1, ignore_label]) if ignore_label is not None and 0 <= ignore_label < size else 0
     return LabelHistograms(hist[0], hist[1], hist[2], hist[3], int(g1.size) - n_ignored)
 

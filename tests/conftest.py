@@ -13,6 +13,39 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def _starts_processes(source: str) -> bool:
+    return "subprocess." in source or "Popen(" in source
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that start a child process ``subprocess`` (pyproject's marker): those whose
+    own source, or a module-level helper they call, runs subprocess/Popen. Explicit marks stay."""
+    import inspect
+
+    helpers: dict[object, set[str]] = {}
+    for item in items:
+        fn = getattr(item, "function", None)
+        if fn is None or item.get_closest_marker("subprocess"):
+            continue
+        module = inspect.getmodule(fn)
+        if module not in helpers:
+            names = set()
+            for name, obj in vars(module).items():
+                if inspect.isfunction(obj) and not name.startswith("test") and obj.__module__ == module.__name__:
+                    try:
+                        if _starts_processes(inspect.getsource(obj)):
+                            names.add(name)
+                    except (OSError, TypeError):
+                        pass
+            helpers[module] = names
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError):
+            continue
+        if _starts_processes(source) or any(f"{h}(" in source for h in helpers[module]):
+            item.add_marker(pytest.mark.subprocess)
+
+
 def write_nifti(path, array, spacing=(1.0, 1.0, 1.0), affine=None):
     """Save ``array`` as NIfTI with ``spacing`` (and a diagonal affine unless given)."""
     import nibabel as nib

@@ -355,3 +355,145 @@ def test_a_damaged_gzip_is_one_line_exit_2(tmp_path, pair, damage):
     lines = res.stderr.decode().splitlines()
     assert res.returncode == 2 and len(lines) == 1, lines
     assert lines[0].startswith(f"segloss: error: {path}: ") and "gzip" in lines[0]
+
+
+# --- 8. Score maps and label maps with a trailing singleton axis ----------------------------------
+
+
+def _tiny_2d(seed=0):
+    rng = np.random.default_rng(seed)
+    gt = np.zeros((7, 6), np.uint8)
+    gt[1:5, 1:3] = 1
+    gt[4:, 3:] = 2
+    p = rng.random((7, 6, 3)).astype(np.float32) + 2.0 * np.eye(3, dtype=np.float32)[gt]
+    return gt, p / p.sum(-1, keepdims=True)
+
+
+def _nifti(path, array, zooms):
+    import nibabel as nib
+
+    img = nib.Nifti1Image(array, np.diag([*zooms[:3], 1.0][:4]) if len(zooms) >= 3 else np.eye(4))
+    img.header.set_zooms(tuple(zooms) + (1.0,) * (array.ndim - len(zooms)))
+    nib.save(img, str(path))
+    return path
+
+
+def _scores(res):
+    import json
+
+    assert res.exit_code == 0, res.stderr
+    case = json.loads(res.stdout)["cases"][0]
+    return case["classes"], case["losses"]
+
+
+ARGS = ("--metrics", "dice,iou,hd95,assd", "--losses", "dice,ce,focal", "--format", "json")
+
+
+@pytest.mark.parametrize("layout", ["nifti_x_y_1_K", "npy_x_y_1_K", "npy_K_x_y_1"])
+def test_a_score_map_for_a_gt_stored_x_y_1_scores_as_the_2d_pair(tmp_path, layout):
+    gt, p = _tiny_2d()
+    np.save(tmp_path / "g2.npy", gt)
+    np.save(tmp_path / "p2.npy", p)
+    ref = _scores(cli("eval", tmp_path / "p2.npy", tmp_path / "g2.npy", "--spacing", "0.5,2", *ARGS))
+    if layout == "nifti_x_y_1_K":
+        g = _nifti(tmp_path / "g.nii.gz", gt[..., None], (0.5, 2.0, 3.0))
+        pr = _nifti(tmp_path / "p.nii.gz", p[:, :, None, :], (0.5, 2.0, 3.0))
+        got = _scores(cli("eval", pr, g, *ARGS))
+    else:
+        np.save(tmp_path / "g.npy", gt[..., None])
+        stored = p[:, :, None, :] if layout == "npy_x_y_1_K" else np.moveaxis(p, -1, 0)[..., None]
+        np.save(tmp_path / "p.npy", stored)
+        got = _scores(cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--spacing", "0.5,2,3", *ARGS))
+    assert got == ref
+    hard = p.argmax(-1)
+    for c in (1, 2):  # an independent check of one number: dice of the argmax
+        tp = np.sum((hard == c) & (gt == c))
+        assert got[0][str(c)]["metrics"]["dice"] == pytest.approx(2 * tp / (np.sum(hard == c) + np.sum(gt == c)))
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".nii.gz"])
+def test_a_float_label_map_stored_x_y_1_is_a_label_map_not_a_sigmoid_map(tmp_path, suffix):
+    gt, _ = _tiny_2d()
+
+    def save(name, a):
+        path = tmp_path / f"{name}{suffix}"
+        if suffix == ".npy":
+            np.save(path, a)
+        else:
+            _nifti(path, a, (1.0, 1.0, 1.0))
+        return path
+
+    g = save("g", gt[..., None])
+    ref = _scores(
+        cli("eval", save("pi", gt[..., None]), g, *ARGS, "--spacing", "1")
+        if suffix == ".npy"
+        else cli("eval", save("pi", gt[..., None]), g, *ARGS)
+    )
+    extra = ("--spacing", "1") if suffix == ".npy" else ()
+    got = _scores(cli("eval", save("pf", gt[..., None].astype(np.float32)), g, *ARGS, *extra))
+    assert got == ref and set(got[0]) == {"1", "2"}  # classes 1 and 2: read as labels
+    # A 0/1 float map with a trailing singleton is a label map too, not a one-channel sigmoid map.
+    binary = (gt > 0).astype(np.uint8)[..., None]
+    gb = save("gb", binary)
+    got = _scores(cli("eval", save("pb", binary.astype(np.float32)), gb, *ARGS, *extra))
+    ref = _scores(cli("eval", save("pbi", binary), gb, *ARGS, *extra))
+    assert got == ref
+    # Values that are not labels: an error that says how to read it as scores, never a silent guess.
+    res = cli("eval", save("ps", np.full(binary.shape, 0.3, np.float32)), gb, *ARGS, *extra)
+    assert res.exit_code == 2 and "non-integer values" in res.stderr and "--pred-type probs" in res.stderr
+    # Said explicitly, the same file is a one-channel sigmoid map.
+    res = cli("eval", save("ps", np.full(binary.shape, 0.3, np.float32)), gb, *ARGS, *extra, "--pred-type", "probs")
+    assert res.exit_code == 0, res.stderr
+
+
+def test_a_channel_first_one_channel_map_is_still_a_sigmoid_map(tmp_path):
+    """(1, x, y): the PyTorch layout of a binary model's output stays a score map under auto."""
+    gt = np.zeros((7, 6), np.uint8)
+    gt[2:5, 2:5] = 1
+    p = np.where(gt > 0, 0.8, 0.1).astype(np.float32)[None]
+    np.save(tmp_path / "g.npy", gt)
+    np.save(tmp_path / "p.npy", p)
+    classes, losses = _scores(cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", *ARGS, "--spacing", "1"))
+    assert classes["1"]["metrics"]["dice"] == 1.0
+    assert losses["ce"]["value"] == pytest.approx(-np.mean(np.log(np.where(gt > 0, 0.8, 0.9))), rel=1e-6)
+
+
+# --- 5. A file truncated while it is read: never SIGBUS ---------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".npy"])
+def test_a_file_truncated_after_its_size_check_is_one_line_not_sigbus(tmp_path, monkeypatch, suffix):
+    """Truncate the file between the header/size checks and the data read. A memory-mapped
+    array would die with SIGBUS on first touch; read into memory it is a short read."""
+    import segloss_cli.io.readers as readers
+
+    gt = np.zeros((16, 16, 16), np.int16)
+    gt[2:9, 2:9, 2:9] = 1
+    path = tmp_path / f"p{suffix}"
+    if suffix == ".nii":
+        import nibabel as nib
+
+        nib.save(nib.Nifti1Image(gt, np.eye(4)), str(path))
+    else:
+        np.save(path, gt)
+    size = path.stat().st_size
+    real = readers._read_exact
+
+    def truncating(p, offset, shape, dtype, order):
+        os.truncate(p, size - 1000)  # someone shortens the file right after the checks
+        return real(p, offset, shape, dtype, order)
+
+    monkeypatch.setattr(readers, "_read_exact", truncating)
+    with pytest.raises(readers.InputError, match="reading it gave only"):
+        readers.read_volume(path)
+
+
+def test_a_truncated_file_in_a_subprocess_exits_2(tmp_path):
+    gt = np.zeros((16, 16, 16), np.int16)
+    gt[2:9, 2:9, 2:9] = 1
+    np.save(tmp_path / "g.npy", gt)
+    raw = (tmp_path / "g.npy").read_bytes()
+    (tmp_path / "p.npy").write_bytes(raw[:-100])
+    res = segloss("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", capture_output=True)
+    assert res.returncode == 2 and res.stderr.decode().count("\n") == 1, res.stderr
+    assert b"the file holds only" in res.stderr

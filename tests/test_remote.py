@@ -187,3 +187,13 @@ def test_dask_workers_read_the_urls_and_stream_the_csv(local, s3, cluster):  # n
     remote = run("eval", f"s3://{BUCKET}/pred", f"s3://{BUCKET}/gt", *opts, "--scheduler", address, *cli)
     assert remote.exit_code == 0, remote.stderr
     assert here.exit_code == 0 and remote.stdout == here.stdout
+
+
+def test_a_prefix_read_as_a_file_says_it_is_a_directory(s3):
+    from segloss_cli.errors import InputError
+    from segloss_cli.io.remote import read_volume_url
+
+    options, _ = s3
+    with pytest.raises(InputError, match="is a directory, expected a file") as info:
+        read_volume_url(f"s3://{BUCKET}/pred", options)
+    assert info.value.path == f"s3://{BUCKET}/pred"

@@ -97,6 +97,7 @@ from . import eval as _eval  # noqa: E402,F401  (registers the command)
 from . import listing as _listing  # noqa: E402,F401
 from . import merge as _merge  # noqa: E402,F401
 from . import rank as _rank  # noqa: E402,F401
+from . import warmup as _warmup  # noqa: E402,F401
 
 
 def main() -> None:

@@ -204,7 +204,7 @@ def eval_command(
         PredType,
         typer.Option(
             "--pred-type",
-            help="What PRED holds. auto: integer -> labels; float with one extra axis -> probs; float without -> labels.",
+            help="What PRED holds. auto: integer -> labels; float with one extra axis (not a trailing length-1 one) -> probs; float without -> labels.",
             rich_help_panel=INPUT,
         ),
     ] = PredType.AUTO,

@@ -163,14 +163,55 @@ def prepare_prediction(vol: Volume, gt: Volume, params: LoadParams) -> tuple[Vol
     more axis than GT is a probability map under ``pred_type`` auto).
     """
     kind = str(params.pred_type)
+    if kind in ("auto", "probs", "logits"):
+        vol = _drop_spatial_singletons(vol, gt.array.ndim, params.channel_axis)
     if kind == "auto":
-        kind = "probs" if vol.array.dtype.kind == "f" and vol.array.ndim == gt.array.ndim + 1 else "labels"
+        arr = vol.array
+        trailing_one = arr.shape[-1] == 1 and arr.ndim == gt.array.ndim + 1 and params.channel_axis is None
+        # A trailing axis of length 1 is never a class axis under auto (conventions.md, Inputs):
+        # a float label map stored as (x, y, 1) or (x, y, z, 1) stays a label map; a
+        # one-channel score map is said with @pred_type (or stored channel-first, (1, x, y, z)).
+        kind = "probs" if arr.dtype.kind == "f" and arr.ndim == gt.array.ndim + 1 and not trailing_one else "labels"
     if kind == "labels":
         vol = _drop_trailing_singletons(vol)
         _check_spatial(vol.array, vol.path, "PRED")
         vol = _fit_spacing(vol, vol.array.ndim)
         _check_header_spacing(vol, "PRED")
     return vol, kind
+
+
+def _drop_spatial_singletons(vol: Volume, gt_ndim: int, channel_axis: Optional[int]) -> Volume:
+    """A score map whose spatial part carries trailing singleton axes that the GT dropped
+    (2-D data stored as (x, y, 1, K) or (K, x, y, 1)) without them (a view).
+
+    The class axis is resolved against the GT's shape without its trailing singletons: the
+    spatial axes are those left of a last class axis, or right of a first one; only axes of
+    length 1 at the end of them go, and only when one layout alone (or @channel_axis) fits.
+    The header spacing stays as read: the spatial axes kept are the first ones, which
+    score_view picks.
+    """
+    arr = vol.array
+    if arr.ndim <= gt_ndim + 1 or arr.dtype.kind != "f":
+        return vol
+    fits = []
+    for first in (False, True):
+        if channel_axis is not None and (channel_axis in (0, -arr.ndim)) != first:
+            continue
+        spatial = arr.shape[1:] if first else arr.shape[:-1]
+        n = len(spatial)
+        while n > gt_ndim and spatial[n - 1] == 1:
+            n -= 1
+        if n == gt_ndim:
+            fits.append((first, len(spatial) - n))
+    if len(fits) != 1:
+        return vol  # nothing to drop, or ambiguous: the shape checks that follow say what is wrong
+    first, extra = fits[0]
+    keep = (slice(None),) * (arr.ndim - extra - (0 if first else 1))
+    index = keep + (0,) * extra if first else keep + (0,) * extra + (slice(None),)
+    sp = vol.spacing_mm
+    if sp is not None and vol.spacing_source == "option" and len(sp) == arr.ndim - 1:
+        sp = sp[:gt_ndim]  # --spacing given for the stored axes, as for the GT's dropped singletons
+    return Volume(arr[index], sp, vol.affine, vol.path, vol.spacing_source, vol.dropped_spacing_mm)
 
 
 def _channel_axis(arr: np.ndarray, gt_shape: tuple[int, ...], requested: Optional[int], path: str) -> int:

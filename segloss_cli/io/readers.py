@@ -1,6 +1,7 @@
 """Read one file into a Volume, or raise InputError with a one-line explanation.
 
-Formats: NIfTI-1/2 (.nii memory-mapped, .nii.gz), NumPy .npy (memory-mapped) and .npz.
+Formats: NIfTI-1/2 (.nii, .nii.gz), NumPy .npy and .npz, read into memory (never mapped: a
+mapped file truncated while in use is a SIGBUS, :func:`_read_exact`).
 Arrays keep their stored dtype: a label map is never widened to float64.
 
 Every reader checks the size a header declares against what the file can hold *before*
@@ -423,18 +424,37 @@ def _read_nifti_plain(path: Path, head: bytes):
     if offset + data_bytes > size:
         raise _declared_too_big(path, shape, dtype, offset + data_bytes, size, "the file holds")
     try:
-        if data_bytes == 0:
-            raw = np.zeros(shape, dtype)
-        else:
-            # Memory-mapped copy-on-write, as nibabel does: nothing is read until a kernel runs.
-            raw = np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape, order="F")
-    except MemoryError:
+        raw = _read_exact(path, offset, shape, dtype, "F")
+    except (MemoryError, InputError):
         raise
     except Exception as exc:
         raise InputError(
             f"cannot read the image data ({_reason(exc)}); the file is corrupt, re-export it", path
         ) from None
     return _scaled(raw, slope, inter, path), affine, zooms
+
+
+def _read_exact(path: Path, offset: int, shape, dtype: np.dtype, order: str) -> np.ndarray:
+    """The array stored at ``offset`` of ``path``, read into memory.
+
+    Never memory-mapped: a mapped file that is truncated (or whose disk goes away) while the
+    array is in use kills the process with SIGBUS, which no check before mapping can rule
+    out. Read, a file that shrank after its size was checked is a short read: one line, exit 2.
+    """
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes, np.uint8)
+    view = raw.data  # a memoryview of the bytes
+    got = 0
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        while got < nbytes:
+            n = fh.readinto(view[got:])
+            if not n:
+                break
+            got += n
+    if got < nbytes:
+        raise _declared_too_big(path, shape, dtype, offset + nbytes, offset + got, "reading it gave")
+    return raw.view(dtype).reshape(shape, order=order)  # type: ignore[call-overload]
 
 
 def _scaled(raw: np.ndarray, slope, inter, path: Path) -> np.ndarray:
@@ -678,10 +698,8 @@ def _read_npy(path: Path, head: bytes) -> np.ndarray:
     if need > size:
         raise _declared_too_big(path, shape, dtype, need, size, "the file holds")
     try:
-        if math.prod(shape) == 0:
-            return np.zeros(shape, dtype)
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except MemoryError:
+        return _read_exact(path, offset, shape, dtype, "F" if fortran else "C")
+    except (MemoryError, InputError):
         raise
     except Exception as exc:
         raise InputError(f"not a readable .npy file ({_reason(exc)}); the file is corrupt", path) from None

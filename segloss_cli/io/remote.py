@@ -138,15 +138,17 @@ def read_volume_url(url: str, storage_options: Optional[Mapping[str, Any]] = Non
     folder = tempfile.mkdtemp(prefix="segloss-url-")
     local = os.path.join(folder, name)
     try:
+        folder_error = InputError("is a directory, expected a file (give two folders to score a folder)", url)
         try:
-            if fs.isdir(path):
-                raise InputError("is a directory, expected a file (give two folders to score a folder)", url)
             with fs.open(path, "rb") as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 22)
-        except SeglossError:
-            raise
         except Exception as exc:  # noqa: BLE001 - every client library raises its own kinds
+            if isinstance(exc, (FileNotFoundError, IsADirectoryError)) and is_dir(url, storage_options):
+                raise folder_error from None
             raise _read_error(exc, url) from None
+        # A prefix may read as an empty object: asked only then, one request less per object.
+        if os.path.getsize(local) == 0 and is_dir(url, storage_options):
+            raise folder_error
         try:
             vol = read_volume(local, **read_options)
         except SeglossError as exc:

@@ -56,6 +56,12 @@ def _sources_key() -> str:
     return h.hexdigest()[:16]
 
 
+def cache_key() -> str:
+    """``<segloss version>-<hash of the kernel sources>``: what the cache folder is keyed on
+    (``segloss warmup --print-cache-key``, for a CI cache key)."""
+    return f"{_package.__version__}-{_sources_key()}"
+
+
 def _keyed_cache_dir() -> None:
     """Put every cached kernel under a folder named by a hash of all kernel sources.
 
@@ -100,3 +106,27 @@ CHUNKS = 16
 def n_chunks(n_items: int) -> int:
     """How many work chunks to split ``n_items`` rows into (independent of threads, see CHUNKS)."""
     return max(1, min(n_items, CHUNKS))
+
+
+def one_specialisation(dispatcher, *argtypes):
+    """Pin ``dispatcher`` to the one specialisation ``argtypes``, compiled (or loaded from the
+    cache) at its first call; later calls convert their arguments to it instead of compiling
+    another (e.g. a C-ordered array and a transposed view both run the 'A' code).
+
+    For kernels called with several layouts of one dtype, where a second compile would cost
+    more than the generic strided code. Returns the dispatcher (a plain function under
+    NUMBA_DISABLE_JIT, where there is nothing to pin).
+    """
+    if not hasattr(dispatcher, "disable_compile"):
+        return dispatcher
+    state = {"ready": False}
+
+    def call(*args):
+        if not state["ready"]:
+            dispatcher.compile(tuple(argtypes))
+            dispatcher.disable_compile()
+            state["ready"] = True
+        return dispatcher(*args)
+
+    call.dispatcher = dispatcher  # for tests that count signatures
+    return call

@@ -9,9 +9,9 @@ is exact for any spacing. Arrays are 3-D (b0, b1, b2), C-ordered; a 2-D image ha
 """
 
 import numpy as np
-from numba import prange
+from numba import prange, types
 
-from ._jit import jit
+from ._jit import jit, one_specialisation
 
 INF = np.inf
 
@@ -140,9 +140,20 @@ def edt_squared(sites, bit, f, s0, s1, s2, nchunks, qbit=0):
     if b1 > 1:
         # Axis 1 as axis 0 of a transposed view (no copy); lines stay in the same order.
         ft = f.transpose(1, 0, 2)
-        _pass_axis0(ft, s1, sites.transpose(1, 0, 2), np.uint8(0), nchunks)
+        _pass_axis0_any(ft, np.float64(s1), sites.transpose(1, 0, 2), np.uint8(0), np.int64(nchunks))
     if b0 > 1:
-        _pass_axis0(f, s0, sites, np.uint8(qbit), nchunks)
+        _pass_axis0_any(f, np.float64(s0), sites, np.uint8(qbit), np.int64(nchunks))
+
+
+# The transposed view (axis 1) and the array itself (axis 0) share one strided specialisation.
+_pass_axis0_any = one_specialisation(
+    _pass_axis0,
+    types.Array(types.float64, 3, "A"),
+    types.float64,
+    types.Array(types.uint8, 3, "A", readonly=True),
+    types.uint8,
+    types.int64,
+)
 
 
 @jit(parallel=True)

@@ -4,6 +4,14 @@ Kernels take 3-D arrays (2-D images get a leading axis of length 1) and loop wit
 axis innermost. ``spatial_order`` picks an axis permutation that puts the smallest stride
 last, so a Fortran-ordered NIfTI array is walked as fast as a C-ordered one; the same
 permutation is applied to every array of a case so voxels stay paired.
+
+Every input view is also put in one canonical form before a kernel sees it (``frozen``): a
+plain ndarray (not a memmap), read-only, C-contiguous wherever the data allow it without a
+copy. numba compiles one specialisation per argument type, and the type includes the layout
+and the writeable flag: a .nii.gz (read-only), a .nii (a writable memory map) and a .npy
+would otherwise each compile every kernel again (issue 13). Signed label maps of a width
+whose values are all >= 0 are read through their unsigned view (``as_unsigned``), so int16
+reuses uint16's code.
 """
 
 from __future__ import annotations
@@ -17,14 +25,29 @@ def spatial_order(ref: np.ndarray) -> tuple[int, ...]:
     return tuple(sorted(range(ref.ndim), key=lambda a: -strides[a]))
 
 
+def frozen(arr: np.ndarray) -> np.ndarray:
+    """A read-only plain-ndarray view of ``arr`` (no copy): the one writeability state of kernel inputs."""
+    view = np.asarray(arr).view()  # asarray: a memmap becomes an ndarray view of its buffer
+    view.flags.writeable = False
+    return view
+
+
+def as_unsigned(arr: np.ndarray) -> np.ndarray:
+    """The unsigned view of a signed integer array of the same width (no copy); other arrays as
+    they are. Only for arrays known to hold no negative value (a validated label map)."""
+    if arr.dtype.kind != "i":
+        return arr
+    return arr.view(arr.dtype.str.replace("i", "u"))  # the byte order kept
+
+
 def as_kernel_3d(arr: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
-    """View of a 2-D or 3-D array, axes permuted by ``order``, as 3-D (no copy)."""
-    view = arr.transpose(order)
+    """Read-only view of a 2-D or 3-D array, axes permuted by ``order``, as 3-D (no copy)."""
+    view = np.asarray(arr).transpose(order)
     if view.dtype == np.bool_:
         view = view.view(np.uint8)
     while view.ndim < 3:
         view = view[np.newaxis]
-    return view
+    return frozen(view)
 
 
 def from_kernel_3d(view: np.ndarray, order: tuple[int, ...], ndim: int) -> np.ndarray:
@@ -35,7 +58,7 @@ def from_kernel_3d(view: np.ndarray, order: tuple[int, ...], ndim: int) -> np.nd
 
 def scores_kernel_4d(scores: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
     """View of a ``(K,) + spatial`` score array as ``(K, a, b, c)`` with spatial ``order``."""
-    view = scores.transpose((0,) + tuple(a + 1 for a in order))
+    view = np.asarray(scores).transpose((0,) + tuple(a + 1 for a in order))
     while view.ndim < 4:
         view = view[:, np.newaxis]
-    return view
+    return frozen(view)
