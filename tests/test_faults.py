@@ -497,3 +497,31 @@ def test_a_truncated_file_in_a_subprocess_exits_2(tmp_path):
     res = segloss("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", capture_output=True)
     assert res.returncode == 2 and res.stderr.decode().count("\n") == 1, res.stderr
     assert b"the file holds only" in res.stderr
+
+
+# --- 6. File names that are not UTF-8 ------------------------------------------------------------
+
+
+def _save_bytes_name(folder: bytes, name: bytes, array) -> None:
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as fh:
+        np.save(fh, array)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs a file system that takes any bytes as a name")
+def test_a_file_name_that_is_not_utf8_is_one_line_exit_2(tmp_path):
+    gt = np.zeros((6, 6, 4), np.uint8)
+    gt[1:4, 1:4, 1:3] = 1
+    root = os.fsencode(tmp_path)
+    for sub in (b"p", b"g"):
+        for name in (b"case\xff.npy", b"ok.npy"):
+            _save_bytes_name(os.path.join(root, sub), name, gt)
+    out = tmp_path / "out.json"
+    res = segloss("eval", tmp_path / "p", tmp_path / "g", "--metrics", "dice", "--json", out, capture_output=True)
+    lines = res.stderr.decode().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, lines
+    assert "case\\xff.npy: the file name is not valid UTF-8" in lines[0] and not out.exists()
+    single = os.fsdecode(os.path.join(root, b"p", b"case\xff.npy"))
+    res = cli("eval", single, tmp_path / "g" / "ok.npy", "--metrics", "dice")
+    assert res.exit_code == 2 and "the file name is not valid UTF-8" in res.stderr
+    assert "\udcff" not in res.stderr  # shown escaped, printable as UTF-8

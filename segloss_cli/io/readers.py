@@ -96,7 +96,26 @@ def sniff(head: bytes) -> Optional[str]:
     return None
 
 
+def shown_name(path: str | os.PathLike) -> str:
+    """A path as text that can be printed and written as UTF-8: a name that is not UTF-8
+    (decoded by Python with surrogate escapes) shows its bytes escaped, ``case\\xff.nii.gz``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _check_utf8_name(path: Path) -> None:
+    """A file name that is not UTF-8 is refused: case ids and paths go into JSON and CSV as
+    UTF-8 text, where such a name has no faithful form (conventions.md, Inputs)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{shown_name(path)}: the file name is not valid UTF-8 (its bytes are shown escaped); rename the file "
+            "(case ids and paths are written to JSON and CSV as UTF-8)"
+        ) from None
+
+
 def _check_file(path: Path) -> None:
+    _check_utf8_name(path)
     if not path.exists():
         if path.is_symlink():
             raise InputError("is a broken symbolic link; point it at an existing file", path)
