@@ -209,7 +209,20 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
             gt_present, pred_present, params.classes, histograms=histograms, gt_dtype=gt_dtype
         )
     classes = resolve_classes(pred.n_channels, present, params.classes)
+    _check_tolerance_labels(classes, params.surface)
     return LoadedPair(pred, gt, classes, histograms, notes, pair_table)
+
+
+def _check_tolerance_labels(classes: ClassSet, surface: SurfaceParams) -> None:
+    """A per-label NSD tolerance for a label that is no class of the case is a usage error, as
+    for @weights (a typo, 7=2 for 17=2, would leave 17 at the default silently)."""
+    unknown = sorted(set(surface.nsd_tolerance_per_label) - set(classes.all_labels))
+    if unknown:
+        shown = ", ".join(map(str, classes.all_labels[:12])) + (", ..." if len(classes.all_labels) > 12 else "")
+        raise UsageError(
+            f"@nsd_tolerance_mm names label {unknown[0]}, which is not a class of this case ({shown}); "
+            "give tolerances for its classes, or list the label with @labels"
+        )
 
 
 # More distinct GT values than this look like an intensity image (CT/MR) passed as labels.

@@ -525,3 +525,42 @@ def test_a_file_name_that_is_not_utf8_is_one_line_exit_2(tmp_path):
     res = cli("eval", single, tmp_path / "g" / "ok.npy", "--metrics", "dice")
     assert res.exit_code == 2 and "the file name is not valid UTF-8" in res.stderr
     assert "\udcff" not in res.stderr  # shown escaped, printable as UTF-8
+
+
+# --- 7. Hostile option values ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (("--nsd-tolerance", "7=2"), "--nsd-tolerance names label 7, which is not a class of this case (0, 1)"),
+        (("--nsd-tolerance", "1=nan"), "tolerance must be a non-negative number of mm"),
+        (("--nsd-tolerance", "1=2,1=3"), "label 1 given twice"),
+        (("--smooth", "nan"), "must be >= 0 and finite"),
+        (("--smooth", "-1"), "must be >= 0 and finite"),
+        (("--weights", "1=inf"), "weights must be finite and >= 0"),
+        (("--weights", "7=2"), "not a class of this case"),
+        (("--ignore-label", str(2**64)), "beyond a 64-bit label"),
+        (("--hd-percentile", "nan"), "--hd-percentile must be between 0 and 100"),
+        (("--worst-distance", "inf"), "--worst-distance must be a positive number of mm"),
+        (("--threshold", "nan"), "--threshold nan must be a probability strictly between 0 and 1"),
+        (("--threshold", "2"), "--threshold 2 must be a probability strictly between 0 and 1"),
+        (("--focal-gamma", "nan"), "--focal-gamma must be >= 0 and finite"),
+    ],
+)
+def test_hostile_option_values_are_one_line_exit_2(pair, args, expected):
+    res = cli("eval", *pair, "--metrics", "dice,nsd", "--spacing", "1", "--losses", "dice,focal", *args)
+    assert res.exit_code == 2, res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("segloss: error:") and expected in lines[0], lines
+
+
+def test_a_tolerance_for_a_listed_label_absent_from_both_maps_is_used(pair):
+    import json
+
+    res = cli("eval", *pair, "--metrics", "nsd", "--spacing", "1", "--labels", "1,7", "--nsd-tolerance", "7=2",
+              "--format", "json")  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["settings"]["nsd_tolerance_per_label_mm"] == {"7": 2.0}
+    assert doc["cases"][0]["classes"]["7"]["status"] == "both_empty"

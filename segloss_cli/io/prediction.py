@@ -61,6 +61,8 @@ class LoadParams:
         if axes not in AXES:
             raise UsageError(f"@axes must be one of {', '.join(AXES)}, not {self.axes!r}")
         object.__setattr__(self, "axes", axes)
+        if not 0.0 < float(self.threshold) < 1.0:  # NaN fails too: p >= nan would be background everywhere
+            raise UsageError(f"@threshold {float(self.threshold):g} must be a probability strictly between 0 and 1")
         if self.spacing_mm is not None:
             values = tuple(float(v) for v in np.asarray(self.spacing_mm, dtype=np.float64).reshape(-1))
             if not values:
