@@ -49,6 +49,7 @@ def metrics_command(
         "distance": "both 0, one worst (nan: null)",
         "ratio": "null if 0/0",
         "always": "defined",
+        "lesion": "BraTS: both 1 / 0 (nan: null)",
     }
     for s in specs.values():
         hi = "inf" if s.hi == float("inf") else f"{s.hi:g}"

@@ -7,7 +7,7 @@ the same rules as ``segloss eval`` (empty-mask policy included).
 
 from __future__ import annotations
 
-_SUBMODULES = ("distance", "overlap", "params", "registry", "shape")
+_SUBMODULES = ("distance", "lesion", "overlap", "params", "registry", "shape")
 
 
 def __getattr__(name: str):

@@ -13,6 +13,8 @@ Empty-mask rules (conventions.md, "Empty masks"):
 - ``distance``: both empty -> 0, one empty -> the worst distance under ``worst``; null under ``nan``.
 - ``ratio``: null exactly when the formula's denominator is 0 (either policy).
 - ``always``: always defined (counts, volumes, accuracy).
+- ``lesion``: the BraTS 2023 value under ``worst`` (both empty -> lesion_dice 1, lesion_hd95 0);
+  null under ``nan`` when PRED or GT is empty.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ GROUPS = {
     # The opt-in count metrics of issue 17 (rates, likelihood ratios, multi-class MCC).
     "overlap_extra": lambda spec: spec.family in ("confusion", "case") and not spec.default,
     "shape": lambda spec: spec.family == "shape",
+    # Lesion-wise, detection and panoptic metrics of connected components (issue 18).
+    "lesion": lambda spec: spec.family == "lesion",
 }
 
 
@@ -76,6 +80,9 @@ def _load_all() -> None:
 
     # isort: split
     from . import shape  # noqa: F401
+
+    # isort: split
+    from . import lesion  # noqa: F401
 
 
 def all_metrics() -> dict[str, MetricSpec]:
@@ -115,6 +122,8 @@ def class_status(n_pred: int, n_gt: int) -> Status:
 
 def apply_empty_rule(spec, value, status: str, policy: str, worst: Optional[float]):
     """The value conventions.md reports for this status; None means undefined (JSON null)."""
+    if spec.empty_rule == "lesion" and status != "ok" and policy == "nan":
+        return None  # BraTS's own values (1 / 0 when both are empty) under worst
     if spec.empty_rule in ("similarity", "distance") and status != "ok":
         if policy == "nan":
             return None
