@@ -321,11 +321,21 @@ def _sums_general(scores, gt, logits, sigmoid, renorm, need, gamma, eps, ignore_
 
 def log_clamped(p, eps, eps_lo, log_eps):
     """log(max(p, eps)) as float64 (NaN gives log eps); float32 p uses the float32 log.
-    ``eps_lo`` is the largest float32 <= eps: for a float32 x, x > eps_lo is x > eps."""
+    ``eps_lo`` is the largest float32 <= eps: for a float32 x, x > eps_lo is x > eps.
+    Jitted code uses the overload below; this body runs under NUMBA_DISABLE_JIT."""
+    if isinstance(p, np.float32):
+        return np.float64(vlogf(p)) if p > eps_lo else log_eps
+    return vlog(p if p > eps else eps)
 
 
 def log_own_other(p, own, eps, eps_lo, log_eps):
-    """log(max(p, eps)) if ``own`` else log(max(1 - p, eps)), as float64 (NaN: log eps)."""
+    """log(max(p, eps)) if ``own`` else log(max(1 - p, eps)), as float64 (NaN: log eps).
+    Jitted code uses the overload below; this body runs under NUMBA_DISABLE_JIT."""
+    if isinstance(p, np.float32):
+        arg = p if own else np.float32(1.0) - p
+        return np.float64(logf_own_other(p, own)) if arg > eps_lo else log_eps
+    arg = p if own else 1.0 - p
+    return vlog(arg if arg > eps else eps)
 
 
 @overload(log_clamped)

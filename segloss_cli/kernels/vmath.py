@@ -27,6 +27,7 @@ reduction), so the result is within 1 ulp of the exact log
 
 import numpy as np
 from numba import types
+from numba.core import config
 from numba.extending import intrinsic
 
 from ._jit import jit
@@ -171,6 +172,24 @@ def _logf_reduced(kf, f):
     y = y * f + _PF7
     y = y * f - _HALF_F
     return (z * y + f + kf * _LN2F_LO) + kf * _LN2F_HI
+
+
+if config.DISABLE_JIT:  # type: ignore[attr-defined]  # numba sets it from the environment
+    # Python bodies of the intrinsics, so the kernels run as plain Python under
+    # NUMBA_DISABLE_JIT (a test lane without compilation); same bits as the codegen.
+
+    def _f64_bits(x):  # type: ignore[misc]
+        return np.array(x, np.float64).view(np.int64)[()]
+
+    def _bits_f64(x):  # type: ignore[misc]
+        return np.array(x, np.int64).view(np.float64)[()]
+
+    def _split_f32(x):  # type: ignore[misc]
+        ix = int(np.array(x, np.float32).view(np.int32)[()])
+        k = (ix - 0x3F3504F3) >> 23  # arithmetic shift, as ashr
+        z = np.array((ix - (k << 23)) & 0xFFFFFFFF, np.uint32).view(np.float32)[()]
+        s = np.array(((127 - k) << 23) & 0xFFFFFFFF, np.uint32).view(np.float32)[()]
+        return np.float32(k), z, s
 
 
 @jit()
