@@ -204,13 +204,25 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
         present = gt_present
         notes = axis_notes + _label_notes(gt_present, None, params.classes, gt_dtype=gt_dtype)
     else:
-        present = np.union1d(gt_present, pred_present)
+        present = np.union1d(gt_present, _counted_pred_labels(pred_present, histograms, pred.labels, gt.array, ignore))
         notes = axis_notes + _label_notes(
             gt_present, pred_present, params.classes, histograms=histograms, gt_dtype=gt_dtype
         )
     classes = resolve_classes(pred.n_channels, present, params.classes)
     _check_tolerance_labels(classes, params.surface)
     return LoadedPair(pred, gt, classes, histograms, notes, pair_table)
+
+
+def _counted_pred_labels(
+    pred_present: np.ndarray, histograms: Optional[LabelHistograms], pred: np.ndarray, gt: np.ndarray, ignore
+) -> np.ndarray:
+    """PRED's labels at counted voxels: a label that PRED has only where GT is the ignore label
+    is no class of the case (conventions.md, Classes); it would be a both_empty row (dice 1)."""
+    if ignore is None:
+        return pred_present
+    if histograms is not None:
+        return np.flatnonzero(histograms.pred).astype(np.int64)
+    return np.unique(pred[gt != ignore]).astype(np.int64)
 
 
 def _check_tolerance_labels(classes: ClassSet, surface: SurfaceParams) -> None:

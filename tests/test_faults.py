@@ -564,3 +564,40 @@ def test_a_tolerance_for_a_listed_label_absent_from_both_maps_is_used(pair):
     doc = json.loads(res.stdout)
     assert doc["settings"]["nsd_tolerance_per_label_mm"] == {"7": 2.0}
     assert doc["cases"][0]["classes"]["7"]["status"] == "both_empty"
+
+
+# --- 9. The two contract choices ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32])
+def test_a_pred_label_only_at_ignored_voxels_is_no_class(dtype):
+    import segloss
+
+    gt = np.zeros((6, 6), dtype)
+    gt[1:3, 1:3] = 1
+    gt[4:, 4:] = 9
+    pred = np.where(gt == 9, 0, gt).astype(dtype)
+    pred[5, 5] = 3  # label 3 only where GT is ignored: no counted voxel has it
+    res = segloss.score(pred, gt, ignore_label=9).to_dict()
+    assert list(res["classes"]) == ["1"]
+    if dtype == np.int32:  # the general path (a label the one-pass table cannot hold)
+        pred[0, 0] = 70_000
+        assert list(segloss.score(pred, gt, ignore_label=9).to_dict()["classes"]) == ["1", "70000"]
+    assert list(segloss.score(pred, gt, ignore_label=9, labels=[1, 3]).to_dict()["classes"]) == ["1", "3"]
+
+
+def test_a_loss_value_is_the_weighted_mean_of_the_defined_per_class_values():
+    """lovasz_softmax is null for a class absent from GT; value = sum w L / sum w over the others."""
+    import segloss
+
+    gt = np.zeros((6, 6), np.uint8)
+    gt[1:4, 1:4] = 1
+    gt[4:, :3] = 2
+    probs = np.full((4, 6, 6), 0.1, np.float32)
+    for c in range(3):
+        probs[c][gt == c] = 0.7
+    probs /= probs.sum(0, keepdims=True)
+    res = segloss.score(probs, gt, losses="lovasz_softmax", weights=[1, 2, 3, 4]).losses["lovasz_softmax"]
+    per = res.per_class
+    assert per[3] is None and per[1] is not None and per[2] is not None
+    assert res.value == pytest.approx((2 * per[1] + 3 * per[2]) / (2 + 3), rel=1e-12)
