@@ -121,6 +121,12 @@ def make_params(
     worst_distance_mm: Optional[float] = None,
     boundary_iou_ratio: float = 0.02,
     storage_options: Optional[Mapping[str, Any]] = None,
+    lesion_preset: Optional[str] = None,
+    lesion_dilation: Optional[int] = None,
+    lesion_connectivity: Optional[int] = None,
+    lesion_volume_threshold_mm3: Optional[float] = None,
+    lesion_worst_hd95_mm: Optional[float] = None,
+    lesion_iou_threshold: Optional[float] = None,
     **loss_params: Any,
 ) -> EvalParams:
     """The parameter records of a run from keywords (every keyword of :func:`score`).
@@ -141,6 +147,8 @@ def make_params(
     only they are reported unless ``labels`` names labels too). ``labels`` may name classes.
     ``storage_options``: for inputs given as URLs (``s3://``, ``gs://``, any fsspec protocol),
     the file system's keywords (``{"endpoint_url": ..., "anon": True}``); never recorded.
+    ``lesion_*``: the lesion metrics' parameters (metrics.lesion.LesionParams): a BraTS preset
+    (``"brats-gli"``, the default, ``"brats-men"``, ...), then each keyword given overrides it.
 
     Examples
     --------
@@ -148,6 +156,8 @@ def make_params(
     >>> p.metrics, p.classes.labels, p.losses.values["tversky_alpha"]
     (('dice', 'hd95'), (1, 2), 0.4)
     """
+    from .metrics.lesion import LesionParams  # here: importing it registers the lesion metrics
+
     unknown = [k for k in loss_params if k not in LOSS_PARAMS]
     if unknown:
         raise TypeError(f"unexpected keyword argument {unknown[0]!r} (loss parameters: {', '.join(LOSS_PARAMS)})")
@@ -205,6 +215,14 @@ def make_params(
             boundary_iou_ratio=boundary_iou_ratio,
         ),
         losses=LossParams(names=_names(losses, select_losses), values=loss_params),
+        lesion=LesionParams.preset(
+            lesion_preset or "brats-gli",
+            dilation=lesion_dilation,
+            connectivity=lesion_connectivity,
+            volume_threshold_mm3=lesion_volume_threshold_mm3,
+            worst_hd95_mm=lesion_worst_hd95_mm,
+            iou_threshold=lesion_iou_threshold,
+        ),
     )
 
 

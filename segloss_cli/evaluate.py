@@ -64,6 +64,9 @@ class EvalParams:
     empty_policy: EmptyPolicy = EmptyPolicy.WORST
     surface: SurfaceParams = field(default_factory=SurfaceParams)
     losses: LossParams = field(default_factory=lambda: LossParams(names=()))
+    # metrics.lesion.LesionParams, made lazily: importing metrics.lesion registers its metrics,
+    # which must come after the overlap and surface ones in the registry's order.
+    lesion: Any = field(default_factory=lambda: _default_lesion())
 
     def __post_init__(self) -> None:
         try:
@@ -113,6 +116,9 @@ class EvalParams:
             out["boundary_iou_ratio"] = surf.boundary_iou_ratio
         if "com_distance" in self.metrics and not self.wants_surface():
             out["distance_unit"] = load.spacing_unit
+        specs = all_metrics()
+        if any(specs[m].family == "lesion" for m in self.metrics if m in specs):
+            out["lesion_params"] = self.lesion.recorded()
         if self.losses.names != ():
             params = self.losses.recorded()
             w = params["weights"]
@@ -122,6 +128,12 @@ class EvalParams:
             out["loss_params"] = params
             out["renormalize"] = load.renormalize
         return out
+
+
+def _default_lesion():
+    from .metrics.lesion import LesionParams
+
+    return LesionParams()
 
 
 def worst_distance_mm(gt: Volume, spacing_mm, override: Optional[float]) -> float:
@@ -479,6 +491,27 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
             per_label = {n: np.concatenate([per_label[n], per_region[n]]) for n in surface}
         values.update(per_label)
         worst = worst_distance_mm(gt, grid, params.surface.worst_distance_mm)
+
+    lesion = [m for m in params.metrics if specs[m].family == "lesion"]
+    if lesion:  # connected components per class and region (metrics/lesion.py)
+        from .metrics.lesion import MM_METRICS, lesion_metrics
+
+        if spacing is None and unit != "pixel" and set(lesion) & MM_METRICS:
+            raise missing_spacing(gt.path)
+        got = lesion_metrics(
+            pred.labels,
+            gt.array,
+            [int(v) for v in classes.reported] + [r.labels for r in classes.regions],
+            names=lesion,
+            spacing_mm=grid if grid is not None else (1.0,) * gt.array.ndim,  # counts only: no unit
+            params=params.lesion,
+            surface=params.surface,
+            ignore_label=ignore,
+        )
+        for m in ("fp_vol_ml", "fn_vol_ml"):
+            if m in got and voxel is None:
+                got[m][:] = np.nan  # volumes of images without a spacing are undefined
+        values.update(got)
 
     rows = []
     keys: list[tuple[int | str, Optional[str]]] = [(int(v), classes.name(int(v))) for v in classes.reported]

@@ -36,6 +36,7 @@ OUTPUT = "Output"
 FOLDERS = "Folders"
 GATE = "CI gate"
 LOSSES = "Losses"
+LESIONS = "Lesions"
 
 
 def _loss_parameter_options(func):
@@ -160,6 +161,56 @@ def eval_command(
             rich_help_panel=METRICS,
         ),
     ] = 0.02,
+    lesion_preset: Annotated[
+        Optional[str],
+        typer.Option(
+            "--lesion-preset",
+            help="Lesion metrics (--metrics lesion): a BraTS 2023 sub-challenge's dilation and volume threshold: "
+            "brats-gli (default: 3, 50 mm^3), brats-ssa, brats-ped (3, 50), brats-men (1, 50), brats-met (1, 2).",
+            rich_help_panel=LESIONS,
+        ),
+    ] = None,
+    lesion_dilation: Annotated[
+        Optional[int],
+        typer.Option(
+            "--lesion-dilation",
+            help="Dilations of GT (18-neighbourhood) that merge nearby GT components and match PRED components "
+            "to a lesion; overrides the preset.",
+            rich_help_panel=LESIONS,
+        ),
+    ] = None,
+    lesion_connectivity: Annotated[
+        Optional[int],
+        typer.Option(
+            "--lesion-connectivity",
+            help="Connected components: 6, 18, 26 (3-D) or 4, 8 (2-D). Default: 26 / 8 (BraTS); autoPET uses 18.",
+            rich_help_panel=LESIONS,
+        ),
+    ] = None,
+    lesion_volume_threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            "--lesion-volume-threshold",
+            help="GT lesions of at most this volume (mm^3) are left out of lesion_dice/lesion_hd95; overrides the preset.",
+            rich_help_panel=LESIONS,
+        ),
+    ] = None,
+    lesion_worst_hd95: Annotated[
+        Optional[float],
+        typer.Option(
+            "--lesion-worst-hd95",
+            help="lesion_hd95 of a missed lesion or a false-positive component (mm). Default: 374 (BraTS).",
+            rich_help_panel=LESIONS,
+        ),
+    ] = None,
+    lesion_iou: Annotated[
+        Optional[float],
+        typer.Option(
+            "--lesion-iou",
+            help="det_* and pq/sq/rq: components match where IoU is above this. Default: 0.5 (panoptica).",
+            rich_help_panel=LESIONS,
+        ),
+    ] = None,
     labels: Annotated[
         Optional[str],
         typer.Option(
@@ -572,6 +623,12 @@ def eval_command(
         worst_distance_mm=worst_distance,
         boundary_iou_ratio=boundary_iou_ratio,
         storage_options=storage_options,
+        lesion_preset=lesion_preset,
+        lesion_dilation=lesion_dilation,
+        lesion_connectivity=lesion_connectivity,
+        lesion_volume_threshold_mm3=lesion_volume_threshold,
+        lesion_worst_hd95_mm=lesion_worst_hd95,
+        lesion_iou_threshold=lesion_iou,
         **{k: v for k, v in loss_options.items() if v is not None},
     )
 

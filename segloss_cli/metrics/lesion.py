@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import UsageError
 from .params import SurfaceParams
-from .registry import MetricSpec, register
+from .registry import MetricSpec, _load_all, register
 
 # Dilation factor and lesion volume threshold (mm^3) of each BraTS 2023 sub-challenge, from
 # get_LesionWiseResults in github.com/rachitsaluja/BraTS-2023-Metrics (metrics.py).
@@ -50,6 +50,9 @@ PRESETS: dict[str, tuple[int, float]] = {
     "brats-met": (1, 2.0),
 }
 BRATS_WORST_HD95_MM = 374.0
+# Metrics measured in mm or mm^3 (the volume threshold): they need a voxel spacing (volumes
+# in mL are null without one, as vol_gt_ml).
+MM_METRICS = frozenset({"lesion_dice", "lesion_hd95", "lesion_tp", "lesion_fn"})
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,11 @@ def lesion_metrics(
         for n in names:
             out[n][i] = got[n]
     return out
+
+
+# The registry's order puts these after every earlier family whichever module is imported
+# first (api imports this one for LesionParams): load the others now, then register.
+_load_all()
 
 
 def _l(name, formula, empty_rule, lo, hi, better, description, *, unit=None, integer=False, aliases=()):
