@@ -11,6 +11,7 @@ macro Jaccard over the whole set).
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
@@ -45,6 +46,12 @@ class Values:
         n, n_null = int(defined.size), self.n_null
         if defined.size == 0:
             return Stats(None, None, None, None, None, None, None, n, n_null)
+        if defined.size == 1 and math.isfinite(defined[0]):
+            # One case (every class of a single pair): the statistics of one value, as numpy
+            # gives them (percentile v + 0 * 0 = v, std 0.0), without numpy's ~100 us a call.
+            v = float(defined[0])
+            m = v + 0.0  # numpy's mean sums from 0.0: -0.0 becomes 0.0 (its percentiles keep -0.0)
+            return Stats(mean=m, std=0.0, median=v, q1=v, q3=v, min=v, max=v, n=n, n_null=n_null)
         q1, med, q3 = np.percentile(defined, [25, 50, 75])
         return Stats(
             mean=float(defined.mean()),

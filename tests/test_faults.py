@@ -601,3 +601,45 @@ def test_a_loss_value_is_the_weighted_mean_of_the_defined_per_class_values():
     per = res.per_class
     assert per[3] is None and per[1] is not None and per[2] is not None
     assert res.value == pytest.approx((2 * per[1] + 3 * per[2]) / (2 + 3), rel=1e-12)
+
+
+# --- 4. Cost in the number of classes ------------------------------------------------------------------
+
+
+def _numpy_stats(values):
+    """The statistics as numpy computes them for any number of values (the oracle)."""
+    d = np.array(values, dtype=np.float64)
+    q1, med, q3 = np.percentile(d, [25, 50, 75])
+    return tuple(float(x) for x in (d.mean(), d.std(), med, q1, q3, d.min(), d.max()))
+
+
+def _bits(values):
+    import struct
+
+    return tuple(struct.pack("<d", v) for v in values)
+
+
+@pytest.mark.parametrize("n_values", [1, 2, 3])
+def test_the_statistics_of_few_values_are_numpys_to_the_bit(n_values):
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from segloss_cli.aggregate import Values
+
+    metric_values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)  # squares must not overflow
+
+    @given(st.lists(metric_values, min_size=n_values, max_size=n_values))
+    def check(values):
+        acc = Values()
+        for v in values:
+            acc.add(v)
+        s = acc.stats()
+        got = (s.mean, s.std, s.median, s.q1, s.q3, s.min, s.max)
+        want = _numpy_stats(values)
+        assert _bits(got) == _bits(want), (values, got, want)
+
+    check()
+    acc = Values()
+    acc.add(-0.0)
+    s = acc.stats()
+    assert _bits((s.mean, s.median)) == _bits((0.0, -0.0))  # numpy's own signs of zero
