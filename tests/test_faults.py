@@ -643,3 +643,17 @@ def test_the_statistics_of_few_values_are_numpys_to_the_bit(n_values):
     acc.add(-0.0)
     s = acc.stats()
     assert _bits((s.mean, s.median)) == _bits((0.0, -0.0))  # numpy's own signs of zero
+
+
+def test_a_huge_requirements_source_is_refused_before_parsing(tmp_path, pair):
+    big = tmp_path / "big.toml"
+    big.write_text("require = [" + ",".join(['"dice>=0.5"'] * 500_000) + "]\n")  # 6 MB
+    res = cli("eval", *pair, "--metrics", "dice", "--require-file", big)
+    assert res.exit_code == 2 and "a requirements file may hold at most 4 MB" in res.stderr, res.stderr
+    many = tmp_path / "many.toml"
+    many.write_text("require = [" + ",".join(['"dice>=0.5"'] * 10_001) + "]\n")
+    res = cli("eval", *pair, "--metrics", "dice", "--require-file", many)
+    assert res.exit_code == 2 and "holds 10,001 requirements; segloss checks at most 10,000" in res.stderr
+    args = [a for _ in range(10_001) for a in ("--require", "dice>=0.5")]
+    res = cli("eval", *pair, "--metrics", "dice", *args)
+    assert res.exit_code == 2 and "10,001 requirements; segloss checks at most 10,000" in res.stderr
