@@ -40,37 +40,50 @@ def _union(parent, a, b):
 
 
 @jit()
+def _row_runs(mask, i, j, b2):
+    """Number of runs in row (i, j)."""
+    n = 0
+    prev = 0
+    for k in range(b2):
+        v = 1 if mask[i, j, k] != 0 else 0
+        n += v & (1 - prev)  # a run starts where a voxel follows a gap
+        prev = v
+    return n
+
+
+@jit()
 def _runs(mask):
-    """Runs of nonzero voxels: (row_ptr, start, end), end exclusive, rows in raster order."""
+    """Runs of nonzero voxels: (row_ptr, start, end), end exclusive, rows in raster order.
+
+    Two sweeps (count, then fill) keep the arrays fixed in the loops: growing them in place
+    made the loop several times slower.
+    """
     b0, b1, b2 = mask.shape
     row_ptr = np.zeros(b0 * b1 + 1, np.int64)
-    cap = 1024
-    rs = np.empty(cap, np.int32)
-    re = np.empty(cap, np.int32)
-    n = 0
     for i in range(b0):
         for j in range(b1):
-            k = 0
-            while k < b2:
-                if mask[i, j, k] != 0:
-                    s = k
-                    while k < b2 and mask[i, j, k] != 0:
-                        k += 1
-                    if n == cap:
-                        cap *= 2
-                        rs2 = np.empty(cap, np.int32)
-                        re2 = np.empty(cap, np.int32)
-                        rs2[:n] = rs[:n]
-                        re2[:n] = re[:n]
-                        rs = rs2
-                        re = re2
-                    rs[n] = s
-                    re[n] = k
-                    n += 1
-                else:
-                    k += 1
-            row_ptr[i * b1 + j + 1] = n
-    return row_ptr, rs[:n], re[:n]
+            row_ptr[i * b1 + j + 1] = row_ptr[i * b1 + j] + _row_runs(mask, i, j, b2)
+    n = row_ptr[b0 * b1]
+    rs = np.empty(n, np.int32)
+    re = np.empty(n, np.int32)
+    for i in range(b0):
+        for j in range(b1):
+            r = i * b1 + j
+            x = row_ptr[r]
+            if x == row_ptr[r + 1]:
+                continue
+            prev = 0
+            for k in range(b2):
+                v = 1 if mask[i, j, k] != 0 else 0
+                if v == 1 and prev == 0:
+                    rs[x] = k
+                elif v == 0 and prev == 1:
+                    re[x] = k
+                    x += 1
+                prev = v
+            if prev == 1:
+                re[x] = b2
+    return row_ptr, rs, re
 
 
 @jit()
