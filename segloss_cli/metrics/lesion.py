@@ -222,7 +222,7 @@ def panoptic_quality(pred_instances: np.ndarray, gt_instances: np.ndarray, *, io
     >>> import numpy as np
     >>> gt = np.array([[1, 1, 0, 2, 2]]); pred = np.array([[5, 5, 5, 0, 0]])
     >>> r = panoptic_quality(pred, gt)
-    >>> r["tp"], r["fp"], r["fn"], round(r["sq"], 4), r["rq"]
+    >>> r["tp"], r["fp"], r["fn"], round(r["sq"], 4), round(r["rq"], 4)
     (1, 0, 1, 0.6667, 0.6667)
     """
     p, g = np.asarray(pred_instances), np.asarray(gt_instances)
