@@ -229,3 +229,40 @@ def boxes(labels, n):
                 if k > hi[v, 2]:
                     hi[v, 2] = k
     return lo, hi
+
+
+@jit()
+def sizes(labels, n, mask, use_mask):
+    """Voxels of each label 0..n (where ``mask`` is nonzero when ``use_mask``): int64 (n + 1)."""
+    b0, b1, b2 = labels.shape
+    out = np.zeros(n + 1, np.int64)
+    for i in range(b0):
+        for j in range(b1):
+            for k in range(b2):
+                if use_mask and mask[i, j, k] == 0:
+                    continue
+                out[labels[i, j, k]] += 1
+    return out
+
+
+@jit()
+def pair_keys(a, b, nb):
+    """a * (nb + 1) + b at every voxel where both labels are nonzero (int64, raster order)."""
+    b0, b1, b2 = a.shape
+    m = 0
+    for i in range(b0):
+        for j in range(b1):
+            for k in range(b2):
+                if a[i, j, k] != 0 and b[i, j, k] != 0:
+                    m += 1
+    out = np.empty(m, np.int64)
+    m = 0
+    for i in range(b0):
+        for j in range(b1):
+            for k in range(b2):
+                u = a[i, j, k]
+                v = b[i, j, k]
+                if u != 0 and v != 0:
+                    out[m] = np.int64(u) * (nb + 1) + v
+                    m += 1
+    return out

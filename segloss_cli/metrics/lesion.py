@@ -168,11 +168,42 @@ def _dilate(mask: np.ndarray, iterations: int) -> np.ndarray:
     return from_kernel_3d(out, order, mask.ndim)
 
 
+def _k3(arr: np.ndarray) -> np.ndarray:
+    """The 3-D kernel view of a 2-D or 3-D array (kernels/layout.py)."""
+    from ..kernels.layout import as_kernel_3d, spatial_order
+
+    return as_kernel_3d(arr, spatial_order(arr))
+
+
+def _sizes(labels: np.ndarray, n: int, mask: Optional[np.ndarray] = None) -> np.ndarray:
+    """Voxels of each label 0..n (inside ``mask`` if given), without an int64 copy of the labels."""
+    from ..kernels import components as KC
+
+    if mask is None:
+        return KC.sizes(_k3(labels), n, np.zeros((1, 1, 1), np.uint8), False)
+    # one layout for both: the mask may have been made in another memory order
+    order = _order(labels)
+    return KC.sizes(_view(labels, order), n, _view(mask, order), True)
+
+
+def _order(arr):
+    from ..kernels.layout import spatial_order
+
+    return spatial_order(arr)
+
+
+def _view(arr, order):
+    from ..kernels.layout import as_kernel_3d
+
+    return as_kernel_3d(arr, order)
+
+
 def _pairs(a: np.ndarray, b: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(u, v, count) for every label pair u > 0, v > 0 that shares voxels."""
-    both = (a > 0) & (b > 0)
-    key = a[both].astype(np.int64) * (nb + 1) + b[both]
-    keys, counts = np.unique(key, return_counts=True)
+    from ..kernels import components as KC
+
+    order = _order(a)
+    keys, counts = np.unique(KC.pair_keys(_view(a, order), _view(b, order), nb), return_counts=True)
     return keys // (nb + 1), keys % (nb + 1), counts.astype(np.int64)
 
 
@@ -198,8 +229,8 @@ def _match(gi, pi, inter, gt_sizes, pred_sizes, threshold: float):
 
 
 def _instance_scores(gt_lab, n_gt, pred_lab, n_pred, threshold):
-    gt_sizes = np.bincount(gt_lab.reshape(-1), minlength=n_gt + 1).astype(np.float64)
-    pred_sizes = np.bincount(pred_lab.reshape(-1), minlength=n_pred + 1).astype(np.float64)
+    gt_sizes = _sizes(gt_lab, n_gt).astype(np.float64)
+    pred_sizes = _sizes(pred_lab, n_pred).astype(np.float64)
     gi, pi, inter = _pairs(gt_lab, pred_lab, n_pred)
     tp, iou_sum = _match(gi, pi, inter.astype(np.float64), gt_sizes, pred_sizes, threshold)
     fp, fn = n_pred - tp, n_gt - tp
@@ -292,7 +323,7 @@ def class_lesion_values(
     p = np.ascontiguousarray(p0[box]).view(np.uint8)
     g = np.ascontiguousarray(g0[box]).view(np.uint8)
     pred_lab, n_pred = connected_components(p, connectivity=conn)
-    pred_sizes = np.bincount(pred_lab.reshape(-1), minlength=n_pred + 1)
+    pred_sizes = _sizes(pred_lab, n_pred)
 
     if wanted & {"n_gt_lesions", "det_tp", "det_fp", "det_fn", "det_f1", "pq", "sq", "rq", "fn_vol_ml"}:
         gt_lab, n_gt = connected_components(g, connectivity=conn)
@@ -302,21 +333,19 @@ def class_lesion_values(
         if n_gt == 0 and n_pred == 0:
             out.update(det_f1=1.0, pq=1.0, sq=1.0, rq=1.0)
         if "fn_vol_ml" in wanted:
-            hit = np.zeros(n_gt + 1, bool)
-            hit[gt_lab[p != 0]] = True
-            gt_sizes = np.bincount(gt_lab.reshape(-1), minlength=n_gt + 1)
+            hit = _sizes(gt_lab, n_gt, p) > 0
+            gt_sizes = _sizes(gt_lab, n_gt)
             out["fn_vol_ml"] = float(gt_sizes[1:][~hit[1:]].sum()) * voxel_mm3 / 1000.0
     out["n_pred_lesions"] = n_pred
     if "fp_vol_ml" in wanted:
-        hit = np.zeros(n_pred + 1, bool)
-        hit[pred_lab[g != 0]] = True
+        hit = _sizes(pred_lab, n_pred, g) > 0
         out["fp_vol_ml"] = float(pred_sizes[1:][~hit[1:]].sum()) * voxel_mm3 / 1000.0
 
     if wanted & {"lesion_dice", "lesion_hd95", "lesion_tp", "lesion_fp", "lesion_fn"}:
         gd = _dilate(g, params.dilation) if params.dilation else g
         gd_lab, n_les = connected_components(gd, connectivity=conn)
-        les_vol = np.bincount(gd_lab[g != 0], minlength=n_les + 1)  # lesion k = G in dilated comp k
-        inter = np.bincount(gd_lab[(g != 0) & (p != 0)], minlength=n_les + 1)
+        les_vol = _sizes(gd_lab, n_les, g)  # lesion k = G in dilated comp k
+        inter = _sizes(gd_lab, n_les, g & p)
         li, ci, _ = _pairs(gd_lab, pred_lab, n_pred)  # lesion k meets component c (through its dilation)
         matched = np.zeros(n_pred + 1, bool)
         matched[ci] = True
