@@ -105,7 +105,8 @@ def _merge_rows(parent, rs, re, a0, a1, q0, q1, touch):
 
 @jit()
 def label(mask, connectivity):
-    """Component labels (int32, 1..n, 0 outside the mask) of a 3-D view, and n.
+    """Component labels (int32, 1..n, 0 outside the mask) of a 3-D view, n, and the voxels of
+    each component (int64, n + 1; entry 0 unused).
 
     Components are numbered in raster order of their first voxel in this view.
     """
@@ -152,14 +153,16 @@ def label(mask, connectivity):
         else:
             lab[x] = lab[root]
     out = np.zeros((b0, b1, b2), np.int32)
+    size = np.zeros(n + 1, np.int64)
     for i in range(b0):
         for j in range(b1):
             r = i * b1 + j
             for x in range(row_ptr[r], row_ptr[r + 1]):
                 v = lab[x]
+                size[v] += re[x] - rs[x]
                 for k in range(rs[x], re[x]):
                     out[i, j, k] = v
-    return out, n
+    return out, n, size
 
 
 @jit()

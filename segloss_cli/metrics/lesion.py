@@ -144,6 +144,12 @@ def connected_components(mask: np.ndarray, *, connectivity: Optional[int] = None
     >>> connected_components(np.array([[1, 0, 1], [0, 1, 0]]), connectivity=8)[1]
     1
     """
+    labels, n, _ = _components(mask, connectivity)
+    return labels, n
+
+
+def _components(mask: np.ndarray, connectivity: Optional[int]) -> tuple[np.ndarray, int, np.ndarray]:
+    """:func:`connected_components` and the voxels of each component (int64, n + 1)."""
     from ..kernels import components as KC
     from ..kernels.layout import as_kernel_3d, from_kernel_3d, spatial_order
 
@@ -154,8 +160,8 @@ def connected_components(mask: np.ndarray, *, connectivity: Optional[int] = None
     if m.dtype != np.bool_ and m.dtype != np.uint8:
         m = m != 0
     order = spatial_order(m)
-    lab, n = KC.label(as_kernel_3d(m, order), conn)
-    return from_kernel_3d(lab, order, m.ndim), int(n)
+    lab, n, size = KC.label(as_kernel_3d(m, order), conn)
+    return from_kernel_3d(lab, order, m.ndim), int(n), size
 
 
 def _dilate(mask: np.ndarray, iterations: int) -> np.ndarray:
@@ -228,9 +234,9 @@ def _match(gi, pi, inter, gt_sizes, pred_sizes, threshold: float):
     return tp, total
 
 
-def _instance_scores(gt_lab, n_gt, pred_lab, n_pred, threshold):
-    gt_sizes = _sizes(gt_lab, n_gt).astype(np.float64)
-    pred_sizes = _sizes(pred_lab, n_pred).astype(np.float64)
+def _instance_scores(gt_lab, n_gt, pred_lab, n_pred, threshold, gt_sizes=None, pred_sizes=None):
+    gt_sizes = (_sizes(gt_lab, n_gt) if gt_sizes is None else gt_sizes).astype(np.float64)
+    pred_sizes = (_sizes(pred_lab, n_pred) if pred_sizes is None else pred_sizes).astype(np.float64)
     gi, pi, inter = _pairs(gt_lab, pred_lab, n_pred)
     tp, iou_sum = _match(gi, pi, inter.astype(np.float64), gt_sizes, pred_sizes, threshold)
     fp, fn = n_pred - tp, n_gt - tp
@@ -322,19 +328,17 @@ def class_lesion_values(
         return {n: (0.0 if n in zero else (0.0 if n == "lesion_hd95" else 1.0)) for n in names}
     p = np.ascontiguousarray(p0[box]).view(np.uint8)
     g = np.ascontiguousarray(g0[box]).view(np.uint8)
-    pred_lab, n_pred = connected_components(p, connectivity=conn)
-    pred_sizes = _sizes(pred_lab, n_pred)
+    pred_lab, n_pred, pred_sizes = _components(p, conn)
 
     if wanted & {"n_gt_lesions", "det_tp", "det_fp", "det_fn", "det_f1", "pq", "sq", "rq", "fn_vol_ml"}:
-        gt_lab, n_gt = connected_components(g, connectivity=conn)
-        inst = _instance_scores(gt_lab, n_gt, pred_lab, n_pred, params.iou_threshold)
+        gt_lab, n_gt, gt_sizes = _components(g, conn)
+        inst = _instance_scores(gt_lab, n_gt, pred_lab, n_pred, params.iou_threshold, gt_sizes, pred_sizes)
         out.update(n_gt_lesions=n_gt, det_tp=inst["tp"], det_fp=inst["fp"], det_fn=inst["fn"], det_f1=inst["f1"])
         out.update(pq=inst["pq"], sq=inst["sq"], rq=inst["rq"])
         if n_gt == 0 and n_pred == 0:
             out.update(det_f1=1.0, pq=1.0, sq=1.0, rq=1.0)
         if "fn_vol_ml" in wanted:
             hit = _sizes(gt_lab, n_gt, p) > 0
-            gt_sizes = _sizes(gt_lab, n_gt)
             out["fn_vol_ml"] = float(gt_sizes[1:][~hit[1:]].sum()) * voxel_mm3 / 1000.0
     out["n_pred_lesions"] = n_pred
     if "fp_vol_ml" in wanted:
