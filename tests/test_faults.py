@@ -657,3 +657,16 @@ def test_a_huge_requirements_source_is_refused_before_parsing(tmp_path, pair):
     args = [a for _ in range(10_001) for a in ("--require", "dice>=0.5")]
     res = cli("eval", *pair, "--metrics", "dice", *args)
     assert res.exit_code == 2 and "10,001 requirements; segloss checks at most 10,000" in res.stderr
+
+
+def test_nibabel_log_lines_never_reach_the_real_stderr(tmp_path):
+    """A subprocess sees what a user sees: nibabel's handler writes to the process's stderr,
+    which CliRunner does not capture. A zero pixdim printed "pixdim[1,2,3] should be
+    non-zero; setting 0 dims to 1" before segloss's own line."""
+    gt, blob = _nifti_blob()
+    bad = tmp_path / "bad.nii"
+    bad.write_bytes(_edit(blob, 80, "<f", 0.0))
+    np.save(tmp_path / "g.npy", gt)
+    res = segloss("eval", bad, tmp_path / "g.npy", "--metrics", "dice", capture_output=True)
+    lines = res.stderr.decode().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and "axis 1 is zero or not finite" in lines[0], lines
