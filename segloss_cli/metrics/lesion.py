@@ -326,8 +326,8 @@ def class_lesion_values(
         zero = {"n_gt_lesions", "n_pred_lesions", "lesion_tp", "lesion_fp", "lesion_fn", "det_tp", "det_fp",
                 "det_fn", "fp_vol_ml", "fn_vol_ml"}  # fmt: skip
         return {n: (0.0 if n in zero else (0.0 if n == "lesion_hd95" else 1.0)) for n in names}
-    p = np.ascontiguousarray(p0[box]).view(np.uint8)
-    g = np.ascontiguousarray(g0[box]).view(np.uint8)
+    p = p0[box].view(np.uint8)  # a view: the kernels walk any layout
+    g = g0[box].view(np.uint8)
     pred_lab, n_pred, pred_sizes = _components(p, conn)
 
     if wanted & {"n_gt_lesions", "det_tp", "det_fp", "det_fn", "det_f1", "pq", "sq", "rq", "fn_vol_ml"}:
