@@ -156,6 +156,9 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
     surface = [m for m in params.metrics if specs[m].family == "surface"]
     if surface and spacing is None:
         raise missing_spacing(pair.gt_volume.path)
+    lesion = [m for m in params.metrics if specs[m].family == "lesion"]
+    if lesion:  # not yet computed channel by channel: say so rather than fail later
+        raise UsageError(f"{lesion[0]}: lesion metrics are not computed for sigmoid (multi-label) predictions yet")
     names = params.losses.for_kind("probs")
     rows: list[ClassResult] = []
     per_loss: dict[str, list[tuple[int | str, Optional[float]]]] = {n: [] for n in names}
