@@ -265,6 +265,13 @@ def _reducers(params: SurfaceParams):
         "assd": lambda sd, label: assd(sd),
         "masd": lambda sd, label: masd(sd),
         "nsd": lambda sd, label: nsd(sd, params.nsd_tolerance(label)),
+        # Directed (one-way) distances: pg from the PRED surface to the GT surface, gp back.
+        "hd_pg": lambda sd, label: float(sd.pred_to_gt.max()),
+        "hd_gp": lambda sd, label: float(sd.gt_to_pred.max()),
+        "hd95_pg": lambda sd, label: float(np.percentile(sd.pred_to_gt, params.hd_percentile)),
+        "hd95_gp": lambda sd, label: float(np.percentile(sd.gt_to_pred, params.hd_percentile)),
+        "asd_pg": lambda sd, label: float(sd.pred_to_gt.mean()),
+        "asd_gp": lambda sd, label: float(sd.gt_to_pred.mean()),
     }
 
 
@@ -392,7 +399,7 @@ def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional
     return crops
 
 
-def _s(name, formula, empty_rule, lo, hi, better, description, in_table=False, unit="mm"):
+def _s(name, formula, empty_rule, lo, hi, better, description, in_table=False, unit="mm", default=True):
     # Surface metrics are reductions in _reducers (they need the distances, not counts).
     register(
         MetricSpec(
@@ -406,6 +413,7 @@ def _s(name, formula, empty_rule, lo, hi, better, description, in_table=False, u
             description=description,
             unit=unit,
             in_table=in_table,
+            default=default,
         )
     )
 
@@ -444,3 +452,17 @@ _s(
     in_table=True,
     unit=None,
 )
+
+# Directed distances (opt-in: `--metrics directed`, by name, or `all`), registered after the
+# symmetric ones so that the existing column order is unchanged. pg: from each PRED surface
+# voxel to the GT surface, d(P->G); gp: d(G->P).
+_directed = [
+    ("hd_pg", "max d(P->G)", "Directed Hausdorff distance, PRED surface to GT surface"),
+    ("hd_gp", "max d(G->P)", "Directed Hausdorff distance, GT surface to PRED surface"),
+    ("hd95_pg", "q95 d(P->G); --hd-percentile", "Directed percentile Hausdorff distance, PRED to GT"),
+    ("hd95_gp", "q95 d(G->P); --hd-percentile", "Directed percentile Hausdorff distance, GT to PRED"),
+    ("asd_pg", "mean d(P->G)", "Average surface distance, PRED surface to GT surface"),
+    ("asd_gp", "mean d(G->P)", "Average surface distance, GT surface to PRED surface (MedPy asd(gt, pred))"),
+]
+for _name, _formula, _desc in _directed:
+    _s(_name, _formula, "distance", 0, _inf, False, _desc, default=False)

@@ -59,6 +59,8 @@ GROUPS = {
     "distance": lambda spec: spec.family == "surface" and spec.default,
     # The opt-in count metrics of issue 17 (rates, likelihood ratios, multi-class MCC).
     "overlap_extra": lambda spec: spec.family in ("confusion", "case") and not spec.default,
+    # Directed (one-way) surface distances: hd_pg, hd_gp, hd95_pg, hd95_gp, asd_pg, asd_gp.
+    "directed": lambda spec: spec.family == "surface" and spec.name.endswith(("_pg", "_gp")),
     "shape": lambda spec: spec.family == "shape",
     # Lesion-wise, detection and panoptic metrics of connected components (issue 18).
     "lesion": lambda spec: spec.family == "lesion",
