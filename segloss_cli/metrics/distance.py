@@ -383,7 +383,7 @@ def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional
     lo, hi = KS.class_boxes(p3, g3, lut, sorted_labels, use_lut, ign, ignore_label is not None,
                             n_chunks(g3.shape[0] * g3.shape[1]))  # fmt: skip
     skip = 3 - gt.ndim  # kernel axes before this are the dummy axes of a 2-D image
-    crops = []
+    crops: list[Optional[tuple[slice, ...]]] = []
     for members in sets:
         idx = np.searchsorted(sorted_labels, members)
         rlo = lo[:, idx, :].reshape(-1, 3).min(axis=0)
