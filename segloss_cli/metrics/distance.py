@@ -336,6 +336,8 @@ def region_surface_metrics(
         # the same as in the whole image): no volume-sized temporaries per region.
         pc, gc = pred[crop], gt[crop]
         p, g = _member_mask(pc, members), _member_mask(gc, members)
+        if p.flags.c_contiguous != g.flags.c_contiguous:  # one layout for both: one specialisation
+            p, g = np.ascontiguousarray(p), np.ascontiguousarray(g)
         if ignore_label is not None:
             g[gc == ignore_label] = 2  # the ignore label of the binary pair
         got = surface_metrics(p, g, [1], spacing_mm=spacing_mm, names=names, params=params,

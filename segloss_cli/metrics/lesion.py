@@ -380,8 +380,10 @@ def class_lesion_values(
                 lo = np.minimum(glo[k], plo[comps].min(axis=0))
                 hi = np.maximum(ghi[k], phi[comps].max(axis=0))
                 sub = _kernel_box_to_slices(lo, hi, order, gd_lab.shape)
-                les = ((gd_lab[sub] == k) & (g[sub] != 0)).view(np.uint8)
-                pm = np.isin(pred_lab[sub], comps).view(np.uint8)
+                # Both masks C-ordered (np.isin gives C, the compare keeps the crop's order):
+                # one layout for PRED and GT, so the surface kernels compile once.
+                les = np.ascontiguousarray(((gd_lab[sub] == k) & (g[sub] != 0)).view(np.uint8))
+                pm = np.ascontiguousarray(np.isin(pred_lab[sub], comps).view(np.uint8))
                 hd = surface_metrics(pm, les, [1], spacing_mm=spacing, names=["hd95"], params=surface)["hd95"][0]
                 hds.append(float(hd))
         n_kept = len(dices)
