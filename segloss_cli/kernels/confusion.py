@@ -395,21 +395,6 @@ def label_histograms_mixed(pred, gt, size, ignore_label, has_ignore, nchunks):
     return out, outside.sum()
 
 
-@jit(inline="always")
-def _add_pair(table, outside, ch, pv, gv, run, size, ignore_label, has_ignore):
-    p = np.int64(pv)
-    g = np.int64(gv)
-    if has_ignore and g == ignore_label:
-        g = size  # the last column: PRED at ignored voxels (it still makes a label present)
-    elif g < 0 or g >= size:
-        outside[ch] += run
-        return
-    if p < 0 or p >= size:
-        outside[ch] += run
-    else:
-        table[p, g] += run
-
-
 @jit(parallel=True)
 def joint_histogram(pred, gt, size, ignore_label, has_ignore, nchunks):
     """Return (table[size, size + 1], n_outside): voxels per (PRED label, GT label) pair; column
@@ -441,11 +426,11 @@ def joint_histogram(pred, gt, size, ignore_label, has_ignore, nchunks):
                 if g == lg and p == lp:
                     run += 1
                     continue
-                _add_pair(buf[ch], outside, ch, lp, lg, run, size, ignore_label, has_ignore)
+                outside[ch] += _add_joint_run(buf[ch], lp, lg, run, size, ignore_label, has_ignore)
                 lg = g
                 lp = p
                 run = 1
-        _add_pair(buf[ch], outside, ch, lp, lg, run, size, ignore_label, has_ignore)
+        outside[ch] += _add_joint_run(buf[ch], lp, lg, run, size, ignore_label, has_ignore)
     out = np.zeros((size, size + 1), np.int64)
     for ch in range(nchunks):
         out += buf[ch]

@@ -50,6 +50,18 @@ def as_kernel_3d(arr: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
     return frozen(view)
 
 
+def kernel_box_slices(lo, hi, order: tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """Slices of the original axes of an array of ``shape`` for an inclusive box ``lo..hi`` of its
+    kernel view (``as_kernel_3d`` with ``order``), grown by one voxel within the image, so that
+    the surfaces of what the box holds are those of the whole image."""
+    skip = 3 - len(shape)  # kernel axes before this are the dummy axes of a 2-D image
+    box = [slice(0, n) for n in shape]
+    for a in range(skip, 3):
+        axis = order[a - skip]  # kernel axis a walks original axis order[a - skip]
+        box[axis] = slice(max(int(lo[a]) - 1, 0), min(int(hi[a]) + 2, shape[axis]))
+    return tuple(box)
+
+
 def from_kernel_3d(view: np.ndarray, order: tuple[int, ...], ndim: int) -> np.ndarray:
     """Undo ``as_kernel_3d`` for an array the kernel produced."""
     out = view.reshape(view.shape[3 - ndim :])

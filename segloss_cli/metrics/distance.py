@@ -375,7 +375,7 @@ def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional
     from ..kernels import confusion as KC
     from ..kernels import surface as KS
     from ..kernels._jit import n_chunks
-    from ..kernels.layout import as_kernel_3d, spatial_order
+    from ..kernels.layout import as_kernel_3d, kernel_box_slices, spatial_order
 
     union = np.unique(np.concatenate(sets))
     sorted_labels, lut, use_lut = KC.class_lookup(union)
@@ -384,7 +384,6 @@ def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional
     ign = np.int64(0 if ignore_label is None else ignore_label)
     lo, hi = KS.class_boxes(p3, g3, lut, sorted_labels, use_lut, ign, ignore_label is not None,
                             n_chunks(g3.shape[0] * g3.shape[1]))  # fmt: skip
-    skip = 3 - gt.ndim  # kernel axes before this are the dummy axes of a 2-D image
     crops: list[Optional[tuple[slice, ...]]] = []
     for members in sets:
         idx = np.searchsorted(sorted_labels, members)
@@ -393,11 +392,7 @@ def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional
         if np.any(rlo > rhi):
             crops.append(None)
             continue
-        box = [slice(0, n) for n in gt.shape]
-        for a in range(skip, 3):
-            axis = order[a - skip]  # kernel axis a walks original axis order[a - skip]
-            box[axis] = slice(max(int(rlo[a]) - 1, 0), min(int(rhi[a]) + 2, gt.shape[axis]))
-        crops.append(tuple(box))
+        crops.append(kernel_box_slices(rlo, rhi, order, gt.shape))
     return crops
 
 

@@ -310,7 +310,7 @@ def class_lesion_values(
     Values follow the module docstring; the empty-mask policy is applied by the caller.
     """
     from ..kernels import components as KC
-    from ..kernels.layout import as_kernel_3d, spatial_order
+    from ..kernels.layout import as_kernel_3d, kernel_box_slices, spatial_order
 
     params = params if params is not None else LesionParams()
     surface = surface if surface is not None else SurfaceParams()
@@ -379,7 +379,7 @@ def class_lesion_values(
             if want_hd:
                 lo = np.minimum(glo[k], plo[comps].min(axis=0))
                 hi = np.maximum(ghi[k], phi[comps].max(axis=0))
-                sub = _kernel_box_to_slices(lo, hi, order, gd_lab.shape)
+                sub = kernel_box_slices(lo, hi, order, gd_lab.shape)
                 # Both masks C-ordered (np.isin gives C, the compare keeps the crop's order):
                 # one layout for PRED and GT, so the surface kernels compile once.
                 les = np.ascontiguousarray(((gd_lab[sub] == k) & (g[sub] != 0)).view(np.uint8))
@@ -393,18 +393,6 @@ def class_lesion_values(
         if want_hd:
             out["lesion_hd95"] = (sum(hds) + n_fp * params.worst_hd95_mm) / denom if denom else 0.0
     return {n: float(out[n]) for n in names}
-
-
-def _kernel_box_to_slices(lo, hi, order, shape) -> tuple[slice, ...]:
-    """Slices of the original axes for an inclusive kernel-view box, grown by one voxel (so the
-    surfaces are those of the whole crop)."""
-    ndim = len(shape)
-    skip = 3 - ndim
-    box = [slice(0, n) for n in shape]
-    for a in range(skip, 3):
-        axis = order[a - skip]
-        box[axis] = slice(max(int(lo[a]) - 1, 0), min(int(hi[a]) + 2, shape[axis]))
-    return tuple(box)
 
 
 def _member_mask(arr: np.ndarray, members: Sequence[int]) -> np.ndarray:
