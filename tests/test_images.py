@@ -137,6 +137,99 @@ def test_jpeg_is_refused_with_the_reason(tmp_path):
         read_volume(tmp_path / "m.jpg")
 
 
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_bytes(img, filters, *, colour=0, depth=8, interlace=0, extra=(), compress=None):
+    """A PNG written from the spec (section 9.2): each row filtered with ``filters[row % n]``,
+    so every filter type occurs (Pillow's own encoder picks them itself)."""
+    import struct
+    import zlib
+
+    h, w = img.shape
+    x = img.astype(np.int64)
+    rows = []
+    for r in range(h):
+        up = x[r - 1] if r else np.zeros(w, np.int64)
+        left = np.concatenate([[0], x[r, :-1]])
+        upleft = np.concatenate([[0], up[:-1]])
+        p = left + up - upleft
+        pa, pb, pc = abs(p - left), abs(p - up), abs(p - upleft)
+        paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, upleft))
+        f = int(filters[r % len(filters)])
+        predicted = [np.zeros(w, np.int64), left, up, (left + up) // 2, paeth][f]
+        rows.append(bytes([f]) + ((x[r] - predicted) % 256).astype(np.uint8).tobytes())
+    stream = (compress or zlib.compress)(b"".join(rows))
+    head = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, interlace))
+    plte = _png_chunk(b"PLTE", bytes(range(256)) * 3) if colour == 3 else b""
+    body = b"".join(_png_chunk(k, b) for k, b in extra)
+    return b"\x89PNG\r\n\x1a\n" + head + plte + body + _png_chunk(b"IDAT", stream) + _png_chunk(b"IEND", b"")
+
+
+def test_png_fast_path_gives_pillows_array_for_every_filter(tmp_path, rng):
+    """io/png.py decodes 8-bit greyscale and palette PNGs itself: the array is the one encoded
+    and the one Pillow gives (values, dtype, read-only), for all five filter types."""
+    import io
+
+    from segloss_cli.io.png import decode_png
+
+    for trial in range(40):
+        h, w = (int(v) for v in rng.integers(1, 30, 2))
+        if trial % 2:
+            img = rng.integers(0, 256, (h, w)).astype(np.uint8)  # noise: every Paeth branch
+        else:
+            img = np.repeat(rng.integers(0, 5, (h, 1)) * 50, w, axis=1).astype(np.uint8)  # runs
+            img[:, w // 2 :] = 7
+        filters = rng.integers(0, 5, int(rng.integers(1, 6)))
+        data = _png_bytes(img, filters, colour=3 if trial % 3 == 0 else 0)
+        got = decode_png(data, None)
+        want = np.asarray(Image.open(io.BytesIO(data)))
+        assert got is not None and got.dtype == want.dtype == np.uint8 and not got.flags.writeable
+        np.testing.assert_array_equal(got, img)
+        np.testing.assert_array_equal(want, img)
+    (tmp_path / "m.png").write_bytes(_png_bytes(img, [4, 1, 3]))
+    np.testing.assert_array_equal(read_volume(tmp_path / "m.png").array, img)
+
+
+def test_png_fast_path_leaves_other_files_to_pillow(tmp_path, rng):
+    """Anything but a sound 8-bit greyscale/palette PNG goes to Pillow: same arrays, same errors."""
+    import zlib
+
+    from segloss_cli.io.png import decode_png
+
+    img = rng.integers(0, 9, (6, 7)).astype(np.uint8)
+    good = _png_bytes(img, [0, 1, 2, 3, 4])
+    assert decode_png(good, None) is not None
+    assert decode_png(good, 41) is None  # over the pixel limit: Pillow warns or refuses
+    bad_crc = bytearray(good)
+    bad_crc[-20] ^= 1  # inside the IDAT's CRC
+    declined = {
+        "crc": bytes(bad_crc),
+        "truncated": good[:-30],
+        "interlaced": _png_bytes(img, [0], interlace=1),
+        "16-bit": _png_bytes(img, [0], depth=16),
+        "grey+alpha": _png_bytes(img, [0], colour=4),
+        "animated": _png_bytes(img, [0], extra=[(b"acTL", b"\0\0\0\1\0\0\0\0")]),
+        "short stream": _png_bytes(img, [0], compress=lambda b: zlib.compress(b[:-1])),
+    }
+    rows = b"".join(b"\x05" + row.tobytes() for row in img)
+    declined["filter type 5"] = good[: good.index(b"IDAT") - 4] + _png_chunk(b"IDAT", zlib.compress(rows))
+    declined["filter type 5"] += _png_chunk(b"IEND", b"")
+    assert len(rows) == img.size + img.shape[0]  # the right length: only the filter byte is wrong
+    for name, data in declined.items():
+        assert decode_png(data, None) is None, name
+    (tmp_path / "t.png").write_bytes(declined["truncated"])
+    with pytest.raises(InputError, match="not a readable PNG"):
+        read_volume(tmp_path / "t.png")
+    sixteen = (img.astype(np.uint16) * 1000).astype(np.uint16)
+    Image.fromarray(sixteen).save(tmp_path / "s.png")  # Pillow's path, as before
+    np.testing.assert_array_equal(read_volume(tmp_path / "s.png").array, sixteen)
+
+
 def test_palette_files_json_csv_and_their_errors(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps({"0": [0, 0, 0], "1": {"color": [255, 0, 0], "name": "lesion"}}))
     (tmp_path / "p.csv").write_text("label,r,g,b,name\n0,0,0,0,bg\n1,255,0,0,lesion\n")

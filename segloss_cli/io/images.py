@@ -60,6 +60,15 @@ def read_image(path: Path, kind: str, *, palette: Optional[Palette], spacing_mm)
 def _read_png(path: Path, palette: Optional[Palette]) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
+    from .png import decode_png
+
+    try:
+        data: Optional[bytes] = path.read_bytes()
+    except OSError:
+        data = None  # Pillow's open below says why
+    fast = None if data is None else decode_png(data, Image.MAX_IMAGE_PIXELS)
+    if fast is not None:  # a well-formed 8-bit greyscale or palette PNG (io/png.py)
+        return fast
     try:
         with Image.open(path) as img:
             if img.format != "PNG":
