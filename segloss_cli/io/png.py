@@ -67,7 +67,7 @@ def decode_png(data: bytes, max_pixels: Optional[int]) -> Optional[np.ndarray]:
     from ..kernels.png import unfilter
 
     out = np.empty((height, width), dtype=np.uint8)
-    if not unfilter(np.frombuffer(raw, dtype=np.uint8), out, np.int64(1)):
+    if not unfilter(np.frombuffer(raw, dtype=np.uint8), out):
         return None
     out.flags.writeable = False
     return out
