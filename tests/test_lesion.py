@@ -63,13 +63,12 @@ def oracle_brats(pred, gt, spacing, dilation, threshold, conn=None, worst=374.0)
     }
 
 
-def oracle_instances(pred, gt, conn, thr):
-    """Detection counts, F1, PQ/SQ/RQ and autoPET volumes (voxels) of components."""
-    g, ng = ndi.label(gt, structure(gt.ndim, conn))
-    p, npred = ndi.label(pred, structure(gt.ndim, conn))
+def matched_ious(g, gi, p, pi, thr):
+    """IoUs of instances gi of g and pi of p matched one-to-one at IoU > thr, greedily by
+    decreasing IoU (ties: lower GT, then PRED value)."""
     cands = []
-    for i in range(1, ng + 1):
-        for j in range(1, npred + 1):
+    for i in gi:
+        for j in pi:
             inter = np.sum((g == i) & (p == j))
             if inter:
                 iou = inter / np.sum((g == i) | (p == j))
@@ -81,6 +80,14 @@ def oracle_instances(pred, gt, conn, thr):
             used_g.add(i)
             used_p.add(j)
             ious.append(-negiou)
+    return ious
+
+
+def oracle_instances(pred, gt, conn, thr):
+    """Detection counts, F1, PQ/SQ/RQ and autoPET volumes (voxels) of components."""
+    g, ng = ndi.label(gt, structure(gt.ndim, conn))
+    p, npred = ndi.label(pred, structure(gt.ndim, conn))
+    ious = matched_ious(g, range(1, ng + 1), p, range(1, npred + 1), thr)
     tp = len(ious)
     fp, fn = npred - tp, ng - tp
     out = {"det_tp": tp, "det_fp": fp, "det_fn": fn, "n_gt_lesions": ng, "n_pred_lesions": npred}
@@ -252,3 +259,35 @@ def test_opt_in_and_gate(tmp_path):
     assert '"lesion_dice": 0.5' in ok.output and '"lesion_params"' in ok.output
     bad = CliRunner().invoke(app, base + ["--require", "lesion_dice[ET]>=0.7"])
     assert bad.exit_code == 1
+
+
+def oracle_pq(pred, gt, thr=0.5):
+    """panoptica's PQ of two instance maps (each nonzero value one instance), plain numpy."""
+    gi, pi = [v for v in np.unique(gt) if v != 0], [v for v in np.unique(pred) if v != 0]
+    ious = matched_ious(gt, gi, pred, pi, thr)
+    tp = len(ious)
+    fp, fn = len(pi) - tp, len(gi) - tp
+    sq = sum(ious) / tp if tp else 0.0
+    rq = tp / (tp + fp / 2 + fn / 2) if (gi or pi) else np.nan
+    return {"tp": tp, "fp": fp, "fn": fn, "sq": sq, "rq": rq, "pq": sq * rq}
+
+
+@pytest.mark.parametrize("thr", [0.5, 0.2])
+def test_panoptic_quality_of_3d_instance_maps_with_any_values(rng, thr):
+    """Instances of any integer value: small ones read as stored, negative or huge ones renumbered
+    (the background stays 0); Fortran layout as nibabel gives."""
+    gt = np.zeros((12, 10, 8), np.int32)
+    pred = np.zeros((12, 10, 8), np.int64)
+    for v, (lo, hi) in zip((3, 200, 7), ((0, 4), (4, 9), (9, 12))):
+        gt[lo:hi, 1:7, 1:6] = v
+    for v, (lo, hi) in zip((-1, 10**7, 5, 12), ((0, 4), (5, 9), (9, 11), (11, 12))):
+        pred[lo:hi, 2:8, 1:6] = v
+    pred[rng.random(pred.shape) < 0.05] = 0
+    gt, pred = np.asfortranarray(gt), np.asfortranarray(pred)
+    got = panoptic_quality(pred, gt, iou_threshold=thr)
+    want = oracle_pq(pred, gt, thr)
+    assert (got["tp"], got["fp"], got["fn"]) == (want["tp"], want["fp"], want["fn"]) and want["tp"] >= 1
+    for k in ("pq", "sq", "rq"):
+        assert got[k] == pytest.approx(want[k], rel=1e-12), k
+    empty = panoptic_quality(np.zeros((3, 3), np.uint8), np.zeros((3, 3), np.uint8))
+    assert np.isnan(empty["pq"]) and empty["tp"] == empty["fp"] == empty["fn"] == 0

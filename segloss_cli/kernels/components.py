@@ -1,16 +1,16 @@
-"""Connected components of a binary mask, dilation and per-component tables.
+"""Connected components of a binary mask as runs, their dilation and overlap tables.
 
 Arrays are 3-D kernel views (kernels/layout.py; a 2-D image has a leading axis of length 1).
 Connectivity is 6, 18 or 26 (a 2-D image: 4 is 6, 8 is 26, the leading axis being 1 long).
 All three neighbourhoods are symmetric under axis permutations, so labelling the permuted
 kernel view gives the same partition as labelling the array as stored.
 
-Labelling works on runs (maximal stretches of mask voxels along the last axis), not voxels:
-every run gets a provisional label, runs in already-visited neighbouring rows that touch it
-are merged with union-find, and a second sweep numbers the roots 1..n in raster order of
-each component's first run. Work is linear in voxels read plus runs, with no per-voxel
-union-find; a compact lesion is a few runs per row.
-"""
+A mask is read once into runs (maximal stretches of mask voxels along the last axis; row
+pointers, starts, ends) and the rest works on runs, not voxels: labelling (every run gets a
+provisional label, runs in already-visited neighbouring rows that touch it are merged with
+union-find, a second sweep numbers the roots 1..n in raster order of each component's first
+run), dilation, component sizes and boxes, and the overlaps of two run sets of one view.
+Work is linear in runs plus rows; a compact lesion is a few runs per row."""
 
 import numpy as np
 
@@ -52,7 +52,7 @@ def _row_runs(mask, i, j, b2):
 
 
 @jit()
-def _runs(mask):
+def runs(mask):
     """Runs of nonzero voxels: (row_ptr, start, end), end exclusive, rows in raster order.
 
     Two sweeps (count, then fill) keep the arrays fixed in the loops: growing them in place
@@ -104,14 +104,12 @@ def _merge_rows(parent, rs, re, a0, a1, q0, q1, touch):
 
 
 @jit()
-def label(mask, connectivity):
-    """Component labels (int32, 1..n, 0 outside the mask) of a 3-D view, n, and the voxels of
-    each component (int64, n + 1; entry 0 unused).
+def label_runs(row_ptr, rs, re, b0, b1, connectivity):
+    """Component label (int32, 1..n) of every run of ``runs``, n, and the voxels of each
+    component (int64, n + 1; entry 0 unused), for a view of b0 x b1 rows.
 
-    Components are numbered in raster order of their first voxel in this view.
+    Components are numbered in raster order of their first run.
     """
-    b0, b1, b2 = mask.shape
-    row_ptr, rs, re = _runs(mask)
     nr = rs.size
     parent = np.arange(nr)
     # Previously visited neighbour rows (di, dj) and whether a diagonal step along the row
@@ -152,120 +150,215 @@ def label(mask, connectivity):
             lab[x] = n
         else:
             lab[x] = lab[root]
-    out = np.zeros((b0, b1, b2), np.int32)
     size = np.zeros(n + 1, np.int64)
+    for x in range(nr):
+        size[lab[x]] += re[x] - rs[x]
+    return lab, n, size
+
+
+@jit()
+def label(mask, connectivity):
+    """Component labels (int32, 1..n, 0 outside the mask) of a 3-D view, n, and the voxels of
+    each component (int64, n + 1; entry 0 unused).
+
+    Components are numbered in raster order of their first voxel in this view.
+    """
+    b0, b1, b2 = mask.shape
+    row_ptr, rs, re = runs(mask)
+    lab, n, size = label_runs(row_ptr, rs, re, b0, b1, connectivity)
+    out = np.zeros((b0, b1, b2), np.int32)
     for i in range(b0):
         for j in range(b1):
             r = i * b1 + j
             for x in range(row_ptr[r], row_ptr[r + 1]):
-                v = lab[x]
-                size[v] += re[x] - rs[x]
                 for k in range(rs[x], re[x]):
-                    out[i, j, k] = v
+                    out[i, j, k] = lab[x]
     return out, n, size
 
 
 @jit()
-def dilate(mask, connectivity, iterations, check0):
-    """Binary dilation (uint8 0/1) by the 6/18/26-neighbourhood, ``iterations`` times.
-
-    Voxels outside the array are outside the mask (scipy's border_value=0); ``check0`` False
-    keeps a 2-D image's dummy leading axis from growing.
-    """
-    b0, b1, b2 = mask.shape
-    cur = np.zeros((b0, b1, b2), np.uint8)
-    for i in range(b0):
-        for j in range(b1):
-            for k in range(b2):
-                if mask[i, j, k] != 0:
-                    cur[i, j, k] = 1
-    r0 = 1 if check0 else 0
-    for _ in range(iterations):
-        nxt = cur.copy()
-        for i in range(b0):
-            for j in range(b1):
-                for k in range(b2):
-                    if cur[i, j, k] == 0:
-                        continue
-                    for di in range(-r0, r0 + 1):
-                        ii = i + di
-                        if ii < 0 or ii >= b0:
-                            continue
-                        for dj in range(-1, 2):
-                            jj = j + dj
-                            if jj < 0 or jj >= b1:
-                                continue
-                            for dk in range(-1, 2):
-                                kk = k + dk
-                                if kk < 0 or kk >= b2:
-                                    continue
-                                steps = abs(di) + abs(dj) + abs(dk)
-                                if steps == 0 or steps > 1 and connectivity == 6 or steps > 2 and connectivity == 18:
-                                    continue
-                                nxt[ii, jj, kk] = 1
-        cur = nxt
-    return cur
+def _step_row(row_ptr, rs, re, b0, b1, b2, i, j, cs, ce):
+    """Runs of row (i, j) after one dilation step by the 18-neighbourhood, merged, into
+    ``cs``/``ce``; returns how many. Source rows one step away along a face get their runs
+    widened by one voxel along the row (the face and edge steps), diagonal rows are copied
+    as they are (an edge step; a corner step is not in the neighbourhood)."""
+    m = 0
+    for di in range(-1, 2):
+        ii = i + di
+        if ii < 0 or ii >= b0:
+            continue
+        for dj in range(-1, 2):
+            jj = j + dj
+            if jj < 0 or jj >= b1:
+                continue
+            w = 1 if di == 0 or dj == 0 else 0
+            q = ii * b1 + jj
+            for x in range(row_ptr[q], row_ptr[q + 1]):
+                s = max(rs[x] - w, 0)
+                e = min(re[x] + w, b2)
+                t = m  # insertion by start: each source row is sorted, few rows meet here
+                while t > 0 and cs[t - 1] > s:
+                    cs[t] = cs[t - 1]
+                    ce[t] = ce[t - 1]
+                    t -= 1
+                cs[t] = s
+                ce[t] = e
+                m += 1
+    if m == 0:
+        return 0
+    k = 0
+    for t in range(1, m):
+        if cs[t] <= ce[k]:  # overlapping or adjacent: one run
+            if ce[t] > ce[k]:
+                ce[k] = ce[t]
+        else:
+            k += 1
+            cs[k] = cs[t]
+            ce[k] = ce[t]
+    return k + 1
 
 
 @jit()
-def boxes(labels, n):
-    """Bounding boxes of components 1..n: (lo, hi) int64 (n + 1, 3), inclusive; row 0 unused."""
-    b0, b1, b2 = labels.shape
+def dilate_runs(row_ptr, rs, re, b0, b1, b2, iterations):
+    """The runs of a b0 x b1 x b2 view dilated ``iterations`` times by the 18-neighbourhood
+    (scipy's generate_binary_structure(3, 2), border_value=0; a 2-D image, b0 = 1, by the
+    8-neighbourhood): (row_ptr, start, end) as :func:`runs`. Work is proportional to rows and
+    runs, not voxels."""
+    for _ in range(iterations):
+        widest = 0
+        for r in range(b0 * b1):
+            widest = max(widest, row_ptr[r + 1] - row_ptr[r])
+        cs = np.empty(9 * widest + 1, np.int32)
+        ce = np.empty(9 * widest + 1, np.int32)
+        ptr = np.zeros(b0 * b1 + 1, np.int64)
+        for i in range(b0):
+            for j in range(b1):
+                r = i * b1 + j
+                ptr[r + 1] = ptr[r] + _step_row(row_ptr, rs, re, b0, b1, b2, i, j, cs, ce)
+        ns = np.empty(ptr[b0 * b1], np.int32)
+        ne = np.empty(ptr[b0 * b1], np.int32)
+        for i in range(b0):
+            for j in range(b1):
+                r = i * b1 + j
+                if ptr[r] == ptr[r + 1]:
+                    continue
+                m = _step_row(row_ptr, rs, re, b0, b1, b2, i, j, cs, ce)
+                for t in range(m):
+                    ns[ptr[r] + t] = cs[t]
+                    ne[ptr[r] + t] = ce[t]
+        row_ptr, rs, re = ptr, ns, ne
+    return row_ptr, rs, re
+
+
+@jit()
+def run_pairs(pa, sa, ea, pb, sb, eb):
+    """Every pair of overlapping runs of two run sets of one view: (run of A, run of B,
+    voxels in common), int64 arrays in raster order. One sweep per row, no voxel read."""
+    nrows = pa.size - 1
+    m = 0
+    for fill in range(2):
+        if fill == 0:
+            ia = np.empty(0, np.int64)
+            ib = np.empty(0, np.int64)
+            ov = np.empty(0, np.int64)
+        else:
+            ia = np.empty(m, np.int64)
+            ib = np.empty(m, np.int64)
+            ov = np.empty(m, np.int64)
+        m = 0
+        for r in range(nrows):
+            a, a1 = pa[r], pa[r + 1]
+            b, b1 = pb[r], pb[r + 1]
+            while a < a1 and b < b1:
+                lo = max(sa[a], sb[b])
+                hi = min(ea[a], eb[b])
+                if hi > lo:
+                    if fill == 1:
+                        ia[m] = a
+                        ib[m] = b
+                        ov[m] = hi - lo
+                    m += 1
+                if ea[a] < eb[b]:
+                    a += 1
+                else:
+                    b += 1
+    return ia, ib, ov
+
+
+@jit()
+def run_boxes(row_ptr, rs, re, lab, n, b1):
+    """Bounding boxes of labels 1..n of labelled runs: (lo, hi) int64 (n + 1, 3), inclusive;
+    a label without a run has lo > hi."""
     lo = np.full((n + 1, 3), np.iinfo(np.int64).max, np.int64)
     hi = np.full((n + 1, 3), -1, np.int64)
-    for i in range(b0):
-        for j in range(b1):
-            for k in range(b2):
-                v = labels[i, j, k]
-                if v == 0:
-                    continue
-                if i < lo[v, 0]:
-                    lo[v, 0] = i
-                if i > hi[v, 0]:
-                    hi[v, 0] = i
-                if j < lo[v, 1]:
-                    lo[v, 1] = j
-                if j > hi[v, 1]:
-                    hi[v, 1] = j
-                if k < lo[v, 2]:
-                    lo[v, 2] = k
-                if k > hi[v, 2]:
-                    hi[v, 2] = k
+    for r in range(row_ptr.size - 1):
+        i = r // b1
+        j = r - i * b1
+        for x in range(row_ptr[r], row_ptr[r + 1]):
+            v = lab[x]
+            lo[v, 0] = min(lo[v, 0], i)
+            hi[v, 0] = max(hi[v, 0], i)
+            lo[v, 1] = min(lo[v, 1], j)
+            hi[v, 1] = max(hi[v, 1], j)
+            lo[v, 2] = min(lo[v, 2], rs[x])
+            hi[v, 2] = max(hi[v, 2], re[x] - 1)
     return lo, hi
 
 
 @jit()
-def sizes(labels, n, mask, use_mask):
-    """Voxels of each label 0..n (where ``mask`` is nonzero when ``use_mask``): int64 (n + 1)."""
-    b0, b1, b2 = labels.shape
-    out = np.zeros(n + 1, np.int64)
-    for i in range(b0):
-        for j in range(b1):
-            for k in range(b2):
-                if use_mask and mask[i, j, k] == 0:
+def paint(out, row_ptr, rs, re, lab, chosen, b1, lo):
+    """Set ``out`` to 1 on the runs whose label is chosen (``chosen[lab] != 0``), for ``out`` a
+    writable view of the box of the run view starting at ``lo`` (3 ints). Reads only the rows
+    of the box."""
+    o0, o1, _ = out.shape
+    for i in range(lo[0], lo[0] + o0):
+        for j in range(lo[1], lo[1] + o1):
+            r = i * b1 + j
+            for x in range(row_ptr[r], row_ptr[r + 1]):
+                if chosen[lab[x]] == 0:
                     continue
-                out[labels[i, j, k]] += 1
-    return out
+                for k in range(rs[x], re[x]):
+                    out[i - lo[0], j - lo[1], k - lo[2]] = 1
 
 
 @jit()
-def pair_keys(a, b, nb):
-    """a * (nb + 1) + b at every voxel where both labels are nonzero (int64, raster order)."""
+def overlap_table(a, b, na, nb):
+    """One read of two label maps (values 0..na and 0..nb, 0 = background): the voxels of
+    every value of each (int64, na + 1 and nb + 1) and the overlaps of value pairs u, v > 0 as
+    (key u * (nb + 1) + v, voxels) per stretch of one pair along a row (int64; a key recurs
+    across rows, summing them is the caller's)."""
     b0, b1, b2 = a.shape
+    size_a = np.zeros(na + 1, np.int64)
+    size_b = np.zeros(nb + 1, np.int64)
     m = 0
-    for i in range(b0):
-        for j in range(b1):
-            for k in range(b2):
-                if a[i, j, k] != 0 and b[i, j, k] != 0:
+    for fill in range(2):
+        if fill == 0:
+            keys = np.empty(0, np.int64)
+            cnt = np.empty(0, np.int64)
+        else:
+            keys = np.empty(m, np.int64)
+            cnt = np.empty(m, np.int64)
+        m = 0
+        for i in range(b0):
+            for j in range(b1):
+                last = np.int64(-1)
+                for k in range(b2):
+                    u = np.int64(a[i, j, k])
+                    v = np.int64(b[i, j, k])
+                    if fill == 0:
+                        size_a[u] += 1
+                        size_b[v] += 1
+                    if u == 0 or v == 0:
+                        last = -1
+                        continue
+                    key = u * (nb + 1) + v
+                    if key == last:
+                        if fill == 1:
+                            cnt[m - 1] += 1
+                        continue
+                    if fill == 1:
+                        keys[m] = key
+                        cnt[m] = 1
                     m += 1
-    out = np.empty(m, np.int64)
-    m = 0
-    for i in range(b0):
-        for j in range(b1):
-            for k in range(b2):
-                u = a[i, j, k]
-                v = b[i, j, k]
-                if u != 0 and v != 0:
-                    out[m] = np.int64(u) * (nb + 1) + v
-                    m += 1
-    return out
+                    last = key
+    return size_a, size_b, keys, cnt

@@ -50,15 +50,15 @@ def as_kernel_3d(arr: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
     return frozen(view)
 
 
-def kernel_box_slices(lo, hi, order: tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+def kernel_box_slices(lo, hi, order: tuple[int, ...], shape: tuple[int, ...], margin: int = 1) -> tuple[slice, ...]:
     """Slices of the original axes of an array of ``shape`` for an inclusive box ``lo..hi`` of its
-    kernel view (``as_kernel_3d`` with ``order``), grown by one voxel within the image, so that
-    the surfaces of what the box holds are those of the whole image."""
+    kernel view (``as_kernel_3d`` with ``order``), grown by ``margin`` voxels within the image
+    (one: the surfaces of what the box holds are those of the whole image)."""
     skip = 3 - len(shape)  # kernel axes before this are the dummy axes of a 2-D image
     box = [slice(0, n) for n in shape]
     for a in range(skip, 3):
         axis = order[a - skip]  # kernel axis a walks original axis order[a - skip]
-        box[axis] = slice(max(int(lo[a]) - 1, 0), min(int(hi[a]) + 2, shape[axis]))
+        box[axis] = slice(max(int(lo[a]) - margin, 0), min(int(hi[a]) + margin + 1, shape[axis]))
     return tuple(box)
 
 

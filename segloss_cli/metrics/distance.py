@@ -368,10 +368,10 @@ def _member_mask(arr: np.ndarray, members: np.ndarray) -> np.ndarray:
     return np.isin(arr, members).view(np.uint8)
 
 
-def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional[int]):
+def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional[int], margin: int = 1):
     """Per region (sorted member labels): the slices of its bounding box in PRED and GT, grown
-    by one voxel within the image, or None where neither mask has a member. One pass over the
-    label maps (the per-label boxes of every member label, then their unions)."""
+    by ``margin`` voxels within the image, or None where neither mask has a member. One pass over
+    the label maps (the per-label boxes of every member label, then their unions)."""
     from ..kernels import confusion as KC
     from ..kernels import surface as KS
     from ..kernels._jit import n_chunks
@@ -392,7 +392,7 @@ def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional
         if np.any(rlo > rhi):
             crops.append(None)
             continue
-        crops.append(kernel_box_slices(rlo, rhi, order, gt.shape))
+        crops.append(kernel_box_slices(rlo, rhi, order, gt.shape, margin))
     return crops
 
 

@@ -144,12 +144,6 @@ def connected_components(mask: np.ndarray, *, connectivity: Optional[int] = None
     >>> connected_components(np.array([[1, 0, 1], [0, 1, 0]]), connectivity=8)[1]
     1
     """
-    labels, n, _ = _components(mask, connectivity)
-    return labels, n
-
-
-def _components(mask: np.ndarray, connectivity: Optional[int]) -> tuple[np.ndarray, int, np.ndarray]:
-    """:func:`connected_components` and the voxels of each component (int64, n + 1)."""
     from ..kernels import components as KC
     from ..kernels.layout import as_kernel_3d, from_kernel_3d, spatial_order
 
@@ -160,57 +154,85 @@ def _components(mask: np.ndarray, connectivity: Optional[int]) -> tuple[np.ndarr
     if m.dtype != np.bool_ and m.dtype != np.uint8:
         m = m != 0
     order = spatial_order(m)
-    lab, n, size = KC.label(as_kernel_3d(m, order), conn)
-    return from_kernel_3d(lab, order, m.ndim), int(n), size
+    lab, n, _ = KC.label(as_kernel_3d(m, order), conn)
+    return from_kernel_3d(lab, order, m.ndim), int(n)
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """A mask as runs along the last axis of its kernel view (kernels/components.py): row
+    pointers (b0 * b1 + 1), starts and ends, and the view's shape."""
+
+    ptr: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    shape: tuple[int, int, int]
+
+    @classmethod
+    def of(cls, mask: np.ndarray, order: tuple[int, ...]) -> _Runs:
+        from ..kernels import components as KC
+        from ..kernels.layout import as_kernel_3d, frozen
+
+        view = frozen(np.ascontiguousarray(as_kernel_3d(mask, order)))  # one layout: one specialisation
+        ptr, start, end = KC.runs(view)
+        return cls(ptr, start, end, view.shape)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.ptr, self.start, self.end
+
+    def label(self, conn: int) -> tuple[np.ndarray, int, np.ndarray]:
+        """Component of each run (int32), n, voxels of each component (int64, n + 1)."""
+        from ..kernels import components as KC
+
+        lab, n, size = KC.label_runs(*self.arrays(), self.shape[0], self.shape[1], conn)
+        return lab, int(n), size
+
+    def dilate(self, iterations: int) -> _Runs:
+        from ..kernels import components as KC
+
+        b0, b1, b2 = self.shape
+        ptr, start, end = KC.dilate_runs(*self.arrays(), b0, b1, b2, iterations)
+        return _Runs(ptr, start, end, self.shape)
+
+    def pairs(self, other: _Runs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(run here, run of ``other``, voxels in common) of every overlapping pair."""
+        from ..kernels import components as KC
+
+        return KC.run_pairs(*self.arrays(), *other.arrays())
+
+    def boxes(self, lab: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        from ..kernels import components as KC
+
+        return KC.run_boxes(*self.arrays(), lab, n, self.shape[1])
+
+    def mask(self, lab: np.ndarray, chosen: np.ndarray, lo, hi, order, ndim) -> np.ndarray:
+        """uint8 mask of the runs with ``chosen[lab]`` in the kernel box lo..hi (inclusive),
+        C-ordered in the original axes."""
+        from ..kernels import components as KC
+        from ..kernels.layout import from_kernel_3d
+
+        lo = np.asarray(lo, np.int64)
+        buf = np.zeros(tuple(int(b - a + 1) for a, b in zip(lo, hi)), np.uint8)
+        KC.paint(buf, *self.arrays(), lab, chosen, self.shape[1], lo)
+        return np.ascontiguousarray(from_kernel_3d(buf, order, ndim))
 
 
 def _dilate(mask: np.ndarray, iterations: int) -> np.ndarray:
     """uint8 dilation by the 18-neighbourhood (8 in 2-D), ``iterations`` times (BraTS's)."""
-    from ..kernels import components as KC
-    from ..kernels.layout import as_kernel_3d, from_kernel_3d, spatial_order
-
-    order = spatial_order(mask)
-    out = KC.dilate(as_kernel_3d(mask, order), 18, iterations, mask.ndim == 3)
-    return from_kernel_3d(out, order, mask.ndim)
-
-
-def _k3(arr: np.ndarray) -> np.ndarray:
-    """The 3-D kernel view of a 2-D or 3-D array (kernels/layout.py)."""
-    from ..kernels.layout import as_kernel_3d, spatial_order
-
-    return as_kernel_3d(arr, spatial_order(arr))
-
-
-def _sizes(labels: np.ndarray, n: int, mask: Optional[np.ndarray] = None) -> np.ndarray:
-    """Voxels of each label 0..n (inside ``mask`` if given), without an int64 copy of the labels."""
-    from ..kernels import components as KC
-
-    if mask is None:
-        return KC.sizes(_k3(labels), n, np.zeros((1, 1, 1), np.uint8), False)
-    # one layout for both: the mask may have been made in another memory order
-    order = _order(labels)
-    return KC.sizes(_view(labels, order), n, _view(mask, order), True)
-
-
-def _order(arr):
     from ..kernels.layout import spatial_order
 
-    return spatial_order(arr)
+    order = spatial_order(mask)
+    runs = _Runs.of(np.asarray(mask), order).dilate(iterations)
+    every = np.zeros(runs.start.size, np.int32)
+    return runs.mask(every, np.ones(1, np.uint8), (0, 0, 0), np.array(runs.shape) - 1, order, mask.ndim)
 
 
-def _view(arr, order):
-    from ..kernels.layout import as_kernel_3d
-
-    return as_kernel_3d(arr, order)
-
-
-def _pairs(a: np.ndarray, b: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(u, v, count) for every label pair u > 0, v > 0 that shares voxels."""
-    from ..kernels import components as KC
-
-    order = _order(a)
-    keys, counts = np.unique(KC.pair_keys(_view(a, order), _view(b, order), nb), return_counts=True)
-    return keys // (nb + 1), keys % (nb + 1), counts.astype(np.int64)
+def _pair_table(keys: np.ndarray, counts: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(u, v, voxels) of every label pair u > 0, v > 0 sharing voxels, from partial counts of
+    keys u * (nb + 1) + v; sorted by u, then v."""
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    total = np.bincount(inverse.reshape(-1), weights=counts, minlength=uniq.size)
+    return uniq // (nb + 1), uniq % (nb + 1), total.astype(np.int64)
 
 
 def _match(gi, pi, inter, gt_sizes, pred_sizes, threshold: float):
@@ -234,11 +256,11 @@ def _match(gi, pi, inter, gt_sizes, pred_sizes, threshold: float):
     return tp, total
 
 
-def _instance_scores(gt_lab, n_gt, pred_lab, n_pred, threshold, gt_sizes=None, pred_sizes=None):
-    gt_sizes = (_sizes(gt_lab, n_gt) if gt_sizes is None else gt_sizes).astype(np.float64)
-    pred_sizes = (_sizes(pred_lab, n_pred) if pred_sizes is None else pred_sizes).astype(np.float64)
-    gi, pi, inter = _pairs(gt_lab, pred_lab, n_pred)
-    tp, iou_sum = _match(gi, pi, inter.astype(np.float64), gt_sizes, pred_sizes, threshold)
+def _instance_scores(table, n_gt, n_pred, gt_sizes, pred_sizes, threshold):
+    """Detection and panoptic scores from the overlap table (u, v, voxels) of two instance sets."""
+    gi, pi, inter = table
+    tp, iou_sum = _match(gi, pi, inter.astype(np.float64), gt_sizes.astype(np.float64),
+                         pred_sizes.astype(np.float64), threshold)  # fmt: skip
     fp, fn = n_pred - tp, n_gt - tp
     sq = iou_sum / tp if tp else 0.0
     denom = tp + 0.5 * fp + 0.5 * fn
@@ -247,12 +269,49 @@ def _instance_scores(gt_lab, n_gt, pred_lab, n_pred, threshold, gt_sizes=None, p
     return {"tp": tp, "fp": fp, "fn": fn, "sq": sq, "rq": rq, "pq": sq * rq, "f1": f1}
 
 
+# Instance values up to this are used as they are (tables of max + 1 entries); larger or
+# negative ones are renumbered 1..n first (a sort of the map).
+_DIRECT_MAX = 1 << 20
+
+
+def _instances(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    """An instance map as values 0..m (0 = background), and m: as stored when its values are
+    integers in 0.._DIRECT_MAX, else renumbered 1..n in the order of the values."""
+    if arr.dtype == np.bool_:
+        return arr.view(np.uint8), int(arr.any())
+    if arr.dtype.kind in "iu" and arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo >= 0 and hi <= _DIRECT_MAX:
+            return arr, hi
+    values, inverse = np.unique(arr.reshape(-1), return_inverse=True)
+    ids = np.arange(1, values.size + 1)  # 0 is background; the other values become 1..n
+    zero = np.flatnonzero(values == 0)
+    if zero.size:
+        ids[zero[0]] = 0
+        ids[zero[0] + 1 :] -= 1
+    return ids[inverse.reshape(arr.shape)], int(values.size - zero.size)
+
+
+def _instance_views(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, int]:
+    """Kernel views of two instance maps in one unsigned dtype (the narrowest that holds both:
+    at most three specialisations of the kernel), and their largest values."""
+    from ..kernels.layout import as_kernel_3d, spatial_order
+
+    (ga, mg), (pa, mp) = _instances(g), _instances(p)
+    top = max(mg, mp)
+    dtype = np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32
+    ga, pa = ga.astype(dtype, copy=False), pa.astype(dtype, copy=False)
+    order = spatial_order(ga)
+    return as_kernel_3d(ga, order), mg, as_kernel_3d(pa, order), mp
+
+
 def panoptic_quality(pred_instances: np.ndarray, gt_instances: np.ndarray, *, iou_threshold: float = 0.5) -> dict:
     """PQ, SQ, RQ and the match counts of two instance label maps (each nonzero value one instance).
 
     Instances match where IoU > ``iou_threshold`` (one-to-one; 0.5 gives panoptica's and
     Kirillov et al.'s unique matching). Returns ``{"pq", "sq", "rq", "tp", "fp", "fn"}``;
-    pq, sq, rq are NaN when neither map has an instance.
+    pq, sq, rq are NaN when neither map has an instance. Sizes and the overlap table come
+    from one read of both maps (kernels/components.py ``overlap_table``).
 
     Examples
     --------
@@ -262,18 +321,19 @@ def panoptic_quality(pred_instances: np.ndarray, gt_instances: np.ndarray, *, io
     >>> r["tp"], r["fp"], r["fn"], round(r["sq"], 4), round(r["rq"], 4)
     (1, 0, 1, 0.6667, 0.6667)
     """
+    from ..kernels import components as KC
+
     p, g = np.asarray(pred_instances), np.asarray(gt_instances)
     if p.shape != g.shape:
         raise ValueError(f"shape mismatch {p.shape} vs {g.shape}")
     if not 0 <= iou_threshold < 1:
         raise ValueError(f"iou_threshold must be in [0, 1), not {iou_threshold}")
-    dense = []
-    for arr in (g, p):
-        values, inverse = np.unique(arr.reshape(-1), return_inverse=True)
-        shift = 0 if values[0] == 0 else 1  # 0 is background; the other values become 1..n
-        dense.append(((inverse + shift).reshape(arr.shape).astype(np.int64), int(values.size - (1 - shift))))
-    (gl, ng), (pl, npred) = dense
-    r = _instance_scores(gl, ng, pl, npred, float(iou_threshold))
+    if g.ndim == 0 or g.ndim > 3:
+        g, p = g.reshape(1, -1), p.reshape(1, -1)
+    gv, mg, pv, mp = _instance_views(g, p)
+    gt_sizes, pred_sizes, keys, counts = KC.overlap_table(gv, pv, mg, mp)
+    ng, npred = int(np.count_nonzero(gt_sizes[1:])), int(np.count_nonzero(pred_sizes[1:]))
+    r = _instance_scores(_pair_table(keys, counts, mp), ng, npred, gt_sizes, pred_sizes, float(iou_threshold))
     if ng == 0 and npred == 0:
         r.update(pq=math.nan, sq=math.nan, rq=math.nan)
     return {k: r[k] for k in ("pq", "sq", "rq", "tp", "fp", "fn")}
@@ -291,8 +351,16 @@ def _box(mask: np.ndarray, margin: int) -> Optional[tuple[slice, ...]]:
     return tuple(box)
 
 
-def _label_box(lo, hi, members) -> tuple[np.ndarray, np.ndarray]:
-    return lo[members].min(axis=0), hi[members].max(axis=0)
+_ZERO_WHEN_EMPTY = frozenset(
+    (
+        "n_gt_lesions n_pred_lesions lesion_tp lesion_fp lesion_fn det_tp det_fp det_fn fp_vol_ml fn_vol_ml lesion_hd95"
+    ).split()
+)
+
+
+def _both_empty(names: Sequence[str]) -> dict[str, float]:
+    """Values of a class in neither mask: no lesion, no component."""
+    return {n: (0.0 if n in _ZERO_WHEN_EMPTY else 1.0) for n in names}
 
 
 def class_lesion_values(
@@ -309,48 +377,71 @@ def class_lesion_values(
     ``spacing_mm``: voxel spacing (distances and volumes; a 2-D image without one passes 1s).
     Values follow the module docstring; the empty-mask policy is applied by the caller.
     """
-    from ..kernels import components as KC
-    from ..kernels.layout import as_kernel_3d, kernel_box_slices, spatial_order
-
     params = params if params is not None else LesionParams()
-    surface = surface if surface is not None else SurfaceParams()
     p0 = np.asarray(pred_mask).astype(bool, copy=False)
     g0 = np.asarray(gt_mask).astype(bool, copy=False)
+    box = _box(p0 | g0, params.dilation + 1)
+    if box is None:
+        return _both_empty(names)
+    return _boxed_values(p0[box].view(np.uint8), g0[box].view(np.uint8), names, spacing_mm, params, surface)
+
+
+def _boxed_values(p, g, names, spacing_mm, params: LesionParams, surface) -> dict[str, float]:
+    """:func:`class_lesion_values` of masks cropped to their box grown by ``dilation + 1``
+    (within the image: the crop's edge is the image's where the box reaches it).
+
+    Both masks become runs once (two reads each); labelling, the BraTS dilation, component
+    sizes, boxes and every overlap table (GT x PRED components, dilated lesions x PRED
+    components, G in each lesion) work on runs, and each lesion's HD95 on its own box.
+    """
+    from ..kernels.layout import spatial_order
+
+    # The per-lesion HD95's surface model is the lesion parameters' (surfel for BraTS).
+    surface = surface if surface is not None else SurfaceParams()
     spacing = tuple(float(s) for s in spacing_mm)
     voxel_mm3 = float(np.prod(spacing))
-    conn = params.connectivity
+    conn = _connectivity(params.connectivity, g.ndim)
     wanted = set(names)
     out: dict[str, float] = {}
-    box = _box(p0 | g0, params.dilation + 1)
-    if box is None:  # both empty: no lesion, no component
-        zero = {"n_gt_lesions", "n_pred_lesions", "lesion_tp", "lesion_fp", "lesion_fn", "det_tp", "det_fp",
-                "det_fn", "fp_vol_ml", "fn_vol_ml"}  # fmt: skip
-        return {n: (0.0 if n in zero else (0.0 if n == "lesion_hd95" else 1.0)) for n in names}
-    p = p0[box].view(np.uint8)  # a view: the kernels walk any layout
-    g = g0[box].view(np.uint8)
-    pred_lab, n_pred, pred_sizes = _components(p, conn)
+    order = spatial_order(g)
+    pr, gr = _Runs.of(p, order), _Runs.of(g, order)
+    pred_lab, n_pred, pred_sizes = pr.label(conn)
+    lesion_names = {"lesion_dice", "lesion_hd95", "lesion_tp", "lesion_fp", "lesion_fn"}
+    gp = gr.pairs(pr)  # (G run, PRED run, voxels in common)
+    out["n_pred_lesions"] = n_pred
+    if "fp_vol_ml" in wanted:
+        hit = np.zeros(n_pred + 1, bool)
+        hit[pred_lab[gp[1]]] = True
+        out["fp_vol_ml"] = float(pred_sizes[1:][~hit[1:]].sum()) * voxel_mm3 / 1000.0
 
     if wanted & {"n_gt_lesions", "det_tp", "det_fp", "det_fn", "det_f1", "pq", "sq", "rq", "fn_vol_ml"}:
-        gt_lab, n_gt, gt_sizes = _components(g, conn)
-        inst = _instance_scores(gt_lab, n_gt, pred_lab, n_pred, params.iou_threshold, gt_sizes, pred_sizes)
+        gt_lab, n_gt, gt_sizes = gr.label(conn)
+        keys = gt_lab[gp[0]].astype(np.int64) * (n_pred + 1) + pred_lab[gp[1]]
+        inst = _instance_scores(_pair_table(keys, gp[2], n_pred), n_gt, n_pred, gt_sizes, pred_sizes,
+                                params.iou_threshold)  # fmt: skip
         out.update(n_gt_lesions=n_gt, det_tp=inst["tp"], det_fp=inst["fp"], det_fn=inst["fn"], det_f1=inst["f1"])
         out.update(pq=inst["pq"], sq=inst["sq"], rq=inst["rq"])
         if n_gt == 0 and n_pred == 0:
             out.update(det_f1=1.0, pq=1.0, sq=1.0, rq=1.0)
         if "fn_vol_ml" in wanted:
-            hit = _sizes(gt_lab, n_gt, p) > 0
+            hit = np.zeros(n_gt + 1, bool)
+            hit[gt_lab[gp[0]]] = True
             out["fn_vol_ml"] = float(gt_sizes[1:][~hit[1:]].sum()) * voxel_mm3 / 1000.0
-    out["n_pred_lesions"] = n_pred
-    if "fp_vol_ml" in wanted:
-        hit = _sizes(pred_lab, n_pred, g) > 0
-        out["fp_vol_ml"] = float(pred_sizes[1:][~hit[1:]].sum()) * voxel_mm3 / 1000.0
 
-    if wanted & {"lesion_dice", "lesion_hd95", "lesion_tp", "lesion_fp", "lesion_fn"}:
-        gd = _dilate(g, params.dilation) if params.dilation else g
-        gd_lab, n_les = connected_components(gd, connectivity=conn)
-        les_vol = _sizes(gd_lab, n_les, g)  # lesion k = G in dilated comp k
-        inter = _sizes(gd_lab, n_les, g & p)
-        li, ci, _ = _pairs(gd_lab, pred_lab, n_pred)  # lesion k meets component c (through its dilation)
+    if wanted & lesion_names:
+        dr = gr.dilate(params.dilation) if params.dilation else gr
+        dil_lab, n_les, _ = dr.label(conn)
+        if params.dilation:  # each run of G lies in one run of its dilation: its lesion
+            gi, di, _ = gr.pairs(dr)
+            owner = np.zeros(gr.start.size, np.int32)
+            owner[gi] = dil_lab[di]
+        else:
+            owner = dil_lab
+        g_len = (gr.end - gr.start).astype(np.int64)
+        les_vol = np.bincount(owner, weights=g_len, minlength=n_les + 1).astype(np.int64)  # lesion k = G in D_k
+        inter = np.bincount(owner[gp[0]], weights=gp[2], minlength=n_les + 1).astype(np.int64)
+        di, pi, _ = dr.pairs(pr)  # lesion k meets component c (through its dilation)
+        li, ci, _ = _pair_table(dil_lab[di].astype(np.int64) * (n_pred + 1) + pred_lab[pi], np.ones(di.size), n_pred)
         matched = np.zeros(n_pred + 1, bool)
         matched[ci] = True
         n_fp = int(n_pred - matched[1:].sum())
@@ -360,11 +451,11 @@ def class_lesion_values(
         n_tp = n_fn = 0
         want_hd = "lesion_hd95" in wanted
         if want_hd:
-            from .distance import surface_metrics
-
-            order = spatial_order(gd_lab)
-            glo, ghi = KC.boxes(as_kernel_3d(gd_lab, order), n_les)
-            plo, phi = KC.boxes(as_kernel_3d(pred_lab, order), n_pred)
+            glo, ghi = gr.boxes(owner, n_les)
+            plo, phi = pr.boxes(pred_lab, n_pred)
+            last = np.array(gr.shape) - 1
+            chosen_les = np.zeros(n_les + 1, np.uint8)
+            chosen_comp = np.zeros(n_pred + 1, np.uint8)
         for k in range(1, n_les + 1):
             if not keep[k - 1]:
                 continue
@@ -377,15 +468,17 @@ def class_lesion_values(
             n_tp += 1
             dices.append(2.0 * inter[k] / (les_vol[k] + pred_sizes[comps].sum()))
             if want_hd:
-                lo = np.minimum(glo[k], plo[comps].min(axis=0))
-                hi = np.maximum(ghi[k], phi[comps].max(axis=0))
-                sub = kernel_box_slices(lo, hi, order, gd_lab.shape)
-                # Both masks C-ordered (np.isin gives C, the compare keeps the crop's order):
-                # one layout for PRED and GT, so the surface kernels compile once.
-                les = np.ascontiguousarray(((gd_lab[sub] == k) & (g[sub] != 0)).view(np.uint8))
-                pm = np.ascontiguousarray(np.isin(pred_lab[sub], comps).view(np.uint8))
-                hd = surface_metrics(pm, les, [1], spacing_mm=spacing, names=["hd95"], params=surface)["hd95"][0]
-                hds.append(float(hd))
+                # The box of lesion k and its components, grown by one voxel (within the
+                # image) so that surfaces are those of the whole image.
+                lo = np.maximum(np.minimum(glo[k], plo[comps].min(axis=0)) - 1, 0)
+                hi = np.minimum(np.maximum(ghi[k], phi[comps].max(axis=0)) + 1, last)
+                chosen_les[k] = 1
+                chosen_comp[comps] = 1
+                les = gr.mask(owner, chosen_les, lo, hi, order, g.ndim)
+                pm = pr.mask(pred_lab, chosen_comp, lo, hi, order, g.ndim)
+                chosen_les[k] = 0
+                chosen_comp[comps] = 0
+                hds.append(_lesion_hd95(pm, les, spacing, surface))
         n_kept = len(dices)
         denom = n_kept + n_fp
         out.update(lesion_tp=n_tp, lesion_fn=n_fn, lesion_fp=n_fp)
@@ -395,11 +488,11 @@ def class_lesion_values(
     return {n: float(out[n]) for n in names}
 
 
-def _member_mask(arr: np.ndarray, members: Sequence[int]) -> np.ndarray:
-    mask = arr == members[0]
-    for v in members[1:]:
-        mask |= arr == v
-    return mask
+def _lesion_hd95(pm: np.ndarray, les: np.ndarray, spacing, surface: SurfaceParams) -> float:
+    """HD95 between a lesion's matched components and the lesion (C-ordered uint8 crops)."""
+    from .distance import surface_metrics
+
+    return float(surface_metrics(pm, les, [1], spacing_mm=spacing, names=["hd95"], params=surface)["hd95"][0])
 
 
 def lesion_metrics(
@@ -416,23 +509,29 @@ def lesion_metrics(
     """Selected lesion metrics per class: name -> float64 array in the order of ``classes``.
 
     ``classes``: a label, or a region's labels (a sequence), each scored on its masks; voxels
-    whose GT is ``ignore_label`` are outside both masks.
+    whose GT is ``ignore_label`` are outside both masks. One pass over both label maps finds
+    every class's box; each class's masks are made in its box only.
     """
+    from .distance import _member_mask, _region_crops
+
     if pred.shape != gt.shape:
         raise ValueError(f"shape mismatch {pred.shape} vs {gt.shape}")
     params = params if params is not None else LesionParams()
     _connectivity(params.connectivity, gt.ndim)  # a 2-D connectivity asked of a 3-D image
     out = {n: np.full(len(classes), np.nan) for n in names}
-    if not names:
+    if not names or not len(classes):
         return out
-    keep = None if ignore_label is None else gt != ignore_label
-    for i, c in enumerate(classes):
-        members = [int(c)] if np.isscalar(c) else sorted({int(v) for v in c})  # type: ignore[arg-type, union-attr]
-        g = _member_mask(gt, members)
-        p = _member_mask(pred, members)
-        if keep is not None:
-            p &= keep
-        got = class_lesion_values(p, g, names=names, spacing_mm=spacing_mm, params=params, surface=surface)
+    sets = [np.asarray([int(c)] if np.isscalar(c) else sorted({int(v) for v in c}), np.int64) for c in classes]  # type: ignore[arg-type, union-attr]
+    crops = _region_crops(pred, gt, sets, ignore_label, margin=params.dilation + 1)
+    for i, (members, crop) in enumerate(zip(sets, crops)):
+        if crop is None:
+            got = _both_empty(names)
+        else:
+            gc = gt[crop]
+            g, p = _member_mask(gc, members), _member_mask(pred[crop], members)
+            if ignore_label is not None:
+                p = p & (gc != ignore_label)
+            got = _boxed_values(p, g, names, spacing_mm, params, surface)
         for n in names:
             out[n][i] = got[n]
     return out
