@@ -157,8 +157,11 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
     if surface and spacing is None:
         raise missing_spacing(pair.gt_volume.path)
     lesion = [m for m in params.metrics if specs[m].family == "lesion"]
-    if lesion:  # not yet computed channel by channel: say so rather than fail later
-        raise UsageError(f"{lesion[0]}: lesion metrics are not computed for sigmoid (multi-label) predictions yet")
+    if lesion:  # per channel, on its binary pair (p_c >= threshold and its GT mask)
+        from .metrics.lesion import MM_METRICS, lesion_metrics
+
+        if spacing is None and set(lesion) & MM_METRICS:
+            raise missing_spacing(pair.gt_volume.path)
     names = params.losses.for_kind("probs")
     rows: list[ClassResult] = []
     per_loss: dict[str, list[tuple[int | str, Optional[float]]]] = {n: [] for n in names}
@@ -189,6 +192,11 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
             got = surface_metrics(pm, gm, [1], spacing_mm=spacing, names=surface, params=params.surface,
                                   ignore_label=ignored)  # fmt: skip
             values.update({m: got[m][0] for m in surface})
+        if lesion:
+            got_lesion = lesion_metrics(pm, gm, [1], names=lesion, spacing_mm=spacing or (1.0,) * pm.ndim,
+                                        params=params.lesion, surface=params.surface, ignore_label=ignored)  # fmt: skip
+            for m in lesion:  # volumes without a spacing are undefined (counts need none)
+                values[m] = np.nan if spacing is None and m in ("fp_vol_ml", "fn_vol_ml") else got_lesion[m][0]
         metrics = {m: apply_empty_rule(specs[m], values[m], status, params.empty_policy, worst) for m in params.metrics}
         tally = ConfusionCounts(int(counts.tp[0]), int(counts.fp[0]), int(counts.fn[0]), int(counts.tn[0]))
         key = pair.keys[c]

@@ -291,3 +291,31 @@ def test_panoptic_quality_of_3d_instance_maps_with_any_values(rng, thr):
         assert got[k] == pytest.approx(want[k], rel=1e-12), k
     empty = panoptic_quality(np.zeros((3, 3), np.uint8), np.zeros((3, 3), np.uint8))
     assert np.isnan(empty["pq"]) and empty["tp"] == empty["fp"] == empty["fn"] == 0
+
+
+def test_sigmoid_channels_score_their_thresholded_masks():
+    """--pred-type sigmoid with regions: channel c's lesion metrics are those of p_c >= 0.5
+    against its region's GT mask, ignored voxels outside both (scipy oracles)."""
+    import segloss
+
+    rng = np.random.default_rng(11)
+    shape = (24, 22, 20)
+    gt = np.where(blobs(rng, shape, 3, 5), 2, 0).astype(np.uint8)
+    gt[(gt == 2) & blobs(rng, shape, 4, 4)] = 1
+    gt[0, :, :3] = 5  # ignored
+    regions = {"WT": [1, 2], "TC": [1]}
+    masks = np.stack([np.isin(gt, r) for r in regions.values()]).astype(np.float32)
+    fp = np.stack([blobs(rng, shape, 2, 2) for _ in regions]).astype(np.float32)
+    probs = np.clip(0.55 * masks + 0.3 * rng.random(masks.shape) + 0.6 * fp - 0.1, 0, 1).astype(np.float32)
+    names = ["lesion_dice", "lesion_tp", "lesion_fn", "lesion_fp", "det_f1", "pq", "n_pred_lesions", "fp_vol_ml"]
+    res = segloss.score(probs, gt, pred_type="sigmoid", regions=regions, ignore_label=5, spacing_mm=1.0,
+                        metrics=",".join(names), losses=[], lesion_volume_threshold_mm3=5.0)  # fmt: skip
+    keep = gt != 5
+    for c, (name, members) in enumerate(regions.items()):
+        p, g = (probs[c] >= 0.5) & keep, np.isin(gt, members)
+        want = {**oracle_brats(p, g, (1.0, 1.0, 1.0), 3, 5.0), **oracle_instances(p, g, None, 0.5)}
+        row = res.row(name).metrics
+        assert row["lesion_fp"] >= 1 and row["lesion_tp"] >= 1
+        for k in names[:-1]:
+            assert row[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), (name, k)
+        assert row["fp_vol_ml"] == pytest.approx(want["fp_vox"] / 1000)
