@@ -117,6 +117,7 @@ def make_params(
     palette: Any = None,
     hd_percentile: float = 95.0,
     hd_mode: str = "max",
+    surface: Optional[str] = None,
     nsd_tolerance_mm: Union[float, Mapping[Optional[int], float]] = 1.0,
     worst_distance_mm: Optional[float] = None,
     boundary_iou_ratio: float = 0.02,
@@ -149,6 +150,9 @@ def make_params(
     the file system's keywords (``{"endpoint_url": ..., "anon": True}``); never recorded.
     ``lesion_*``: the lesion metrics' parameters (metrics.lesion.LesionParams): a BraTS preset
     (``"brats-gli"``, the default, ``"brats-men"``, ...), then each keyword given overrides it.
+    ``surface``: the surface model of the distance metrics, ``"voxel"`` (None: the default) or
+    ``"surfel"`` (DeepMind surface-distance's area-weighted voxel-corner surfels); given, it
+    also sets lesion_hd95's, which is otherwise the lesion preset's (surfel for BraTS).
 
     Examples
     --------
@@ -213,6 +217,7 @@ def make_params(
             nsd_tolerance_per_label=per_label,
             worst_distance_mm=worst_distance_mm,
             boundary_iou_ratio=boundary_iou_ratio,
+            surface=surface if surface is not None else "voxel",  # type: ignore[arg-type]
         ),
         losses=LossParams(names=_names(losses, select_losses), values=loss_params),
         lesion=LesionParams.preset(
@@ -222,6 +227,7 @@ def make_params(
             volume_threshold_mm3=lesion_volume_threshold_mm3,
             worst_hd95_mm=lesion_worst_hd95_mm,
             iou_threshold=lesion_iou_threshold,
+            surface=surface,
         ),
     )
 

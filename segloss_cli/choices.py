@@ -54,6 +54,14 @@ class HdMode(Choice):
     POOLED = "pooled"
 
 
+class SurfaceModel(Choice):
+    """Surfaces of the distance metrics: boundary voxels (``voxel``) or DeepMind's area-weighted
+    voxel-corner surface elements (``surfel``; conventions.md, "Surfel surfaces")."""
+
+    VOXEL = "voxel"
+    SURFEL = "surfel"
+
+
 class MissingPolicy(Choice):
     """Folders: a ground truth without a prediction is an error, scored as empty, or skipped."""
 

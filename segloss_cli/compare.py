@@ -43,6 +43,8 @@ MOVERS_KEPT = 5  # per row: the cases that moved the most in the bad direction
 # only the "all" settings compare an absent value (regions: absent = no regions).
 INCOMPATIBLE_SETTINGS: dict[str, tuple[str, ...]] = {
     "empty_policy": ("all",),
+    "empty_values": ("all",),  # per-metric empty values (--empty-value, --convention); absent: none
+    "assd_mode": ("all",),  # absent means pooled, so it compares like the "all" settings
     "labels": ("all",),
     "regions": ("all",),
     "include_background": ("all",),
@@ -51,6 +53,7 @@ INCOMPATIBLE_SETTINGS: dict[str, tuple[str, ...]] = {
     "worst_distance_mm": ("distance",),
     "hd_percentile": ("hd95",),
     "hd_mode": ("hd95",),
+    "surface": ("distance",),
     "nsd_tolerance_mm": ("nsd",),
     "nsd_tolerance_per_label_mm": ("nsd",),
     "loss_params": ("loss",),
@@ -459,6 +462,9 @@ def incompatible_settings(base: dict[str, Any], new: dict[str, Any], keys: Itera
     if not isinstance(bs, dict) or not isinstance(ns, dict):
         return []
     keys = list(keys)
+    # `surface` is recorded only when not "voxel": a result that computed distances (it records
+    # hd_mode) without it used voxel surfaces.
+    bs, ns = ({"surface": "voxel", **s} if "hd_mode" in s else s for s in (bs, ns))
     out: list[str] = []
     for name, scope in INCOMPATIBLE_SETTINGS.items():
         if "all" not in scope and (name not in bs or name not in ns):

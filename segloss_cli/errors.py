@@ -44,6 +44,7 @@ PARAMETERS = set(
         "weights",
         "empty_policy",
         "hd_mode",
+        "surface",
         "hd_percentile",
         "nsd_tolerance_mm",
         "worst_distance_mm",

@@ -112,6 +112,8 @@ class EvalParams:
                 nsd_tolerance_per_label_mm={str(k): v for k, v in sorted(surf.nsd_tolerance_per_label.items())},
                 worst_distance_mm=surf.worst_distance_mm,
             )
+            if str(surf.surface) != "voxel":  # recorded when not the default: default outputs unchanged
+                out["surface"] = str(surf.surface)
         if "boundary_iou" in self.metrics:
             out["boundary_iou_ratio"] = surf.boundary_iou_ratio
         if "com_distance" in self.metrics and not self.wants_surface():

@@ -11,6 +11,7 @@ from hypothesis.extra.numpy import arrays
 
 from segloss_cli.errors import UsageError
 from segloss_cli.metrics.lesion import PRESETS, LesionParams, class_lesion_values, panoptic_quality
+from tests import naive_surfel
 
 ndi = pytest.importorskip("scipy.ndimage")
 
@@ -21,8 +22,11 @@ def structure(ndim, conn):
     return ndi.generate_binary_structure(ndim, ndim if conn is None else FULL[conn])
 
 
-def oracle_hd95(a, b, spacing):
-    """conventions.md hd95: voxel surfaces (face neighbours), max of the directed q95."""
+def oracle_hd95(a, b, spacing, surface="surfel"):
+    """conventions.md hd95 on the surface model: surfel (DeepMind's, which the BraTS reference
+    uses: tests/naive_surfel.py) or voxel surfaces (face neighbours), max of the directed q95."""
+    if surface == "surfel":
+        return naive_surfel.metrics(a, b, spacing)["hd95"]
     sa = a & ~ndi.binary_erosion(a, structure=ndi.generate_binary_structure(a.ndim, 1), border_value=0)
     sb = b & ~ndi.binary_erosion(b, structure=ndi.generate_binary_structure(b.ndim, 1), border_value=0)
     da = ndi.distance_transform_edt(~sa, sampling=spacing)
@@ -30,7 +34,7 @@ def oracle_hd95(a, b, spacing):
     return max(np.percentile(db[sa], 95), np.percentile(da[sb], 95))
 
 
-def oracle_brats(pred, gt, spacing, dilation, threshold, conn=None, worst=374.0):
+def oracle_brats(pred, gt, spacing, dilation, threshold, conn=None, worst=374.0, surface="surfel"):
     st_ = structure(gt.ndim, conn)
     dil = ndi.generate_binary_structure(gt.ndim, 2)
     pred_cc, _ = ndi.label(pred, st_)
@@ -49,7 +53,7 @@ def oracle_brats(pred, gt, spacing, dilation, threshold, conn=None, worst=374.0)
         tp_comps += list(comps)
         pm = np.isin(pred_cc, comps) & (pred_cc > 0)
         dice = 2 * (pm & les).sum() / (pm.sum() + les.sum())
-        hd = oracle_hd95(pm, les, spacing) if comps.size else worst
+        hd = oracle_hd95(pm, les, spacing, surface) if comps.size else worst
         rows.append((les.sum() * np.prod(spacing), dice, hd, comps.size > 0))
     fp = len(np.setdiff1d(np.unique(pred_cc[pred_cc > 0]), tp_comps))
     kept = [r for r in rows if r[0] > threshold]
@@ -144,6 +148,25 @@ def test_each_choice_equals_the_oracle(dilation, conn, threshold):
     want = oracle_brats(pred, gt, (1.0, 1.0, 2.0), dilation, threshold, conn)
     for k in LESION:
         assert got[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), k
+
+
+def test_lesion_hd95_on_either_surface_model():
+    # BraTS's reference takes DeepMind's surfel HD95 (the presets' default); voxel on request
+    differ = False
+    for seed in (1, 3):
+        pred, gt = brats_case(seed)
+        spacing = (0.8, 1.2, 1.5)
+        values = {}
+        for surface in ("surfel", "voxel"):
+            params = LesionParams(volume_threshold_mm3=10.0, surface=surface)
+            got = class_lesion_values(pred, gt, names=["lesion_hd95"], spacing_mm=spacing, params=params)
+            want = oracle_brats(pred, gt, spacing, 3, 10.0, surface=surface)["lesion_hd95"]
+            assert got["lesion_hd95"] == pytest.approx(want, rel=1e-12), surface
+            values[surface] = got["lesion_hd95"]
+        differ |= values["surfel"] != pytest.approx(values["voxel"])
+    assert differ
+    assert all(str(LesionParams.preset(p).surface) == "surfel" for p in PRESETS)
+    assert LesionParams.preset("brats-met", surface="voxel").recorded()["surface"] == "voxel"
 
 
 def test_the_threshold_drops_small_lesions_and_dilation_merges():

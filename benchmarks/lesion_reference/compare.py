@@ -23,7 +23,8 @@ ref = json.loads(
         check=True,
     ).stdout
 )
-params = LesionParams.preset(pre[challenge])
+# mode deepmind: the presets' own surfel HD95 (the reference's); mode voxel: segloss's voxel surfaces
+params = LesionParams.preset(pre[challenge], surface="voxel" if mode == "voxel" else None)
 worst = 0.0
 for k in cases.split(","):
     p = nib.load(f"/tmp/lesion_cases/{k}_pred.nii.gz")

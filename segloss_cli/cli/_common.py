@@ -56,6 +56,7 @@ OPTIONS = {
     "losses": "--losses",
     "empty_policy": "--empty-policy",
     "hd_mode": "--hd-mode",
+    "surface": "--surface",
     "hd_percentile": "--hd-percentile",
     "nsd_tolerance_mm": "--nsd-tolerance",
     "worst_distance_mm": "--worst-distance",

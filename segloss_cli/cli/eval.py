@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..choices import Aggregate, EmptyPolicy, HdMode, MissingPolicy, PredType
+from ..choices import Aggregate, EmptyPolicy, HdMode, MissingPolicy, PredType, SurfaceModel
 from . import app
 from ._batch import CaseProgress as _CaseProgress
 from ._batch import report_gate
@@ -137,6 +137,18 @@ def eval_command(
             rich_help_panel=METRICS,
         ),
     ] = HdMode.MAX,
+    surface: Annotated[
+        Optional[SurfaceModel],
+        typer.Option(
+            "--surface",
+            help="Surface model of the distance metrics: voxel (boundary voxels, default) or surfel "
+            "(DeepMind surface-distance: voxel-corner surface elements weighted by their area, for hd, hd95, "
+            "assd, masd, nsd and the directed distances). lesion_hd95 takes the --lesion-preset's (surfel "
+            "for BraTS) unless this is given.",
+            rich_help_panel=METRICS,
+            show_default=False,
+        ),
+    ] = None,
     nsd_tolerance: Annotated[
         Optional[str],
         typer.Option(
@@ -619,6 +631,7 @@ def eval_command(
         palette=palette,
         hd_percentile=hd_percentile,
         hd_mode=hd_mode,
+        surface=None if surface is None else surface.value,
         nsd_tolerance_mm=parse_nsd_tolerance(nsd_tolerance) or 1.0,
         worst_distance_mm=worst_distance,
         boundary_iou_ratio=boundary_iou_ratio,

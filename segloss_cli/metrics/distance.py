@@ -15,16 +15,25 @@ neighbours from the full image, so a voxel on the box edge is judged correctly.
 
 Ignore label: voxels whose GT is the ignore label belong to neither mask (PRED is masked
 there, as for the overlap counts); a PRED region bordering an ignored region has a surface there.
+
+Surfel model (``surface="surfel"``, conventions.md "Surfel surfaces"; DeepMind surface-distance):
+the surface elements are the voxel corners whose 2x2(x2) neighbourhood is partly in the mask
+(kernels/surfel.py), each weighted by its area from DeepMind's tables (surfel_areas.py);
+distances run between corners, with the same search and EDT kernels on the corner grid of the
+class box (one more corner than voxels per axis, which is exact for the same reasons). The
+reductions weight each element by its area (DeepMind's compute_robust_hausdorff,
+compute_average_surface_distance, compute_surface_dice_at_tolerance).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
+from ..choices import SurfaceModel
 from ..errors import InputError, UsageError
 from .params import SurfaceParams
 from .registry import MetricSpec, register
@@ -32,14 +41,18 @@ from .registry import MetricSpec, register
 
 @dataclass(frozen=True)
 class SurfaceDistances:
-    """Distances (mm, float64) from each surface voxel of one mask to the other's surface.
+    """Distances (mm, float64) from each surface element of one mask to the other's surface.
 
-    Raster order of the kernel layout; ``None`` arrays never occur: an empty mask is reported
-    by ``surface_distances`` returning ``None`` for the class.
+    Raster order of the kernel layout; an empty mask is reported by ``surface_distances``
+    returning ``None`` for the class. ``pred_area``/``gt_area``: the surfel areas (mm^2; 2-D:
+    lengths in mm) of the PRED and GT elements under the surfel model, None for voxel surfaces
+    (every element weighs the same).
     """
 
     pred_to_gt: np.ndarray
     gt_to_pred: np.ndarray
+    pred_area: Optional[np.ndarray] = None
+    gt_area: Optional[np.ndarray] = None
 
 
 def _check_spacing(spacing_mm, ndim: int) -> np.ndarray:
@@ -101,11 +114,13 @@ def surface_distances(
     *,
     spacing_mm,
     ignore_label: Optional[int] = None,
+    surface: Union[str, SurfaceModel] = SurfaceModel.VOXEL,
 ) -> list[Optional[SurfaceDistances]]:
     """d(P->G) and d(G->P) for each class label (``None`` where PRED or GT is empty).
 
     ``pred`` and ``gt`` are label maps of one 2-D or 3-D shape (any memory order); for binary
-    masks pass them as integers with ``labels=[1]``.
+    masks pass them as integers with ``labels=[1]``. ``surface``: ``voxel`` (surface voxels)
+    or ``surfel`` (voxel-corner surface elements with their areas, DeepMind's model).
 
     Examples
     --------
@@ -115,11 +130,14 @@ def surface_distances(
     >>> sd = surface_distances(p, g, [1], spacing_mm=(1.0, 0.5))[0]
     >>> sd.pred_to_gt, sd.gt_to_pred
     (array([1.5]), array([1.5]))
+    >>> sd = surface_distances(p, g, [1], spacing_mm=(1.0, 0.5), surface="surfel")[0]
+    >>> sd.pred_to_gt.tolist(), sd.pred_area.round(4).tolist()  # 4 corners; half-diagonal lengths
+    ([1.0, 1.0, 1.5, 1.5], [0.559, 0.559, 0.559, 0.559])
     """
     from ..kernels import confusion as KC
     from ..kernels import surface as KS
     from ..kernels import surface_search as SS
-    from ..kernels._jit import CHUNKS, n_chunks
+    from ..kernels._jit import n_chunks
     from ..kernels.layout import as_kernel_3d
 
     if pred.shape != gt.shape:
@@ -127,6 +145,10 @@ def surface_distances(
     if gt.ndim not in (2, 3):
         raise ValueError(f"expected 2-D or 3-D label maps, got shape {gt.shape}")
     spacing = _check_spacing(spacing_mm, gt.ndim)
+    try:
+        model = SurfaceModel.parse(surface, "@surface")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     want = np.asarray(list(labels), dtype=np.int64)
     if want.size == 0:
         return []
@@ -149,20 +171,34 @@ def surface_distances(
     # that together fill the field of view share one surface pass and one code box.
     n1, n2 = g3.shape[1], g3.shape[2]
     label_bytes = pred.nbytes + gt.nbytes
-    offsets = SS.near_offsets(s3, g3.shape)
     results: dict[int, Optional[SurfaceDistances]] = {int(v): None for v in sorted_labels}
+    if model is SurfaceModel.SURFEL:
+        from .surfel_areas import kernel_area_table
+
+        area = kernel_area_table(spacing, order)
+        corners = (1 if gt.ndim == 2 else g3.shape[0] + 1, n1 + 1, n2 + 1)
+        offsets = SS.near_offsets(s3, corners)
+        for c in present:
+            results[int(sorted_labels[c])] = _surfel_distances(
+                p3,
+                g3,
+                gt.ndim == 2,
+                int(sorted_labels[c]),
+                box_lo[c],
+                box_hi[c],
+                ign,
+                has_ignore,
+                area,
+                s3,
+                offsets,
+                label_bytes,
+            )
+        return [results[int(v)] for v in want]
+    offsets = SS.near_offsets(s3, g3.shape)
 
     def both_ways(c, codes, r_lo, p_flat, g_flat):
-        out = []
-        for sites, queries, sbit, qbit in (
-            (g_flat, p_flat, KS.GT_BIT, KS.PRED_BIT),
-            (p_flat, g_flat, KS.PRED_BIT, KS.GT_BIT),
-        ):
-            d2, _ = SS.directed_squared(
-                codes, sbit, qbit, sites, queries, g3.shape, r_lo, s3, offsets, CHUNKS, label_bytes
-            )
-            out.append(np.sqrt(d2, out=d2))
-        results[int(sorted_labels[c])] = SurfaceDistances(out[0], out[1])
+        d_pg, d_gp = _both_ways(codes, p_flat, g_flat, g3.shape, r_lo, s3, offsets, label_bytes)
+        results[int(sorted_labels[c])] = SurfaceDistances(d_pg, d_gp)
 
     if present:
         all_lo = np.min([box_lo[c] for c in present], axis=0)
@@ -220,7 +256,69 @@ def surface_distances(
     return [results[int(v)] for v in want]
 
 
+def _surfel_distances(p3, g3, two_d, label, lo, hi, ign, has_ignore, area, s3, offsets, label_bytes):
+    """One class's SurfaceDistances under the surfel model (both masks non-empty).
+
+    The corner box of the class box ``lo..hi`` (voxels, kernel axes) is ``lo..hi + 1``: a
+    corner outside it touches no voxel of either mask. A 2-D image has one corner row.
+    """
+    from ..kernels import surfel as KF
+
+    c = [int(hi[a] - lo[a]) + 2 for a in range(3)]
+    lo0 = int(lo[0])
+    if two_d:
+        c[0], lo0 = 1, 0
+    full = 15 if two_d else 255
+    bits, p_flat, p_area, g_flat, g_area = KF.surfel_corners(
+        p3, g3, np.int64(label), ign, has_ignore, lo0, int(lo[1]), int(lo[2]), c[0], c[1], c[2], full, area
+    )
+    d_pg, d_gp = _both_ways(bits, p_flat, g_flat, bits.shape, np.zeros(3, np.int64), s3, offsets, label_bytes)
+    return SurfaceDistances(d_pg, d_gp, p_area, g_area)
+
+
+def _both_ways(codes, p_flat, g_flat, shape, lo, s3, offsets, label_bytes):
+    """(d(P->G), d(G->P)) between the elements ``p_flat``, ``g_flat`` (flat indices of a view of
+    ``shape``) marked by PRED_BIT and GT_BIT in the code box ``codes`` at ``lo``."""
+    from ..kernels import surface as KS
+    from ..kernels import surface_search as SS
+    from ..kernels._jit import CHUNKS
+
+    out = []
+    for sites, queries, sbit, qbit in (
+        (g_flat, p_flat, KS.GT_BIT, KS.PRED_BIT),
+        (p_flat, g_flat, KS.PRED_BIT, KS.GT_BIT),
+    ):
+        d2, _ = SS.directed_squared(codes, sbit, qbit, sites, queries, shape, lo, s3, offsets, CHUNKS, label_bytes)
+        out.append(np.sqrt(d2, out=d2))
+    return out[0], out[1]
+
+
 # --- reductions: each takes one class's SurfaceDistances and returns a float -----------------
+# Voxel surfaces weigh every element the same; surfels by their areas (DeepMind's reductions).
+
+
+def _directed_max(d: np.ndarray) -> float:
+    return float(d.max())
+
+
+def _directed_percentile(d: np.ndarray, area: Optional[np.ndarray], percentile: float) -> float:
+    """Linear-interpolation percentile (numpy's default) of voxel distances; for surfels
+    DeepMind's compute_robust_hausdorff: elements sorted by (distance, area), the first whose
+    cumulative area fraction reaches percentile / 100."""
+    if area is None:
+        return float(np.percentile(d, percentile))
+    o = np.lexsort((area, d))
+    ds, ws = d[o], area[o]
+    cum = np.cumsum(ws) / np.sum(ws)
+    idx = int(np.searchsorted(cum, percentile / 100.0))
+    return float(ds[min(idx, ds.size - 1)])
+
+
+def _directed_mean(d: np.ndarray, area: Optional[np.ndarray]) -> float:
+    """Mean distance; for surfels area-weighted (DeepMind's compute_average_surface_distance)."""
+    if area is None:
+        return float(d.mean())
+    return float(np.sum(d * area) / np.sum(area))
 
 
 def hausdorff(sd: SurfaceDistances) -> float:
@@ -231,47 +329,65 @@ def hausdorff(sd: SurfaceDistances) -> float:
 def hausdorff_percentile(sd: SurfaceDistances, percentile: float = 95.0, mode: str = "max") -> float:
     """max of the two directed percentiles (``max``, MONAI) or the percentile of both pooled (MedPy).
 
-    Percentiles interpolate linearly (numpy's default).
+    Percentiles interpolate linearly (numpy's default); surfels take DeepMind's area-weighted
+    rule (:func:`_directed_percentile`), pooled over both surfaces' elements in ``pooled``.
     """
     if mode == "pooled":
-        return float(np.percentile(np.concatenate([sd.pred_to_gt, sd.gt_to_pred]), percentile))
+        pooled = np.concatenate([sd.pred_to_gt, sd.gt_to_pred])
+        area = None if sd.pred_area is None else np.concatenate([sd.pred_area, sd.gt_area])
+        return _directed_percentile(pooled, area, percentile)
     if mode != "max":
         raise UsageError(f"@hd_mode must be max or pooled, not '{mode}'")
-    return float(max(np.percentile(sd.pred_to_gt, percentile), np.percentile(sd.gt_to_pred, percentile)))
+    return max(
+        _directed_percentile(sd.pred_to_gt, sd.pred_area, percentile),
+        _directed_percentile(sd.gt_to_pred, sd.gt_area, percentile),
+    )
 
 
 def assd(sd: SurfaceDistances) -> float:
-    """(sum d(P->G) + sum d(G->P)) / (n_P + n_G)."""
-    return float((sd.pred_to_gt.sum() + sd.gt_to_pred.sum()) / (sd.pred_to_gt.size + sd.gt_to_pred.size))
+    """(sum d(P->G) + sum d(G->P)) / (n_P + n_G); surfels: sums weighted by area, over the total area."""
+    if sd.pred_area is None or sd.gt_area is None:
+        return float((sd.pred_to_gt.sum() + sd.gt_to_pred.sum()) / (sd.pred_to_gt.size + sd.gt_to_pred.size))
+    total = np.sum(sd.pred_to_gt * sd.pred_area) + np.sum(sd.gt_to_pred * sd.gt_area)
+    return float(total / (np.sum(sd.pred_area) + np.sum(sd.gt_area)))
 
 
 def masd(sd: SurfaceDistances) -> float:
-    """(mean d(P->G) + mean d(G->P)) / 2."""
-    return float((sd.pred_to_gt.mean() + sd.gt_to_pred.mean()) / 2.0)
+    """(mean d(P->G) + mean d(G->P)) / 2 (surfels: area-weighted means)."""
+    return (_directed_mean(sd.pred_to_gt, sd.pred_area) + _directed_mean(sd.gt_to_pred, sd.gt_area)) / 2.0
 
 
 def nsd(sd: SurfaceDistances, tolerance_mm: float = 1.0) -> float:
-    """Fraction of both surfaces within the tolerance; float32(d) <= float32(tau) (as MONAI)."""
-    tau = np.float32(tolerance_mm)
-    within = np.count_nonzero(sd.pred_to_gt.astype(np.float32) <= tau)
-    within += np.count_nonzero(sd.gt_to_pred.astype(np.float32) <= tau)
-    return float(within / (sd.pred_to_gt.size + sd.gt_to_pred.size))
+    """Fraction of both surfaces within the tolerance; float32(d) <= float32(tau) (as MONAI).
+
+    Surfels: the fraction of the total area, d <= tau in float64 (DeepMind's
+    compute_surface_dice_at_tolerance).
+    """
+    if sd.pred_area is None or sd.gt_area is None:
+        tau = np.float32(tolerance_mm)
+        within = np.count_nonzero(sd.pred_to_gt.astype(np.float32) <= tau)
+        within += np.count_nonzero(sd.gt_to_pred.astype(np.float32) <= tau)
+        return float(within / (sd.pred_to_gt.size + sd.gt_to_pred.size))
+    t = float(tolerance_mm)
+    near = np.sum(sd.gt_area[sd.gt_to_pred <= t]) + np.sum(sd.pred_area[sd.pred_to_gt <= t])
+    return float(near / (np.sum(sd.gt_area) + np.sum(sd.pred_area)))
 
 
 def _reducers(params: SurfaceParams):
+    q = params.hd_percentile
     return {
         "hd": lambda sd, label: hausdorff(sd),
-        "hd95": lambda sd, label: hausdorff_percentile(sd, params.hd_percentile, str(params.hd_mode)),
+        "hd95": lambda sd, label: hausdorff_percentile(sd, q, str(params.hd_mode)),
         "assd": lambda sd, label: assd(sd),
         "masd": lambda sd, label: masd(sd),
         "nsd": lambda sd, label: nsd(sd, params.nsd_tolerance(label)),
         # Directed (one-way) distances: pg from the PRED surface to the GT surface, gp back.
-        "hd_pg": lambda sd, label: float(sd.pred_to_gt.max()),
-        "hd_gp": lambda sd, label: float(sd.gt_to_pred.max()),
-        "hd95_pg": lambda sd, label: float(np.percentile(sd.pred_to_gt, params.hd_percentile)),
-        "hd95_gp": lambda sd, label: float(np.percentile(sd.gt_to_pred, params.hd_percentile)),
-        "asd_pg": lambda sd, label: float(sd.pred_to_gt.mean()),
-        "asd_gp": lambda sd, label: float(sd.gt_to_pred.mean()),
+        "hd_pg": lambda sd, label: _directed_max(sd.pred_to_gt),
+        "hd_gp": lambda sd, label: _directed_max(sd.gt_to_pred),
+        "hd95_pg": lambda sd, label: _directed_percentile(sd.pred_to_gt, sd.pred_area, q),
+        "hd95_gp": lambda sd, label: _directed_percentile(sd.gt_to_pred, sd.gt_area, q),
+        "asd_pg": lambda sd, label: _directed_mean(sd.pred_to_gt, sd.pred_area),
+        "asd_gp": lambda sd, label: _directed_mean(sd.gt_to_pred, sd.gt_area),
     }
 
 
@@ -288,10 +404,12 @@ def surface_metrics(
     """Selected surface metrics per label: name -> float64 array in the order of ``labels``.
 
     NaN where PRED or GT of the class is empty (evaluate applies the empty-mask policy).
-    ``params``: the percentile and mode of hd95 and the NSD tolerances (default: conventions.md's).
+    ``params``: the percentile and mode of hd95, the NSD tolerances and the surface model
+    (default: conventions.md's).
     """
     want = [int(v) for v in np.asarray(labels, dtype=np.int64).reshape(-1)]
-    reducers = _reducers(params if params is not None else SurfaceParams())
+    params = params if params is not None else SurfaceParams()
+    reducers = _reducers(params)
     unknown = [n for n in names if n not in reducers]
     if unknown:
         raise ValueError(f"not a surface metric: {unknown}")
@@ -299,7 +417,10 @@ def surface_metrics(
     if not names:
         return out
     for i, (label, sd) in enumerate(
-        zip(want, surface_distances(pred, gt, want, spacing_mm=spacing_mm, ignore_label=ignore_label))
+        zip(
+            want,
+            surface_distances(pred, gt, want, spacing_mm=spacing_mm, ignore_label=ignore_label, surface=params.surface),
+        )
     ):
         if sd is None:
             continue

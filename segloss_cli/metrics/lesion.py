@@ -11,11 +11,12 @@ binary masks P and G (ignored voxels outside both):
   touch are one lesion). The predicted components matched to lesion k are those meeting
   dilated component k (= lesion k dilated). Per lesion: Dice of lesion k against the union of
   its matched components; HD95 between the same two masks (segloss's hd95 with its
-  percentile and mode), ``worst_hd95_mm`` (374) when nothing matched. Lesions of volume
-  <= ``volume_threshold_mm3`` are left out; predicted components matched to no lesion (of
-  any volume) are false positives. lesion_dice = sum of kept lesions' Dice / (kept + FP);
-  lesion_hd95 = (sum of kept lesions' HD95 + FP x worst) / (kept + FP); 0/0 gives 1 and 0
-  (the reference's NaN rule).
+  percentile and mode, on the ``surface`` model: surfel, as the reference's DeepMind
+  surface-distance, unless asked otherwise), ``worst_hd95_mm`` (374) when nothing matched.
+  Lesions of volume <= ``volume_threshold_mm3`` are left out; predicted components matched to
+  no lesion (of any volume) are false positives. lesion_dice = sum of kept lesions' Dice /
+  (kept + FP); lesion_hd95 = (sum of kept lesions' HD95 + FP x worst) / (kept + FP); 0/0
+  gives 1 and 0 (the reference's NaN rule).
 - Detection: GT and PRED components matched one-to-one where IoU > ``iou_threshold``
   (unique when the threshold is >= 0.5; below, greedily by decreasing IoU, ties by GT then
   PRED component in raster order). det_f1 = 2TP / (2TP + FP + FN).
@@ -31,11 +32,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional, Union
 
 import numpy as np
 
+from ..choices import SurfaceModel
 from ..errors import UsageError
 from .params import SurfaceParams
 from .registry import MetricSpec, _load_all, register
@@ -64,6 +66,8 @@ class LesionParams:
     3-D, 8 in 2-D). ``volume_threshold_mm3``: GT lesions of at most this volume are left out of
     lesion_dice and lesion_hd95. ``worst_hd95_mm``: a missed lesion's or a false positive's
     HD95. ``iou_threshold``: the detection and panoptic match (IoU strictly above it).
+    ``surface``: the surface model of the per-lesion HD95, ``surfel`` (DeepMind's, which the
+    BraTS reference uses) or ``voxel``.
     """
 
     dilation: int = 3
@@ -71,8 +75,13 @@ class LesionParams:
     volume_threshold_mm3: float = 50.0
     worst_hd95_mm: float = BRATS_WORST_HD95_MM
     iou_threshold: float = 0.5
+    surface: SurfaceModel = SurfaceModel.SURFEL
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "surface", SurfaceModel.parse(self.surface, "@surface"))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         d = self.dilation
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0:
             raise UsageError(f"@lesion_dilation must be a non-negative integer, not {d!r}")
@@ -111,6 +120,7 @@ class LesionParams:
             "volume_threshold_mm3": self.volume_threshold_mm3,
             "worst_hd95_mm": self.worst_hd95_mm,
             "iou_threshold": self.iou_threshold,
+            "surface": str(self.surface),
         }
 
 
@@ -397,7 +407,7 @@ def _boxed_values(p, g, names, spacing_mm, params: LesionParams, surface) -> dic
     from ..kernels.layout import spatial_order
 
     # The per-lesion HD95's surface model is the lesion parameters' (surfel for BraTS).
-    surface = surface if surface is not None else SurfaceParams()
+    surface = replace(surface if surface is not None else SurfaceParams(), surface=params.surface)
     spacing = tuple(float(s) for s in spacing_mm)
     voxel_mm3 = float(np.prod(spacing))
     conn = _connectivity(params.connectivity, g.ndim)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..choices import HdMode
+from ..choices import HdMode, SurfaceModel
 from ..errors import UsageError
 
 
@@ -19,7 +19,8 @@ class SurfaceParams:
     directed percentiles (MONAI, MetricsReloaded) or ``pooled`` (MedPy). ``nsd_tolerance_mm``:
     the default NSD tolerance; ``nsd_tolerance_per_label``: label -> tolerance in mm.
     ``worst_distance_mm``: the distance of a missed or hallucinated class under the ``worst``
-    empty policy (None: the diagonal of the GT field of view).
+    empty policy (None: the diagonal of the GT field of view). ``surface``: the surface model,
+    ``voxel`` (boundary voxels) or ``surfel`` (DeepMind's area-weighted voxel-corner surfels).
     """
 
     hd_percentile: float = 95.0
@@ -29,10 +30,12 @@ class SurfaceParams:
     worst_distance_mm: Optional[float] = None
     # boundary_iou's band: round(ratio x image diagonal) voxels (the reference's dilation_ratio)
     boundary_iou_ratio: float = 0.02
+    surface: SurfaceModel = SurfaceModel.VOXEL
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "hd_mode", HdMode.parse(self.hd_mode, "@hd_mode"))
+            object.__setattr__(self, "surface", SurfaceModel.parse(self.surface, "@surface"))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         p = float(self.hd_percentile)
