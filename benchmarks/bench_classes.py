@@ -2,17 +2,18 @@
 
     python benchmarks/bench_classes.py            # N = 1, 1,000, 4,000
     python benchmarks/bench_classes.py --full     # and N = 16,000, 65,535 (minutes)
+    python benchmarks/bench_classes.py 1000 16000 # these N only
 
-Each run is one fresh `segloss eval PRED GT --metrics overlap --format json` process (the
-table, the summary and the JSON of N classes), CPU time of the child (user + system) and
-its peak memory. Printed: seconds, ms per class above the 1-class baseline measured in the
-same run ((t_N - t_1) / N; issue 20 asks for <= 1 ms), and the JSON size.
+Each run is one fresh `segloss eval PRED GT --metrics overlap` process, CPU time of the child
+(user + system) and its own peak RSS (wait4), in two modes: `--format json` on stdout, and
+the table on stdout (/dev/null) with `--json FILE`. Printed: seconds, ms per class above the
+1-class baseline measured in the same run ((t_N - t_1) / N; issue 20 asks for <= 1 ms), peak
+RSS and the JSON size.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,36 +35,47 @@ def pair(folder: Path, n: int) -> tuple[Path, Path]:
     return folder / f"p{n}.npy", folder / f"g{n}.npy"
 
 
-def run(p: Path, g: Path, out: Path) -> tuple[float, int]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with open(out, "w") as fh:
-        subprocess.run(
-            [sys.executable, "-m", "segloss_cli", "eval", str(p), str(g), "--metrics", "overlap", "--format", "json"],
-            stdout=fh,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            check=False,
-        )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, after.ru_maxrss
+def run(p: Path, g: Path, out: Path, *extra: str) -> tuple[float, int]:
+    """CPU seconds (user + system) and peak RSS (KiB) of one `segloss eval` child: its own
+    rusage from wait4, not the running maximum over every child RUSAGE_CHILDREN gives."""
+    cmd = [sys.executable, "-m", "segloss_cli", "eval", str(p), str(g), "--metrics", "overlap", *extra]
+    with open(out if not extra else os.devnull, "w") as fh:
+        if not extra:
+            cmd += ["--format", "json"]
+        child = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        _, _, usage = os.wait4(child.pid, 0)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+MODES = {
+    "stdout": (),  # --format json on stdout (the figure of issue 20)
+    "file": ("--json", "{out}", "--quiet"),  # table on stdout (to /dev/null), JSON to a file
+}
 
 
 def main() -> None:
     sizes = [1, 1000, 4000] + ([16000, 65535] if "--full" in sys.argv else [])
+    sizes = [int(a) for a in sys.argv[1:] if a.isdigit()] or sizes
+    sizes = sorted({1, *sizes})
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         files = {n: pair(folder, n) for n in sizes}
         run(*files[1], folder / "warm.json")  # numba cache warm for this tree
-        base = min(run(*files[1], folder / "j1.json")[0] for _ in range(2))
-        print(f"N=1 baseline {base:.2f} s CPU")
-        for n in sizes[1:]:
-            cpu, rss = run(*files[n], folder / f"j{n}.json")
-            size = (folder / f"j{n}.json").stat().st_size
-            print(
-                f"N={n:6d} {cpu:7.2f} s CPU  {(cpu - base) / n * 1e3:6.3f} ms/class  "
-                f"peak {rss / 1024:6.0f} MB (largest child so far)  JSON {size / 1e6:6.1f} MB"
-            )
+        for mode, extra in MODES.items():
+            out = folder / "j1.json"
+            args = [a.format(out=out) for a in extra]
+            base = min(run(*files[1], out, *args)[0] for _ in range(2))
+            print(f"{mode}: N=1 baseline {base:.2f} s CPU")
+            for n in sizes[1:]:
+                out = folder / f"j{n}.json"
+                args = [a.format(out=out) for a in extra]
+                cpu, rss = run(*files[n], out, *args)
+                size = out.stat().st_size
+                print(
+                    f"{mode}: N={n:6d} {cpu:7.2f} s CPU  {(cpu - base) / n * 1e3:6.3f} ms/class  "
+                    f"peak RSS {rss / 1024:6.0f} MB  JSON {size / 1e6:6.1f} MB",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ class Prediction:
         return None if self.scores is None else int(self.scores.shape[0])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConfusionCounts:
     """One class's one-vs-rest confusion counts in one case (ignored voxels excluded).
 
@@ -94,13 +94,17 @@ class ConfusionCounts:
         return self.tp + self.fp + self.fn + self.tn
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per case and class
 class ClassResult:
     label: int | str  # a label, or a region's name
     name: Optional[str]
     status: Status
     metrics: dict[str, Any]  # name -> float | int | None (None = undefined)
     counts: Optional[ConfusionCounts] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The class as in the JSON result (``cases[i]["classes"][label]``)."""
+        return {"name": self.name, "status": self.status, "metrics": dict(self.metrics)}
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,14 @@ class LossResult:
     value: Optional[float]
     per_class: dict[Any, Optional[float]]  # label -> value (labels only: regions have none)
     params: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The loss as in the JSON result (``cases[i]["losses"][name]``), labels as strings."""
+        return {
+            "value": self.value,
+            "per_class": {str(k): v for k, v in self.per_class.items()},
+            "params": dict(self.params),
+        }
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,9 @@ class CaseResult:
     distance_unit: str = "mm"  # mm | voxel (spacing 1 given for numpy inputs) | pixel (images)
     n_voxels: Optional[int] = None  # voxels counted (ignored ones excluded): pooled TN needs it
     notes: tuple[str, ...] = ()  # suspicious input worth a word (the CLI prints them on stderr)
+    # --reduction batch: the case's loss sums (losses.compute.CaseSums), pooled by the summary;
+    # None otherwise. Not part of the JSON case.
+    loss_sums: Any = field(default=None, compare=False, repr=False)
 
     def row(self, label: int | str) -> ClassResult:
         """The row of class ``label``; KeyError when the case does not report it."""
@@ -150,18 +165,8 @@ class CaseResult:
             "pred": self.pred,
             "gt": self.gt,
             "spacing": None if self.spacing_mm is None else list(self.spacing_mm),
-            "classes": {
-                str(row.label): {"name": row.name, "status": row.status, "metrics": dict(row.metrics)}
-                for row in self.classes
-            },
-            "losses": {
-                name: {
-                    "value": res.value,
-                    "per_class": {str(k): v for k, v in res.per_class.items()},
-                    "params": dict(res.params),
-                }
-                for name, res in self.losses.items()
-            },
+            "classes": {str(row.label): row.to_dict() for row in self.classes},
+            "losses": {name: res.to_dict() for name, res in self.losses.items()},
         }
 
 
@@ -186,7 +191,7 @@ def case_rows(case: CaseResult, metric_names: tuple[str, ...], loss_names: tuple
 # --- summary over cases ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a run holds one per class and metric: 88 bytes, not 350
 class Stats:
     """Statistics of one value over cases, undefined values skipped and counted (n_null)."""
 
@@ -302,17 +307,22 @@ class Pooled:
     classes: tuple[PooledClass, ...]
     mean_over_classes: dict[str, Optional[float]]
     dataset: dict[str, Optional[float]]
+    # --reduction batch: each loss of the sums of every case (LossResult); None otherwise
+    losses: Optional[dict[str, LossResult]] = None
 
     def by_label(self) -> dict[int | str, PooledClass]:
         return {c.label: c for c in self.classes}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "n_cases": self.n_cases,
             "classes": {str(c.label): c.to_dict() for c in self.classes},
             "mean_over_classes": dict(self.mean_over_classes),
             **self.dataset,
         }
+        if self.losses is not None:
+            out["losses"] = {name: res.to_dict() for name, res in self.losses.items()}
+        return out
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..choices import Aggregate, EmptyPolicy, HdMode, MissingPolicy, PredType, SurfaceModel
+from ..choices import Aggregate, AssdMode, EmptyPolicy, HdMode, MissingPolicy, PredType, SurfaceModel
 from . import app
 from ._batch import CaseProgress as _CaseProgress
 from ._batch import report_gate
@@ -84,6 +84,7 @@ def _loss_parameter_options(func):
 @_loss_parameter_options
 @handle_errors
 def eval_command(
+    ctx: typer.Context,
     pred: Annotated[
         Path,
         typer.Argument(
@@ -121,6 +122,38 @@ def eval_command(
             rich_help_panel=METRICS,
         ),
     ] = EmptyPolicy.WORST,
+    convention: Annotated[
+        Optional[str],
+        typer.Option(
+            "--convention",
+            help="Reproduce a tool's definitions: segloss (default), monai, nnunet, medpy, deepmind, metricsreloaded, "
+            "seg-metrics. Sets surface, hd mode and percentile, assd form, per-metric empty-case values and MONAI's "
+            "loss variants (README 'Conventions of other tools'); options given explicitly override the preset; "
+            "the JSON settings record it.",
+            rich_help_panel=METRICS,
+            show_default=False,
+        ),
+    ] = None,
+    empty_value: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--empty-value",
+            help="Per-metric empty-case values over --empty-policy: METRIC:STATUS=VALUE,... (repeatable, or ';'-"
+            "separated), STATUS both, gt (GT empty), pred (PRED empty), one (gt and pred), any; VALUE a number, inf, "
+            "nan or skip (null, left out of means) or worst (the worst distance), e.g. 'dice:both=nan,gt=nan;hd:one=inf'.",
+            rich_help_panel=METRICS,
+            show_default=False,
+        ),
+    ] = None,
+    assd_mode: Annotated[
+        AssdMode,
+        typer.Option(
+            "--assd-mode",
+            help="assd: pooled (sum of both directions over n_P + n_G: MONAI symmetric=True, MetricsReloaded) or mean "
+            "(the mean of the two directed means: MedPy's assd, = masd).",
+            rich_help_panel=METRICS,
+        ),
+    ] = AssdMode.POOLED,
     hd_percentile: Annotated[
         float,
         typer.Option(
@@ -524,6 +557,16 @@ def eval_command(
             rich_help_panel=INPUT,
         ),
     ] = False,
+    reduction: Annotated[
+        str,
+        typer.Option(
+            "--reduction",
+            help="Losses of a folder: case (each case's losses, summarised over cases) or batch (also each loss of "
+            "the sums over all cases, as one volume: summary.pooled.losses in JSON, what loss.NAME requirements "
+            "check; MONAI batch=True, SMP's default). Lovasz losses cannot be pooled from sums.",
+            rich_help_panel=LOSSES,
+        ),
+    ] = "case",
     smooth: Annotated[
         Optional[float],
         typer.Option(
@@ -580,6 +623,8 @@ def eval_command(
         used += ["--missing"] if missing != MissingPolicy.ERROR else []
         if used:
             raise UsageError(f"{used[0]} applies to folders; PRED and GT are files")
+    if reduction == "batch" and shard is not None:
+        raise UsageError("--reduction batch needs every case's loss sums, which shards do not carry; run unsharded")
     if batch_size != "auto" and scheduler is None:
         raise UsageError("--batch-size applies to --scheduler; threads take one case at a time")
     folder = FolderParams(
@@ -612,7 +657,7 @@ def eval_command(
             loss_options[key] = smooth if loss_options[key] is None else loss_options[key]
     loss_options["weights"] = parse_weights(loss_options["weights"])
     loss_options["squared"] = loss_options["squared"] or None
-    params = make_params(
+    keywords = dict(
         metrics=metrics,
         losses=losses,
         spacing_mm=parse_floats(spacing, "--spacing"),
@@ -631,6 +676,9 @@ def eval_command(
         palette=palette,
         hd_percentile=hd_percentile,
         hd_mode=hd_mode,
+        assd_mode=assd_mode,
+        reduction=reduction,
+        empty_values=empty_value or None,
         surface=None if surface is None else surface.value,
         nsd_tolerance_mm=parse_nsd_tolerance(nsd_tolerance) or 1.0,
         worst_distance_mm=worst_distance,
@@ -644,6 +692,15 @@ def eval_command(
         lesion_iou_threshold=lesion_iou,
         **{k: v for k, v in loss_options.items() if v is not None},
     )
+    if convention is not None:  # the preset's settings where no option was given explicitly
+        from ..conventions import SETTINGS, apply
+
+        given = {"empty_values"} if empty_value else set()
+        given |= {
+            k for k in SETTINGS if k in ctx.params and getattr(ctx.get_parameter_source(k), "name", "") != "DEFAULT"
+        }
+        keywords = apply(convention, keywords, explicit=given)
+    params = make_params(**keywords)
 
     texts = list(require or [])
     if require_file is not None:
@@ -772,43 +829,34 @@ def _emit(
     checks: Optional[list] = None,
     streams=None,
 ) -> None:
-    """Serialise everything in memory first, then write files atomically, then print.
+    """Serialise everything first (the JSON straight into its temporary file, one class at a
+    time), then put the files in place atomically, then print.
 
     ``streams`` (_stream.CaseStreams): the CSV outputs were written as the cases came; they
     are put in place with the others, and stdout's is copied out of its spool."""
-    from ..io.atomic import write_all_atomic
-    from ..report.csv_ import render_csv, render_summary_csv
-    from ..report.json_ import render_json
+    from ..io.atomic import StreamedOutput
+    from ..report.csv_ import render_csv
+    from ..report.json_ import write_json
 
-    json_text = render_json(run, shard=shard) if (json_path or output_format == Format.json) else ""
-    rendered_csv = streams is None and (csv_path or output_format == Format.csv)
-    csv_text = render_csv(run) if rendered_csv else ""
-    files = {}
-    if json_path:
-        files[json_path] = json_text
-    if csv_path and streams is None:
-        files[csv_path] = csv_text
-    if summary_csv:
-        files[summary_csv] = render_summary_csv(run)
-    markdown_text = ""
-    if markdown_path or output_format == Format.markdown:
-        from ..report.markdown import render_markdown
-
-        markdown_text = render_markdown(run, checks or [], folder=folder)
-    if markdown_path:
-        files[markdown_path] = markdown_text
-    streamed = streams.outputs() if streams is not None else ()
-    if files or streamed:
-        write_all_atomic(files, streamed)
+    json_file = None if json_path is None else StreamedOutput(json_path)
+    try:
+        if json_file is not None:
+            write_json(run, json_file.write, shard=shard)
+        _emit_files(run, csv_path, summary_csv, folder, markdown_path, checks, streams, json_file)
+    finally:
+        if json_file is not None:
+            json_file.discard()  # a no-op once it is in place
     if output_format == Format.json:
-        sys.stdout.write(json_text)
+        write_json(run, sys.stdout.write, shard=shard)
     elif output_format == Format.csv:
         if streams is not None:
             streams.copy_stdout(sys.stdout)
         else:
-            sys.stdout.write(csv_text)
+            sys.stdout.write(render_csv(run))
     elif output_format == Format.markdown:
-        sys.stdout.write(markdown_text)
+        from ..report.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(run, checks or [], folder=folder))
     else:
         from rich.console import Console
 
@@ -821,3 +869,22 @@ def _emit(
             from ..report.table import print_table
 
             print_table(run, console)
+
+
+def _emit_files(run, csv_path, summary_csv, folder, markdown_path, checks, streams, json_file) -> None:
+    """The files of :func:`_emit`, put in place together (all or nothing)."""
+    from ..io.atomic import write_all_atomic
+    from ..report.csv_ import render_csv, render_summary_csv
+
+    files = {}
+    if csv_path and streams is None:
+        files[csv_path] = render_csv(run)
+    if summary_csv:
+        files[summary_csv] = render_summary_csv(run)
+    if markdown_path:
+        from ..report.markdown import render_markdown
+
+        files[markdown_path] = render_markdown(run, checks or [], folder=folder)
+    streamed = (streams.outputs() if streams is not None else ()) + (() if json_file is None else (json_file,))
+    if files or streamed:
+        write_all_atomic(files, streamed)

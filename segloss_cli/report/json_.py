@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any, Optional
 
-from ..model import CaseResult, RunResult
+from ..model import CaseResult, RunResult, Summary
 
 SCHEMA_VERSION = 1
 
@@ -122,18 +124,92 @@ def render_json(run: RunResult, *, shard: Optional[dict[str, Any]] = None) -> st
     its C encoder and keeps the file greppable by case. A single pair stays fully indented.
     Whitespace only: the document is the same either way. ``shard``: the block a shard's
     result carries for ``segloss merge`` (segloss_cli.shards.shard_block), added last.
+    The text of :func:`write_json`, joined.
     """
-    if len(run.cases) <= 1:
-        items = list(run_dict(run).items())
-    else:  # a folder: cases one line each, the rest through run_dict without its cases
-        items = list(run_dict(RunResult(run.settings, (), run.summary)).items())
-    parts = []
-    for key, value in items:
-        if key == "cases" and len(run.cases) > 1:
-            text = "[\n" + ",\n".join("    " + _case_line(case) for case in run.cases) + "\n  ]"
+    parts: list[str] = []
+    write_json(run, parts.append, shard=shard)
+    return "".join(parts)
+
+
+class _Entries:
+    """A JSON object or array produced one entry at a time: ``entries()`` yields (key, value)
+    pairs (``array``: values only). A value may itself be an :class:`_Entries`."""
+
+    __slots__ = ("entries", "array")
+
+    def __init__(self, entries: Callable[[], Iterator[Any]], *, array: bool = False):
+        self.entries = entries
+        self.array = array
+
+
+def _stream(value: Any, write: Callable[[str], Any], pad: str) -> None:
+    """:func:`indented` of ``value`` through ``write``: an :class:`_Entries` entry by entry (each
+    entry cleaned, rendered and written before the next is made), anything else whole."""
+    if not isinstance(value, _Entries):
+        write(indented(_clean(value), pad))
+        return
+    inner = pad + "  "
+    first = True
+    for entry in value.entries():
+        write(("[\n" if value.array else "{\n") if first else ",\n")
+        first = False
+        if value.array:
+            write(inner)
+            _stream(entry, write, inner)
         else:
-            text = indented(value, "  ")
-        parts.append(f"  {json.dumps(key)}: {text}")
+            key, item = entry
+            write(f"{inner}{_key(str(key))}: ")
+            _stream(item, write, inner)
+    if first:
+        write("[]" if value.array else "{}")
+    else:
+        write("\n" + pad + ("]" if value.array else "}"))
+
+
+def _lazy(full: dict[str, Any], key: str, entries: Callable[[], Iterator[Any]]) -> _Entries:
+    """``full`` (a to_dict() made without the entries of ``key``) as :class:`_Entries`, with
+    ``key``'s entries made one at a time."""
+    full[key] = _Entries(entries)
+    return _Entries(lambda: iter(full.items()))
+
+
+def _case_value(case: CaseResult) -> _Entries:
+    """A case's to_dict(), its classes one at a time."""
+    full = replace(case, classes=()).to_dict()
+    return _lazy(full, "classes", lambda: ((row.label, row.to_dict()) for row in case.classes))
+
+
+def _summary_value(summary: Summary) -> _Entries:
+    """The summary's to_dict(), its classes (and the pooled view's) one at a time."""
+    pooled = summary.pooled
+    full = replace(summary, classes=(), pooled=None if pooled is None else replace(pooled, classes=())).to_dict()
+    if pooled is not None:
+        full["pooled"] = _lazy(full["pooled"], "classes", lambda: ((c.label, c.to_dict()) for c in pooled.classes))
+    return _lazy(full, "classes", lambda: ((c.label, c.to_dict()) for c in summary.classes))
+
+
+def write_json(run: RunResult, write: Callable[[str], Any], *, shard: Optional[dict[str, Any]] = None) -> None:
+    """:func:`render_json`'s text (the same bytes), given to ``write`` in pieces: the run is
+    rendered one class (and, in a folder, one case) at a time, so memory holds the run and one
+    class's text, never the document (65,535 classes: 460 MB of JSON) or a dict copy of it."""
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "segloss_version": run.settings.get("segloss_version"),
+        "settings": {k: v for k, v in run.settings.items() if k != "segloss_version"},
+    }
+    write("{\n")
+    for key, value in head.items():
+        write(f"  {json.dumps(key)}: {indented(_clean(value), '  ')},\n")
+    write(f"  {json.dumps('cases')}: ")
+    if len(run.cases) > 1:  # a folder: one compact line per case
+        write("[\n")
+        for i, case in enumerate(run.cases):
+            write(("    " if i == 0 else ",\n    ") + _case_line(case))
+        write("\n  ]")
+    else:
+        _stream(_Entries(lambda: (_case_value(c) for c in run.cases), array=True), write, "  ")
+    write(f",\n  {json.dumps('summary')}: ")
+    _stream(None if run.summary is None else _summary_value(run.summary), write, "  ")
     if shard is not None:
-        parts.append(f"  {json.dumps('shard')}: {_shard_text(shard)}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+        write(f",\n  {json.dumps('shard')}: {_shard_text(shard)}")
+    write("\n}\n")
