@@ -11,9 +11,14 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import InputError, UsageError
+from .errors import DuplicateKey, InputError, UsageError, unique_keys
 
 BACKGROUND = 0
+
+# Classes a case may report: one per value of a 16-bit label map. A map with more distinct
+# labels is an instance map or an intensity image; scoring it took minutes and gigabytes
+# (a row, a summary and ~7 KB of JSON per class) before this limit.
+MAX_CLASSES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def load_label_table(path: Optional[str | os.PathLike]) -> LabelTable:
     if p.name.lower().endswith((".nii", ".nii.gz")):
         return _table_from_nifti(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark (a Windows editor's) is dropped
     except FileNotFoundError:
         raise InputError("label-names file not found; check @label_names", p) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -100,14 +105,16 @@ def load_label_table(path: Optional[str | os.PathLike]) -> LabelTable:
     if p.suffix.lower() in (".csv", ".tsv") or not text.lstrip().startswith(("{", "[")):
         return LabelTable(_names_from_csv(text, p))
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise InputError(f"@label_names has the key {exc.args[0]!r} twice; give each label one name", p) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f'@label_names is not valid JSON ({exc}); expected {{"1": "liver"}} or a dataset.json', p
         ) from None
     except (RecursionError, ValueError) as exc:  # nesting or a number beyond what a label can be
-        why = "nested too deeply" if isinstance(exc, RecursionError) else "holds a number too large to parse"
-        raise InputError(f'@label_names is {why}; expected {{"1": "liver"}} or a dataset.json', p) from None
+        why = "is nested too deeply" if isinstance(exc, RecursionError) else "holds a number too large to parse"
+        raise InputError(f'@label_names {why}; expected {{"1": "liver"}} or a dataset.json', p) from None
     return label_table_from(data, p)
 
 
@@ -167,6 +174,10 @@ def label_table_from(data: object, path=None) -> LabelTable:
             names[int(value)] = key
         else:
             raise InputError(f"@label_names entry {key!r}: {value!r} maps neither label->name nor name->label", p)
+    big = [v for v in (*names, *(v for r in regions for v in r.labels)) if not -(2**63) <= v < 2**63]
+    if big:  # no label map can hold it: a name for it names nothing
+        shown = str(big[0]) if len(str(big[0])) <= 30 else f"{str(big[0])[:12]}... ({len(str(big[0]))} digits)"
+        raise InputError(f"@label_names names label {shown}, beyond a 64-bit label; labels are integers below 2**63", p)
     return LabelTable(names, tuple(regions), ignore)
 
 
@@ -243,6 +254,12 @@ def resolve_classes(n_channels: Optional[int], present: np.ndarray, selection: C
         # A score map keeps the ignore label's channel (CE needs all K), never as a reported class.
         chosen = tuple(v for v in all_labels if v != ignore_label)
     reported = tuple(v for v in chosen if selection.include_background or v != BACKGROUND)
+    if len(reported) + len(selection.regions) > MAX_CLASSES:
+        raise UsageError(
+            f"the case has {len(reported) + len(selection.regions):,} classes (labels in PRED or GT); segloss scores "
+            f"at most {MAX_CLASSES:,} per case (every value of a 16-bit label map): more distinct labels is an instance "
+            "map or an intensity image, not a label map; check the inputs, or choose the classes with @labels"
+        )
     return ClassSet(all_labels, reported, dict(selection.names), selection.regions)
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import InputError, UsageError
+from .errors import DuplicateKey, InputError, UsageError, unique_keys
 
 # Settings whose difference changes what numbers mean; listed as notes when they differ.
 _IGNORED_SETTINGS = ("segloss_version",)
@@ -220,7 +220,14 @@ def _check_numbers(summary: Any, path: Path) -> None:
 def load_result(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        # utf-8-sig: a byte-order mark (a file saved by a Windows editor) is no reason to refuse it
+        data = json.loads(p.read_text(encoding="utf-8-sig"), parse_constant=_no_constant, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise InputError(
+            f"has the key {exc.args[0]!r} twice in one object (which one counts is ambiguous); segloss never "
+            "writes that: the file was edited or is not a segloss result",
+            p,
+        ) from None
     except _NotFinite as exc:
         raise InputError(
             f"holds {exc.args[0]}, which segloss never writes (undefined is null); the file was edited "

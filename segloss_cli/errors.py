@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Optional
+from typing import Any, Optional
 
 EXIT_REQUIREMENT_FAILED = 1
 EXIT_USAGE = 2
@@ -43,6 +43,10 @@ PARAMETERS = set(
         "losses",
         "weights",
         "empty_policy",
+        "empty_values",
+        "convention",
+        "assd_mode",
+        "reduction",
         "hd_mode",
         "surface",
         "hd_percentile",
@@ -131,3 +135,17 @@ class UsageError(SeglossError):
 
 class InputError(SeglossError):
     """An input file is missing, unreadable, malformed or does not match its partner."""
+
+
+class DuplicateKey(ValueError):
+    """A JSON object with a key twice (raised by :func:`unique_keys`; args[0] is the key)."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for json.loads: an object whose keys are distinct. Python's json
+    keeps the last of repeated keys, so an edited file could say two things at once."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return out

@@ -12,6 +12,7 @@ output or picks an exit code.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
@@ -25,7 +26,15 @@ from .io.prediction import LoadParams, orient_prediction, read_gt, read_predicti
 from .io.readers import case_id
 from .losses.registry import LossParams
 from .metrics.params import SurfaceParams
-from .metrics.registry import all_metrics, apply_empty_rule, class_status
+from .metrics.registry import (
+    all_metrics,
+    apply_empty_rule,
+    apply_empty_values,
+    class_status,
+    empty_values_by_status,
+    parse_empty_values,
+    recorded_empty_values,
+)
 from .model import (
     CaseResult,
     ClassResult,
@@ -39,6 +48,7 @@ from .model import (
 )
 from .scan import (
     LabelHistograms,
+    check_ignore_label,
     integral_labels,
     joint_label_table,
     label_histograms,
@@ -67,6 +77,14 @@ class EvalParams:
     # metrics.lesion.LesionParams, made lazily: importing metrics.lesion registers its metrics,
     # which must come after the overlap and surface ones in the registry's order.
     lesion: Any = field(default_factory=lambda: _default_lesion())
+    # Per-metric empty-case values over the policy's rule (metrics.registry.parse_empty_values):
+    # metric -> status -> value; empty: the policy alone (the default).
+    empty_values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The --convention's provenance block (conventions.provenance), None without one.
+    convention: Optional[Mapping[str, Any]] = None
+    # Losses of a run: "case" (each case's, summarised over cases) or "batch" (also the losses
+    # of every case's sums added, in the summary's pooled block: MONAI batch=True).
+    loss_reduction: str = "case"
 
     def __post_init__(self) -> None:
         try:
@@ -74,6 +92,23 @@ class EvalParams:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         object.__setattr__(self, "metrics", tuple(self.metrics))
+        object.__setattr__(self, "empty_values", parse_empty_values(self.empty_values or None))
+        if self.loss_reduction not in ("case", "batch"):
+            raise UsageError(f"@reduction must be case or batch, not {self.loss_reduction!r}")
+        if self.loss_reduction == "batch":
+            from .losses.registry import LOSSES
+
+            lovasz = [n for n in self.losses.names or () if LOSSES[n].family != "sum"]
+            if lovasz:
+                raise UsageError(
+                    f"@reduction batch: {lovasz[0]} sorts the errors of every voxel and cannot be pooled from "
+                    "sums over a folder; use segloss_cli.score_batch for arrays, or drop it"
+                )
+
+    @property
+    def empty_by_status(self) -> dict[str, dict[str, Any]]:
+        """status -> metric -> value of :attr:`empty_values` ({} without any)."""
+        return empty_values_by_status(self.empty_values) if self.empty_values else {}
 
     @property
     def ignore_label(self) -> Optional[int]:
@@ -99,6 +134,7 @@ class EvalParams:
             "include_background": cls.include_background,
             "ignore_label": cls.ignore_label,
             "empty_policy": str(self.empty_policy),
+            **({"empty_values": recorded_empty_values(self.empty_values)} if self.empty_values else {}),
             "spacing_option_mm": None if load.spacing_mm is None else list(load.spacing_mm),
         }
         if self.wants_surface():
@@ -114,6 +150,10 @@ class EvalParams:
             )
             if str(surf.surface) != "voxel":  # recorded when not the default: default outputs unchanged
                 out["surface"] = str(surf.surface)
+            if str(surf.assd_mode) != "pooled":  # recorded only when set: no default output changes
+                out["assd_mode"] = str(surf.assd_mode)
+        if self.convention is not None:
+            out["convention"] = dict(self.convention)
         if "boundary_iou" in self.metrics:
             out["boundary_iou_ratio"] = surf.boundary_iou_ratio
         if "com_distance" in self.metrics and not self.wants_surface():
@@ -128,6 +168,8 @@ class EvalParams:
                 None if w is None else ({str(k): v for k, v in w.items()} if isinstance(w, dict) else list(w))
             )
             out["loss_params"] = params
+            if self.loss_reduction != "case":  # recorded only when set: no default output changes
+                out["loss_reduction"] = self.loss_reduction
             out["renormalize"] = load.renormalize
         return out
 
@@ -177,6 +219,7 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
     pair_table = None
     pred_vol, axis_notes = orient_prediction(pred_vol, kind, gt, params.load)
     gt_dtype = gt.array.dtype
+    check_ignore_label(gt_dtype, ignore, gt.path)
     if kind == "labels":
         gt = gt.with_array(integral_labels(gt.array, gt.path, "GT"))
         pred_vol = pred_vol.with_array(integral_labels(pred_vol.array, pred_vol.path, "PRED"))
@@ -515,25 +558,41 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
                 got[m][:] = np.nan  # volumes of images without a spacing are undefined
         values.update(got)
 
+    ok = np.array([s == "ok" for s in statuses], dtype=bool)
+    policy = params.empty_policy
+    columns = [metric_column(specs[m], values[m], statuses, policy, worst, ok=ok) for m in params.metrics]
+    cells = list(zip(*columns)) if columns else [()] * len(statuses)  # row i: its metrics' values
+    tps, fps, fns, tns = (np.asarray(c, dtype=np.int64).tolist() for c in (counts.tp, counts.fp, counts.fn, counts.tn))
     rows = []
     keys: list[tuple[int | str, Optional[str]]] = [(int(v), classes.name(int(v))) for v in classes.reported]
     keys += [(r.name, None) for r in classes.regions]  # a region's name is its key
+    by_status = params.empty_by_status if params.empty_values else None
     for i, (key, class_name) in enumerate(keys):
         status = statuses[i]
-        metrics: dict[str, Any] = {}
-        for m in params.metrics:
-            metrics[m] = apply_empty_rule(specs[m], values[m][i], status, params.empty_policy, worst)
-        tally = ConfusionCounts(int(counts.tp[i]), int(counts.fp[i]), int(counts.fn[i]), int(counts.tn[i]))
+        metrics: dict[str, Any] = dict(zip(params.metrics, cells[i]))
+        if by_status and status != "ok":
+            apply_empty_values(metrics, status, by_status, worst)
+        tally = ConfusionCounts(tps[i], fps[i], fns[i], tns[i])
         rows.append(ClassResult(key, class_name, status, metrics, tally))
 
     losses = {}
     names = params.losses.for_kind(pred.kind)
+    loss_sums = None
     if names:
         from .losses import compute_losses
 
         losses = compute_losses(
-            pred, gt, classes, params.losses, names=names, ignore_label=ignore, renormalize=params.load.renormalize
+            pred,
+            gt,
+            classes,
+            params.losses,
+            names=names,
+            ignore_label=ignore,
+            renormalize=params.load.renormalize,
+            keep_sums=params.loss_reduction == "batch",
         )
+        if params.loss_reduction == "batch":
+            losses, loss_sums = losses
     return CaseResult(
         case=case,
         pred=pred.volume.path,
@@ -544,7 +603,27 @@ def evaluate_loaded(pair: LoadedPair, params: EvalParams, *, case: str) -> CaseR
         distance_unit=unit,
         n_voxels=int(counts.n),
         notes=pair.notes,
+        loss_sums=loss_sums,
     )
+
+
+def metric_column(spec, values, statuses, policy: str, worst: Optional[float], *, ok=None) -> list:
+    """``apply_empty_rule`` over one metric's values of every class row: the same values, with
+    the usual cell (status ``ok``, a finite number) converted for all rows in one numpy call
+    (a case of 19 classes and 20 metrics made 380 calls); every other cell goes through the
+    rule itself. ``ok``: the rows whose status is ``ok`` (bool array), if already known."""
+    n = len(statuses)
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.shape[0] < n or arr.dtype.kind not in "biuf":
+        return [apply_empty_rule(spec, values[i], statuses[i], policy, worst) for i in range(n)]
+    arr = arr[:n]
+    out = (arr.astype(np.int64) if spec.integer else arr.astype(np.float64)).tolist()
+    usual = np.array([s == "ok" for s in statuses], dtype=bool) if ok is None else ok
+    if arr.dtype.kind == "f":
+        usual = usual & np.isfinite(arr)
+    for i in np.flatnonzero(~usual).tolist():
+        out[i] = apply_empty_rule(spec, arr[i], statuses[i], policy, worst)
+    return out
 
 
 def _every_label_counts(pair: LoadedPair, ignore: Optional[int]):
@@ -624,7 +703,12 @@ def assemble_run(
                 f"{', '.join(sorted(units - {'pixel'}))}; give @spacing_mm for the images or score them apart"
             )
         settings["distance_unit"] = "pixel"
-    summary = replace(running.summary(computed), pooled=running.pooled(empty_policy=str(params.empty_policy)))
+    summary = replace(
+        running.summary(computed),
+        pooled=running.pooled(empty_policy=str(params.empty_policy), empty_values=params.empty_by_status),
+    )
+    if params.loss_reduction == "batch" and summary.pooled is not None:
+        summary = replace(summary, pooled=replace(summary.pooled, losses=running.batch_losses(params.losses, computed)))
     if pairing is not None:
         summary = replace(summary, pairing=pairing)
         worst = running.worst()

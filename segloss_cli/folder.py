@@ -226,9 +226,10 @@ def evaluate_missing(gt_path: str, params: EvalParams, *, case: str) -> CaseResu
     from .classes import resolve_classes
     from .evaluate import LoadedPair, evaluate_loaded
     from .io.prediction import read_gt
-    from .scan import validate_label_map
+    from .scan import check_ignore_label, validate_label_map
 
     gt = read_gt(gt_path, params.load)
+    check_ignore_label(gt.array.dtype, params.ignore_label, gt.path)
     arr, gt_present = validate_label_map(gt.array, gt.path, "GT", params.ignore_label)
     gt = gt.with_array(arr)
     zeros = np.zeros(gt.array.shape, dtype=np.uint8)

@@ -15,6 +15,7 @@ Nothing here prints; the CLI renders the checks and picks the exit code. Library
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Sequence
@@ -99,6 +100,8 @@ def parse_requirement(text: str) -> Requirement:
         raise UsageError(f"@require '{text}': '{raw}' is not a number") from None
     if threshold != threshold:
         raise UsageError(f"@require '{text}': the threshold must be a number, not NaN")
+    if threshold in (math.inf, -math.inf):  # "inf", or a number beyond a float (1e400): a bar nothing meets or all do
+        raise UsageError(f"@require '{text}': the threshold must be a finite number, not inf or beyond a float (1e400)")
     selector = m.group("cls")
     if selector is not None and not selector:
         raise UsageError(f"@require '{text}': empty class in []; give a label or a name, e.g. dice[1]>=0.9")
@@ -161,7 +164,7 @@ def load_requirement_file(path: str | Path) -> list[str]:
                 f"{MAX_REQUIREMENT_FILE_BYTES >> 20} MB (and {MAX_REQUIREMENTS:,} requirements)",
                 p,
             )
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark (a Windows editor's) is dropped
     except FileNotFoundError:
         raise InputError("requirements file not found; check @require_file", p) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -373,7 +376,19 @@ def check(
                 add(req, f"{req.aggregate}({key})", None, actual, n_null)
         else:
             loss = _loss(req)
-            if req.selector is None:
+            batch = summary.pooled.losses if summary is not None and summary.pooled is not None else None
+            if batch is not None and loss in batch and req.stat is None:  # --reduction batch: the pooled loss
+                res = batch[loss]
+                if req.selector is None:
+                    add(req, f"loss.{loss}", None, res.value)
+                else:
+                    lab = _resolve_class(req.selector, classes, req)
+                    if lab not in res.per_class:
+                        raise UsageError(
+                            f"@require '{req.text}': loss {loss} has no per-class value for class {lab}; drop the [class]"
+                        )
+                    add(req, f"loss.{loss}", lab, res.per_class[lab])
+            elif req.selector is None:
                 stats = reduced_losses.get(loss)
                 add(req, f"loss.{loss}", None, _mean(stats), stats.n_null if stats is not None else 0)
             else:

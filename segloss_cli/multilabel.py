@@ -67,7 +67,7 @@ def scan_multilabel(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams)
     binary multi-channel GT or a label map, and which channel is which class."""
     from .io.geometry import check_same_grid
     from .io.prediction import score_view
-    from .scan import validate_label_map
+    from .scan import check_ignore_label, validate_label_map
 
     arr = pred_vol.array
     if arr.dtype.kind != "f":
@@ -87,6 +87,7 @@ def scan_multilabel(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams)
                             gt.spacing_source)  # fmt: skip
         gt_data = gt_arr
     else:
+        check_ignore_label(gt.array.dtype, params.ignore_label, gt.path)
         gt_data, _ = validate_label_map(gt.array, gt.path, "GT", params.ignore_label)
         spatial_gt = gt.with_array(gt_data)
     vol, scores, _ = score_view(pred_vol, spatial_gt, "probs" if kind == "sigmoid" else "logits", params.load)
@@ -147,7 +148,7 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
     from .evaluate import missing_spacing, worst_distance_mm
     from .metrics.distance import surface_metrics
     from .metrics.overlap import confusion
-    from .metrics.registry import all_metrics, apply_empty_rule, class_status
+    from .metrics.registry import all_metrics, apply_empty_rule, apply_empty_values, class_status
 
     specs = all_metrics()
     ignore = params.ignore_label if not pair.gt_channels else None
@@ -163,6 +164,8 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
         if spacing is None and set(lesion) & MM_METRICS:
             raise missing_spacing(pair.gt_volume.path)
     names = params.losses.for_kind("probs")
+    if names and params.loss_reduction == "batch":
+        raise UsageError("@reduction batch is not implemented for sigmoid (multi-label) predictions")
     rows: list[ClassResult] = []
     per_loss: dict[str, list[tuple[int | str, Optional[float]]]] = {n: [] for n in names}
     n_counted = int(np.prod(pair.gt_volume.array.shape))
@@ -198,6 +201,8 @@ def evaluate_multilabel(pair: MultiLabelPair, params: EvalParams, *, case: str) 
             for m in lesion:  # volumes without a spacing are undefined (counts need none)
                 values[m] = np.nan if spacing is None and m in ("fp_vol_ml", "fn_vol_ml") else got_lesion[m][0]
         metrics = {m: apply_empty_rule(specs[m], values[m], status, params.empty_policy, worst) for m in params.metrics}
+        if params.empty_values and status != "ok":
+            apply_empty_values(metrics, status, params.empty_by_status, worst)
         tally = ConfusionCounts(int(counts.tp[0]), int(counts.fp[0]), int(counts.fn[0]), int(counts.tn[0]))
         key = pair.keys[c]
         name = params.classes.names.get(key) if isinstance(key, int) else None

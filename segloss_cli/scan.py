@@ -60,6 +60,26 @@ def integral_labels(arr: np.ndarray, path: str, role: str) -> np.ndarray:
     return arr
 
 
+def check_ignore_label(dtype: np.dtype, ignore_label: Optional[int], path: str) -> None:
+    """An ignore label that GT's stored type cannot hold (-1 in uint8, 300 in uint8) can never
+    match a voxel: a usage error, not a run that silently ignores nothing. A negative ignore
+    label in a signed map is a void label like any other (its voxels are left out)."""
+    if ignore_label is None or dtype.kind not in "biu":
+        return  # float maps hold any integer up to 2**53 (larger ones are refused by the scan)
+    lo, hi = (0, 1) if dtype.kind == "b" else (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+    if lo <= ignore_label <= hi:
+        return
+    hint = ""
+    if ignore_label < 0 and dtype.kind in "bu" and -ignore_label <= hi + 1:
+        stored = ignore_label % (hi + 1)
+        hint = f" ({ignore_label} written as {dtype} is stored as {stored}: pass @ignore_label={stored})"
+    raise UsageError(
+        f"@ignore_label {ignore_label} can never occur in GT: its labels are stored as {dtype} ({lo}..{hi}); "
+        f"give the ignore label as the file stores it{hint}",
+        path,
+    )
+
+
 def validate_label_map(arr: np.ndarray, path: str, role: str, ignore_label: Optional[int]):
     """Check a label map and return (integer array, sorted labels present as int64).
 

@@ -670,3 +670,203 @@ def test_nibabel_log_lines_never_reach_the_real_stderr(tmp_path):
     res = segloss("eval", bad, tmp_path / "g.npy", "--metrics", "dice", capture_output=True)
     lines = res.stderr.decode().splitlines()
     assert res.returncode == 2 and len(lines) == 1 and "axis 1 is zero or not finite" in lines[0], lines
+
+
+def _many_labels(n: int, shape=(40, 40), dtype=np.uint16):
+    """A PRED/GT pair whose GT holds labels 1..n (each a few pixels) and PRED 20 % noise."""
+    rng = np.random.default_rng(0)
+    gt = rng.permutation((np.arange(int(np.prod(shape))) % n + 1).astype(dtype)).reshape(shape)
+    pred = gt.copy()
+    noisy = rng.random(shape) < 0.2
+    pred[noisy] = rng.integers(1, n + 1, int(noisy.sum()))
+    return pred, gt
+
+
+def test_the_json_is_written_one_class_at_a_time():
+    """write_json gives the document in pieces of about one class, never the whole text; joined,
+    they are json.dumps(indent=2) of the run's dict (the json module as the oracle)."""
+    import json
+
+    import segloss
+    from segloss_cli.report.json_ import run_dict, write_json
+
+    pred, gt = _many_labels(300)
+    run = segloss.run(pred, gt, metrics="overlap")
+    pieces: list[str] = []
+    write_json(run, pieces.append)
+    text = "".join(pieces)
+    assert text == json.dumps(run_dict(run), indent=2, allow_nan=False) + "\n"
+    assert len(run.cases[0].classes) == 300 and max(map(len, pieces)) < len(text) / 300
+
+
+def test_the_json_file_and_stdout_are_the_same_streamed_document(tmp_path):
+    import json
+
+    pred, gt = _many_labels(300)
+    np.save(tmp_path / "p.npy", pred)
+    np.save(tmp_path / "g.npy", gt)
+    out = tmp_path / "out.json"
+    res = cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", "--json", out, "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    assert out.read_text() == res.stdout and len(json.loads(res.stdout)["cases"][0]["classes"]) == 300
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_table_of_many_classes_shows_the_first_200_and_says_where_the_rest_is(tmp_path):
+    import json
+
+    from segloss_cli.report.table import MAX_TABLE_CLASSES
+
+    pred, gt = _many_labels(250)
+    np.save(tmp_path / "p.npy", pred)
+    np.save(tmp_path / "g.npy", gt)
+    res = cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", "--json", tmp_path / "o.json")
+    assert res.exit_code == 0, res.stderr
+    rows = [line.split("│")[1].strip() for line in res.stdout.splitlines() if line.startswith("│")]
+    labels = [r for r in rows if r]
+    assert MAX_TABLE_CLASSES == 200 and labels == [str(v) for v in range(1, 201)]
+    assert "the first 200 of 250 classes (50 left out; the mean row is over all of them)" in res.stdout
+    dice = [c["metrics"]["dice"] for c in json.loads((tmp_path / "o.json").read_text())["cases"][0]["classes"].values()]
+    mean_row = next(line for line in res.stdout.splitlines() if "mean over classes" in line)
+    assert f"{np.mean(dice):.4f}" in mean_row  # over all 250 classes, not the 200 shown
+    folder = cli("eval", tmp_path, tmp_path, "--metrics", "dice", "--pattern", "*.npy")  # two cases, 250 classes
+    assert folder.exit_code == 0, folder.stderr
+    assert "the first 200 of 250 classes" in folder.stdout and "--summary-csv" in folder.stdout
+
+
+def test_more_classes_than_a_16_bit_map_holds_is_one_line_exit_2_and_nothing_written(tmp_path):
+    """70,000 distinct labels (an instance map): refused after the label scan, before any
+    per-class work; it took minutes and gigabytes before (90,000 labels: 4.8 GB, killed at 5 min)."""
+    pred, gt = _many_labels(70_000, shape=(280, 250), dtype=np.uint32)
+    np.save(tmp_path / "p.npy", pred)
+    np.save(tmp_path / "g.npy", gt)
+    out = tmp_path / "out.json"
+    out.write_text("old")
+    res = cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", "--json", out)
+    assert res.exit_code == 2, res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and "the case has 70,000 classes" in lines[0] and "at most 65,536 per case" in lines[0]
+    assert out.read_text() == "old"
+    few = cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", "--labels", "1,69999", "-q")
+    assert few.exit_code == 0, few.stderr  # choosing the classes is the way out
+
+
+@pytest.mark.parametrize(
+    "dtype,ignore,hint",
+    [
+        (np.uint8, -1, "-1 written as uint8 is stored as 255: pass --ignore-label 255"),
+        (np.uint16, -1, "-1 written as uint16 is stored as 65535: pass --ignore-label 65535"),
+        (np.uint8, 300, "stored as uint8 (0..255)"),
+        (np.int8, 200, "stored as int8 (-128..127)"),
+    ],
+)
+def test_an_ignore_label_the_gt_type_cannot_hold_is_one_line_exit_2(tmp_path, pair, dtype, ignore, hint):
+    p, g = pair
+    np.save(g, np.load(g).astype(dtype))
+    res = cli("eval", p, g, "--metrics", "dice", "--ignore-label", ignore)
+    assert res.exit_code == 2, res.stdout
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and f"--ignore-label {ignore} can never occur in GT" in lines[0] and hint in lines[0]
+
+
+def test_a_negative_ignore_label_in_a_signed_map_leaves_its_voxels_out(tmp_path):
+    """--ignore-label -1 on an int16 GT: the voxels where GT is -1 are in no count (oracle: numpy
+    on the other voxels); without it, -1 is a negative label (exit 2)."""
+    import json
+
+    rng = np.random.default_rng(3)
+    gt = rng.integers(-1, 3, (9, 9)).astype(np.int16)
+    pred = rng.integers(0, 3, (9, 9)).astype(np.int16)
+    np.save(tmp_path / "p.npy", pred)
+    np.save(tmp_path / "g.npy", gt)
+    res = cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "tp,fp,fn", "--ignore-label", "-1",
+              "--format", "json")  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    classes = json.loads(res.stdout)["cases"][0]["classes"]
+    keep = gt != -1
+    for label in (1, 2):
+        p, g = pred[keep] == label, gt[keep] == label
+        want = {"tp": int((p & g).sum()), "fp": int((p & ~g).sum()), "fn": int((~p & g).sum())}
+        assert classes[str(label)]["metrics"] == want
+    assert "-1" not in classes
+    res = cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice")
+    assert res.exit_code == 2 and "GT has negative labels (min -1)" in res.stderr
+
+
+# --- 10. Hostile values found in the second pass ---------------------------------------------------
+
+
+@pytest.mark.parametrize("bar", ["dice<=inf", "dice>=-inf", "hd95<=1e400", "dice>=" + "9" * 400])
+def test_a_threshold_beyond_a_float_is_one_line_exit_2(pair, bar):
+    """1e400 parses as inf: 'hd95<=1e400' passed every case and 'dice>=1e400' failed every one."""
+    res = cli("eval", *pair, "--metrics", "dice,hd95", "--spacing", "1", "--require", bar)
+    assert res.exit_code == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and "the threshold must be a finite number" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('{"99999999999999999999": "x"}', "names label 99999999999999999999, beyond a 64-bit label"),
+        ('{"1": "liver", "1": "spleen"}', "has the key '1' twice; give each label one name"),
+        ('{"1": ' + "1" * 5000 + "}", "--label-names holds a number too large to parse"),
+    ],
+)
+def test_a_label_file_that_says_nothing_or_two_things_is_one_line_exit_2(tmp_path, pair, text, expected):
+    names = tmp_path / "names.json"
+    names.write_text(text)
+    res = cli("eval", *pair, "--metrics", "dice", "--label-names", names)
+    assert res.exit_code == 2, res.stdout
+    assert res.stderr.count("\n") == 1 and expected in res.stderr, res.stderr
+
+
+def test_a_byte_order_mark_is_no_reason_to_refuse_a_label_or_requirements_file(tmp_path, pair):
+    names = tmp_path / "names.json"
+    names.write_bytes(b'\xef\xbb\xbf{"1": "liver"}')
+    req = tmp_path / "req.toml"
+    req.write_bytes(b'\xef\xbb\xbfrequire = ["dice>=0.5"]\n')
+    res = cli("eval", *pair, "--metrics", "dice", "--label-names", names, "--require-file", req, "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    import json
+
+    assert json.loads(res.stdout)["cases"][0]["classes"]["1"]["name"] == "liver"
+
+
+def test_a_result_file_with_a_key_twice_is_refused_and_a_bom_is_read(tmp_path, pair):
+    out = tmp_path / "base.json"
+    assert cli("eval", *pair, "--metrics", "dice", "--json", out, "-q").exit_code == 0
+    text = out.read_text()
+    dup = tmp_path / "dup.json"  # a second "summary" that Python's json would silently take
+    dup.write_text(text.rstrip()[:-1] + ', "summary": {"n_cases": 1, "classes": {}, "mean_over_classes": {}}}\n')
+    res = cli("compare", out, dup)
+    assert res.exit_code == 2 and "has the key 'summary' twice in one object" in res.stderr, res.stderr
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    res = cli("compare", out, bom)
+    assert res.exit_code == 0, res.stderr
+
+
+def test_plots_into_an_input_folder_are_refused(tmp_path):
+    """The PNG plots would be read as prediction cases by the next run of the same command."""
+    pytest.importorskip("matplotlib")
+    for d in ("p", "g"):
+        (tmp_path / d).mkdir()
+        np.save(tmp_path / d / "c1.npy", np.eye(4, dtype=np.uint8))
+    res = cli("eval", tmp_path / "p", tmp_path / "g", "--metrics", "dice", "--plots", tmp_path / "p")
+    assert res.exit_code == 2 and "is the input folder" in res.stderr, res.stderr
+    assert sorted(os.listdir(tmp_path / "p")) == ["c1.npy"]
+
+
+def test_control_characters_in_names_and_options_are_shown_escaped(tmp_path, pair):
+    """An escape sequence in a class name (from a label file or a NIfTI header) or in an option
+    reached the terminal as is (\\x1b[2J clears it), and a newline split a table row or an
+    error line in two."""
+    names = tmp_path / "names.json"
+    names.write_text('{"1": "a\\nb\\u001b[2Jc\\u202e"}')
+    res = cli("eval", *pair, "--metrics", "dice", "--label-names", names)
+    assert res.exit_code == 0, res.stderr
+    assert "\x1b" not in res.stdout and "\u202e" not in res.stdout
+    assert "a\\nb\\x1b[2Jc\\u202e" in res.stdout
+    res = cli("eval", *pair, "--metrics", "dice", "--require", "dice>=0.5\n\x1b[2J")
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "\x1b" not in res.stderr
+    assert "dice>=0.5\\n\\x1b[2J" in res.stderr

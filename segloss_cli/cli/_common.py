@@ -55,6 +55,10 @@ OPTIONS = {
     "metrics": "--metrics",
     "losses": "--losses",
     "empty_policy": "--empty-policy",
+    "empty_values": "--empty-value",
+    "convention": "--convention",
+    "assd_mode": "--assd-mode",
+    "reduction": "--reduction",
     "hd_mode": "--hd-mode",
     "surface": "--surface",
     "hd_percentile": "--hd-percentile",
@@ -91,8 +95,11 @@ def cli_options() -> dict[str, str]:
 
 
 def err(message: str) -> None:
-    """One line on stderr."""
-    typer.echo(message, err=True)
+    """One line on stderr: a control character in user text (a newline in a --require, an
+    escape sequence in a file name) is shown escaped (report.text.printable)."""
+    from ..report.text import printable
+
+    typer.echo(printable(message), err=True)
 
 
 def stderr_console():

@@ -103,8 +103,9 @@ def losses_command(
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+
+    from ..report.text import escape
 
     def dflt(p):
         v = PARAMS[p].default

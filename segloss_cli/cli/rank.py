@@ -67,6 +67,10 @@ def check_report_outputs(
             raise UsageError(f"--plots {plots}: folder {parent} does not exist; create it first")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise UsageError(f"--plots {plots}: folder {parent} is not writable; choose another folder")
+        for inp in inputs:  # PNG plots in an input folder would be read as cases by the next run
+            if plots.is_dir() and Path(inp).is_dir() and os.path.samefile(plots, inp):
+                raise UsageError(f"--plots {plots}: is the input folder {inp}; its PNGs would be read as cases, "
+                                 "write the plots elsewhere")  # fmt: skip
 
 
 def write_report(report: Any, html: Optional[Path], plots: Optional[Path]) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from rich.markup import escape
 from rich.table import Table
 
 from .markdown import details, md_escape, md_table
 from .table import fmt
+from .text import escape
 
 _STATUS_TEXT = {
     "ok": "ok",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.markup import escape
 from rich.table import Table
 
 from .table import fmt
+from .text import escape
 
 
 def failed_table(checks: Sequence, *, total: int) -> Table:

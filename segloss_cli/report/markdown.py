@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Optional
 from ..model import RunResult
 from .summary import mean_std
 from .table import _header, fmt
+from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..gate import Check
@@ -29,7 +30,7 @@ def md_escape(text: str) -> str:
     backslash-escaped, ``<`` and ``&`` as entities (no HTML tag can start), line breaks as
     spaces. An underscore inside a word stays as it is (GFM never reads it as emphasis), so
     ``volume_similarity`` reads well in the raw text too."""
-    chars = str(text).replace("\r", " ").replace("\n", " ")
+    chars = printable(str(text).replace("\r", " ").replace("\n", " "))
     out = []
     for i, ch in enumerate(chars):
         if ch in _HTML:

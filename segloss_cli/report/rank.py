@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from rich.table import Table
 
 from .table import NULL, fmt
+from .text import escape
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..rank import Ranking, RunTaskStats, TaskRanking
@@ -84,7 +85,7 @@ def final_table(ranking: Ranking) -> Table:
     for f in ranking.final:
         table.add_row(
             str(f.rank),
-            f.name,
+            escape(f.name),
             f"{f.mean_rank:.2f}",
             _share(f.first_frequency),
             *(_share(v) for v in f.rank_frequencies),
@@ -103,7 +104,7 @@ def tasks_table(ranking: Ranking) -> Table:
     table.add_column("metric", no_wrap=True)
     table.add_column("cases", justify="right", no_wrap=True)
     for name in ranking.names:
-        table.add_column(name, no_wrap=True)
+        table.add_column(escape(name), no_wrap=True)
     for task in ranking.tasks:
         cells = []
         for row in task.runs:
@@ -111,16 +112,16 @@ def tasks_table(ranking: Ranking) -> Table:
                 f"#{row.rank} {_ci(row, task.unit)}\n{_versus(row, ranking.alpha)}, first {_share(row.first_frequency)}"
             )
         cases = str(task.n_cases) + (f" ({task.n_dropped} dropped)" if task.n_dropped else "")
-        table.add_row(class_title(task), task.metric, cases, *cells, end_section=True)
+        table.add_row(escape(class_title(task)), task.metric, cases, *cells, end_section=True)
     return table
 
 
 def print_ranking(ranking: Ranking, console: Any) -> None:
-    console.print(headline(ranking))
+    console.print(escape(headline(ranking)))
     console.print(final_table(ranking))
     console.print(tasks_table(ranking))
     for note in ranking.notes:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(f"[dim]note: {escape(note)}[/]")
 
 
 def _md(text: str) -> str:

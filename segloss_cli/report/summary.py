@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Optional
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..model import DATASET_KEYS, RunResult, Stats
-from .table import NULL, _header, fmt, print_fitted
+from .table import NULL, _header, fmt, left_out_note, print_fitted, shown
+from .text import escape
 
 
 def mean_std(stats: Optional[Stats], unit: Optional[str] = None) -> str:
@@ -39,7 +39,7 @@ def summary_table(run: RunResult) -> Table:
     if summary is None:
         return table
     losses = summary.losses or {}
-    for entry in summary.classes:
+    for entry in shown(summary.classes):
         first = next(iter(entry.metrics.values()), None)
         count = "" if first is None else str(first.n + first.n_null)
         cells = [escape(str(entry.label)), escape(entry.name or ""), count]
@@ -87,7 +87,7 @@ def pooled_table(run: RunResult) -> Optional[Table]:
     table.add_column("name", no_wrap=True)
     for m in metrics:
         table.add_column(_header(m, run.metric_units.get(m), run.settings), justify="right", no_wrap=True)
-    for row in pooled.classes:
+    for row in shown(pooled.classes):
         table.add_row(
             escape(str(row.label)),
             escape(row.name or ""),
@@ -118,6 +118,9 @@ def print_summary(run: RunResult, console: Console, *, aggregate: str = "cases")
         if table is not None and line is not None:
             print_fitted(console, table, 2)
             console.print(line)
+    note = None if run.summary is None else left_out_note(len(run.summary.classes), "--summary-csv and --format json")
+    if note is not None:
+        console.print(note)
     worst = worst_table(run)
     if worst is not None:
         console.print(worst)

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..model import RunResult
+from .text import escape
 
 NULL = "-"
+
+# Class rows a terminal table shows: TotalSegmentator (117), ADE20K (150) and COCO-stuff (171)
+# fit; a table of thousands of rows (an instance map, 65,535 labels) is no reading and took
+# minutes to lay out. The rest is in --format json/csv, and the mean row covers every class.
+MAX_TABLE_CLASSES = 200
+
+
+def shown(rows: Sequence[Any]) -> Sequence[Any]:
+    """The class rows a table shows: the first :data:`MAX_TABLE_CLASSES` in class order."""
+    return rows[:MAX_TABLE_CLASSES]
+
+
+def left_out_note(n_classes: int, where: str = "--format json/csv (or --json/--csv FILE)") -> Optional[str]:
+    """The line under a table that shows only the first classes (None when it shows all)."""
+    if n_classes <= MAX_TABLE_CLASSES:
+        return None
+    return (
+        f"[dim]table: the first {MAX_TABLE_CLASSES:,} of {n_classes:,} classes ({n_classes - MAX_TABLE_CLASSES:,} "
+        f"left out; the mean row is over all of them); every class is in {where}[/]"
+    )
 
 
 def fmt(value: Any, unit: Optional[str] = None) -> str:
@@ -45,14 +66,15 @@ def case_table(run: RunResult, index: int = 0) -> Table:
     table.add_column("status", no_wrap=True)
     for m in metrics:
         table.add_column(_header(m, run.metric_units.get(m), run.settings), justify="right", no_wrap=True)
-    for row in case.classes:
+    rows = shown(case.classes)
+    for row in rows:
         cells = [
             escape(str(row.label)),
             escape(row.name or ""),
             row.status if row.status == "ok" else f"[yellow]{row.status}[/]",
         ]
         cells += [fmt(row.metrics.get(m), run.metric_units.get(m)) for m in metrics]
-        table.add_row(*cells, end_section=len(case.classes) > 1 and row is case.classes[-1])
+        table.add_row(*cells, end_section=len(case.classes) > 1 and row is rows[-1])
     if len(case.classes) > 1:  # as the folder summary has: the mean of the defined class values
         means = []
         for m in metrics:
@@ -119,10 +141,11 @@ def loss_table(run: RunResult, index: int = 0) -> Table:
     names = [n for n in run.loss_names if n in case.losses]
     for name in names:
         table.add_column(name, justify="right", no_wrap=True)
-    for row in case.classes:
+    rows = shown(case.classes)
+    for row in rows:
         cells = [escape(str(row.label)), escape(row.name or "")]
         cells += [fmt(case.losses[n].per_class.get(row.label)) for n in names]
-        table.add_row(*cells, end_section=row is case.classes[-1])
+        table.add_row(*cells, end_section=row is rows[-1])
     table.add_row("", "[bold]reduced[/]", *(fmt(case.losses[n].value) for n in names))
     return table
 
@@ -138,6 +161,9 @@ def print_table(run: RunResult, console: Console) -> None:
             print_fitted(console, case_table(run, i), 3)
         if run.cases[i].losses:
             print_fitted(console, loss_table(run, i), 2)
+        note = left_out_note(len(run.cases[i].classes))
+        if note is not None:
+            console.print(note)
     hidden = [m for m in run.metric_names if m not in (run.table_metrics or run.metric_names)]
     if hidden:
         console.print(
