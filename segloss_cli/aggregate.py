@@ -52,10 +52,12 @@ class Values:
             v = float(defined[0])
             m = v + 0.0  # numpy's mean sums from 0.0: -0.0 becomes 0.0 (its percentiles keep -0.0)
             return Stats(mean=m, std=0.0, median=v, q1=v, q3=v, min=v, max=v, n=n, n_null=n_null)
-        q1, med, q3 = np.percentile(defined, [25, 50, 75])
+        with np.errstate(invalid="ignore"):  # infinite values (a --convention's): inf - inf is NaN
+            q1, med, q3 = np.percentile(defined, [25, 50, 75])
+            std = float(defined.std())
         return Stats(
             mean=float(defined.mean()),
-            std=float(defined.std()),
+            std=std,
             median=float(med),
             q1=float(q1),
             q3=float(q3),
@@ -112,6 +114,8 @@ class RunningSummary:
         self._sign = 1.0 if higher_is_better else -1.0
         self._k = k
         self._worst: list[tuple] = []
+        self._loss_sums: Any = None  # --reduction batch: the cases' loss sums added so far
+        self._loss_sums_missing = False
 
     def add(self, case: CaseResult) -> None:
         index = self.n_cases
@@ -151,6 +155,22 @@ class RunningSummary:
                     self._per_loss.setdefault(lab, {}).setdefault(name, Values()).add(value)
         if self._worst_metric is not None:
             self._add_worst(case, index)
+        if case.loss_sums is not None:
+            from .losses.compute import pool_case_sums
+
+            got = case.loss_sums
+            self._loss_sums = got if self._loss_sums is None else pool_case_sums([self._loss_sums, got])
+        elif case.losses:
+            self._loss_sums_missing = True
+
+    def batch_losses(self, params: Any, names: Sequence[str]) -> Optional[dict]:
+        """--reduction batch: each loss of the cases' sums added (losses.compute.losses_from_sums);
+        None when no case computed a loss or one came without its sums."""
+        if self._loss_sums is None or self._loss_sums_missing:
+            return None
+        from .losses.compute import losses_from_sums
+
+        return losses_from_sums(self._loss_sums, params, tuple(names))
 
     def _add_worst(self, case: CaseResult, index: int) -> None:
         metric, sign = str(self._worst_metric), self._sign
@@ -213,8 +233,9 @@ class RunningSummary:
         self._trim_worst()
         return WorstCases(self._worst_metric, tuple(r[5] for r in self._worst))
 
-    def pooled(self, *, empty_policy: str) -> Optional[Pooled]:
-        """The pooled view (:func:`pooled`) of the cases so far; None when one lacks its counts."""
+    def pooled(self, *, empty_policy: str, empty_values: Optional[dict] = None) -> Optional[Pooled]:
+        """The pooled view (:func:`pooled`) of the cases so far; None when one lacks its counts.
+        ``empty_values``: the per-metric empty-case table (status -> metric -> value)."""
         if not self._counted:
             return None
         labels = self.labels()
@@ -226,6 +247,7 @@ class RunningSummary:
             self.n_cases,
             self.metric_names,
             empty_policy,
+            empty_values,
         )
 
 
@@ -284,10 +306,11 @@ def _pooled_from(
     n_cases: int,
     metric_names: Sequence[str],
     empty_policy: str,
+    empty_values: Optional[dict] = None,
 ) -> Pooled:
     """The pooled view from each label's (TP, FP, FN) sums and the counted voxels of the run."""
     from .metrics.overlap import Counts
-    from .metrics.registry import all_metrics, apply_empty_rule, class_status
+    from .metrics.registry import all_metrics, apply_empty_rule, apply_empty_values, class_status
 
     tp, fp, fn = (np.array([s[i] for s in sums], dtype=np.int64).reshape(-1) for i in range(3))
     tn = n_total - tp - fp - fn
@@ -300,6 +323,8 @@ def _pooled_from(
     for i, lab in enumerate(labels):
         status = class_status(int(tp[i] + fp[i]), int(tp[i] + fn[i]))
         metrics = {m: apply_empty_rule(specs[m], values[m][i], status, empty_policy, None) for m in confusion}
+        if empty_values and status != "ok":
+            apply_empty_values(metrics, status, empty_values, None)
         rows.append(
             PooledClass(
                 lab,

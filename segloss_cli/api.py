@@ -15,11 +15,12 @@ these parameter names.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, TypeVar, Union, cast
 
 from .classes import ClassSelection, LabelTable, Region, header_label_table, label_table_from, load_label_table
 from .errors import UsageError
@@ -30,6 +31,7 @@ from .losses.registry import PARAMS as LOSS_PARAMS
 from .losses.registry import LossParams
 from .losses.registry import select as select_losses
 from .metrics.params import SurfaceParams
+from .metrics.registry import parse_empty_values
 from .metrics.registry import select as select_metrics
 from .model import CaseResult, MissingPolicy, PairingSummary, RunResult
 
@@ -97,6 +99,25 @@ def _names(value: Names, select: Callable[[Optional[str]], Any]):
     return select(",".join(value)) if value else select("none")
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _presets(func: _F) -> _F:
+    """``convention="monai"``: the preset's settings for every keyword the caller did not give
+    (conventions.apply); a mapping is a preset already applied (the command line's)."""
+
+    @functools.wraps(func)
+    def make(**kw: Any) -> Any:
+        if isinstance(kw.get("convention"), str):
+            from .conventions import apply
+
+            kw = apply(kw["convention"], kw)
+        return func(**kw)
+
+    return cast(_F, make)
+
+
+@_presets
 def make_params(
     *,
     metrics: Names = None,
@@ -108,6 +129,8 @@ def make_params(
     label_names: Union[None, PathLike, Mapping[Any, Any], LabelTable] = None,
     regions: Optional[Mapping[str, Sequence[int]]] = None,
     empty_policy: str = "worst",
+    empty_values: Any = None,
+    convention: Union[None, str, Mapping[str, Any]] = None,
     pred_type: str = "auto",
     channel_axis: Optional[int] = None,
     threshold: float = 0.5,
@@ -117,6 +140,8 @@ def make_params(
     palette: Any = None,
     hd_percentile: float = 95.0,
     hd_mode: str = "max",
+    assd_mode: str = "pooled",
+    reduction: str = "case",
     surface: Optional[str] = None,
     nsd_tolerance_mm: Union[float, Mapping[Optional[int], float]] = 1.0,
     worst_distance_mm: Optional[float] = None,
@@ -150,6 +175,18 @@ def make_params(
     the file system's keywords (``{"endpoint_url": ..., "anon": True}``); never recorded.
     ``lesion_*``: the lesion metrics' parameters (metrics.lesion.LesionParams): a BraTS preset
     (``"brats-gli"``, the default, ``"brats-men"``, ...), then each keyword given overrides it.
+    ``empty_values``: per-metric values of the empty cases, over ``empty_policy``'s rule:
+    ``{"dice": {"both": 1, "gt": 0}, "hd": {"one": "inf"}}`` or ``"dice:both=1,gt=0;hd:one=inf"``
+    (statuses both, gt, pred, one, any; values a number, ``inf``, ``nan``/``skip``: undefined,
+    left out of means, or ``worst``: the worst distance). ``convention``: a peer tool's
+    definitions (segloss_cli.conventions: ``"monai"``, ``"nnunet"``, ``"medpy"``,
+    ``"deepmind"``, ``"metricsreloaded"``, ``"seg-metrics"``; ``"segloss"`` is the default's):
+    every keyword the preset sets and the call does not give takes the preset's value, and
+    the result's settings record it (``settings["convention"]``). ``assd_mode``: ``"pooled"``
+    (sum of both directions over n_P + n_G) or ``"mean"`` (the mean of the two directed means,
+    MedPy's assd). ``reduction``: the losses of a folder, ``"case"`` (each case's, summarised over
+    cases) or ``"batch"`` (also each loss of the sums of all cases, as if they were one volume:
+    ``summary.pooled.losses``; MONAI batch=True, SMP's default).
     ``surface``: the surface model of the distance metrics, ``"voxel"`` (None: the default) or
     ``"surfel"`` (DeepMind surface-distance's area-weighted voxel-corner surfels); given, it
     also sets lesion_hd95's, which is otherwise the lesion preset's (surfel for BraTS).
@@ -210,9 +247,13 @@ def make_params(
             names_from=table.source,
         ),
         empty_policy=empty_policy,  # type: ignore[arg-type]
+        empty_values=parse_empty_values(empty_values),
+        convention=None if convention is None else dict(convention),  # type: ignore[arg-type]
+        loss_reduction=reduction,
         surface=SurfaceParams(
             hd_percentile=hd_percentile,
             hd_mode=hd_mode,  # type: ignore[arg-type]
+            assd_mode=assd_mode,  # type: ignore[arg-type]
             nsd_tolerance_mm=default_tau,
             nsd_tolerance_per_label=per_label,
             worst_distance_mm=worst_distance_mm,

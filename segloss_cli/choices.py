@@ -62,6 +62,14 @@ class SurfaceModel(Choice):
     SURFEL = "surfel"
 
 
+class AssdMode(Choice):
+    """assd: pooled over both surfaces (MONAI symmetric=True, MetricsReloaded) or the mean of the two
+    directed means (MedPy's assd; segloss's masd)."""
+
+    POOLED = "pooled"
+    MEAN = "mean"
+
+
 class MissingPolicy(Choice):
     """Folders: a ground truth without a prediction is an error, scored as empty, or skipped."""
 

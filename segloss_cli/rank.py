@@ -493,7 +493,7 @@ def _value_matrix(
     A class row a case lacks in one run (the class is in neither that run's PRED nor its GT,
     while another run predicted it) is both_empty there, and takes that status's value.
     """
-    from .metrics.registry import all_metrics, apply_empty_rule
+    from .metrics.registry import all_metrics, apply_empty_rule, parse_empty_values
 
     spec = all_metrics()[metric]
     out = np.full((len(cases), len(runs)), np.nan)
@@ -501,10 +501,12 @@ def _value_matrix(
     for j, run in enumerate(runs.values()):
         by_case = {c.case: c for c in run.cases}
         policy = str(run.settings.get("empty_policy", "worst"))
+        cells = parse_empty_values(run.settings.get("empty_values")).get(metric, {})  # a --convention's values
         for i, case_id in enumerate(cases):
             row = _row(by_case[case_id], label)
             if row is None:
                 value = apply_empty_rule(spec, math.nan, "both_empty", policy, None)
+                value = cells.get("both_empty", value) if cells.get("both_empty") != "worst" else value
             else:
                 value = row.metrics.get(metric)
                 name = name or row.name

@@ -356,7 +356,12 @@ def merge_runs(paths: Sequence[Union[str, os.PathLike]]) -> RunResult:
     unknown = [m for m in metrics if m not in specs]
     if unknown:
         raise InputError(f"shard settings name an unknown metric {unknown[0]!r}", first.path)
-    params = RecordedParams(metrics=metrics, empty_policy=settings.get("empty_policy", "worst"), recorded=settings)
+    params = RecordedParams(
+        metrics=metrics,
+        empty_policy=settings.get("empty_policy", "worst"),
+        empty_values=settings.get("empty_values") or {},
+        recorded=settings,
+    )
     cases.sort(key=lambda c: c.case)
     return assemble_run(
         tuple(cases),

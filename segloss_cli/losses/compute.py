@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -82,6 +83,86 @@ def _num(v) -> Optional[float]:
     return v if math.isfinite(v) else None
 
 
+@dataclass(frozen=True)
+class CaseSums:
+    """What the sum-based losses of a case are formulas of, kept for ``--reduction batch``
+    (sums added over cases, then the formulas once: MONAI batch=True, SMP's default dims).
+
+    ``sums``/``log``/``log_raw``: per column of ``all_labels``; ``reported``: the per-class rows.
+    """
+
+    all_labels: tuple[int, ...]
+    reported: tuple[int, ...]
+    sums: Any  # sums.Sums
+    log: Any  # variants.LogSums or None
+    log_raw: Any
+    sigmoid: bool
+    kind: str
+
+
+def _pool_fields(records, attr: str, labels: tuple[int, ...]):
+    """One sums record (Sums or LogSums) over ``labels``: each case's columns added in."""
+    first = getattr(records[0], attr)
+    if first is None:
+        return None
+    col = {lab: i for i, lab in enumerate(labels)}
+    fields: dict[str, Any] = {}
+    for name in first.__dataclass_fields__:
+        if name == "labels":
+            continue
+        if getattr(first, name) is None:
+            fields[name] = None
+            continue
+        total = np.zeros(len(labels))
+        for r in records:
+            idx = np.array([col[lab] for lab in r.all_labels], dtype=np.int64)
+            np.add.at(total, idx, np.asarray(getattr(getattr(r, attr), name), dtype=np.float64))
+        fields[name] = total
+    return type(first)(labels, **fields)
+
+
+def pool_case_sums(records) -> CaseSums:
+    """The batch's sums: every case's per-class sums added, by label (a label a case lacks adds 0)."""
+    from ..classes import class_order
+    from ..errors import UsageError
+
+    if len({r.sigmoid for r in records}) > 1:
+        raise UsageError("@reduction batch: some cases have one sigmoid channel and others several; score them apart")
+    labels = tuple(sorted({lab for r in records for lab in r.all_labels}))
+    reported = tuple(sorted({lab for r in records for lab in r.reported}, key=class_order))
+    return CaseSums(
+        labels,
+        reported,
+        _pool_fields(records, "sums", labels),
+        _pool_fields(records, "log", labels),
+        _pool_fields(records, "log_raw", labels),
+        records[0].sigmoid,
+        records[0].kind,
+    )
+
+
+def losses_from_sums(record: CaseSums, params: LossParams, names: tuple[str, ...]) -> dict:
+    """The sum-based losses of ``record`` (one case's sums, or a batch's pooled ones)."""
+    from ..model import LossResult
+    from .context import Ctx
+
+    values = params.resolved()
+    weights = resolve_weights(values["weights"], record.all_labels)
+    col = {lab: n for n, lab in enumerate(record.all_labels)}
+    idx = np.array([col[lab] for lab in record.reported], dtype=np.int64)
+    w_all = np.array([weights[lab] for lab in record.all_labels], dtype=np.float64)
+    ctx = Ctx(record.sums, idx, w_all, values, record.sigmoid, record.log, record.log_raw)
+    formulas = _formulas()
+    out = {}
+    for name in names:
+        per, value = formulas[name](ctx)
+        per_class = {} if per is None else {lab: _num(v) for lab, v in zip(record.reported, per)}
+        out[name] = LossResult(
+            name, _num(value), per_class, _params_out(name, values, weights, record.kind, record.sigmoid)
+        )
+    return out
+
+
 def compute_losses(
     pred,
     gt,
@@ -91,12 +172,14 @@ def compute_losses(
     names: tuple[str, ...],
     ignore_label: Optional[int] = None,
     renormalize: bool = False,
-) -> dict:
+    keep_sums: bool = False,
+):
     """Every loss in ``names`` of one case as ``{name: LossResult}``.
 
     Sum-based losses share one pass over the data; Lovasz losses sort once per class.
     ``classes.all_labels`` are the channels (every class, for CE-type losses);
     ``classes.reported`` are the per-class rows and the classes region losses average over.
+    ``keep_sums``: return ``(losses, CaseSums)``, the sums for a batch reduction.
     """
     from ..model import LossResult
     from .context import Ctx
@@ -104,7 +187,7 @@ def compute_losses(
     from .sums import compute_sums
 
     if not names:
-        return {}
+        return ({}, None) if keep_sums else {}
     values = params.resolved()
     all_labels = tuple(int(v) for v in classes.all_labels)
     reported = tuple(int(v) for v in classes.reported)
@@ -151,4 +234,6 @@ def compute_losses(
             value = ctx.mean(per)
         per_class = {} if per is None else {lab: _num(v) for lab, v in zip(reported, per)}
         out[name] = LossResult(name, _num(value), per_class, _params_out(name, values, weights, pred.kind, sigmoid))
+    if keep_sums:
+        return out, CaseSums(all_labels, reported, sums, log, log_raw, sigmoid, str(pred.kind))
     return out

@@ -378,7 +378,7 @@ def _reducers(params: SurfaceParams):
     return {
         "hd": lambda sd, label: hausdorff(sd),
         "hd95": lambda sd, label: hausdorff_percentile(sd, q, str(params.hd_mode)),
-        "assd": lambda sd, label: assd(sd),
+        "assd": (lambda sd, label: masd(sd)) if params.assd_mode == "mean" else (lambda sd, label: assd(sd)),
         "masd": lambda sd, label: masd(sd),
         "nsd": lambda sd, label: nsd(sd, params.nsd_tolerance(label)),
         # Directed (one-way) distances: pg from the PRED surface to the GT surface, gp back.

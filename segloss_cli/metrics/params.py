@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..choices import HdMode, SurfaceModel
+from ..choices import AssdMode, HdMode, SurfaceModel
 from ..errors import UsageError
 
 
@@ -30,11 +30,14 @@ class SurfaceParams:
     worst_distance_mm: Optional[float] = None
     # boundary_iou's band: round(ratio x image diagonal) voxels (the reference's dilation_ratio)
     boundary_iou_ratio: float = 0.02
+    # assd: pooled over both surfaces (default) or the mean of the two directed means (MedPy)
+    assd_mode: AssdMode = AssdMode.POOLED
     surface: SurfaceModel = SurfaceModel.VOXEL
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "hd_mode", HdMode.parse(self.hd_mode, "@hd_mode"))
+            object.__setattr__(self, "assd_mode", AssdMode.parse(self.assd_mode, "@assd_mode"))
             object.__setattr__(self, "surface", SurfaceModel.parse(self.surface, "@surface"))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
