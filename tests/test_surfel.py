@@ -171,7 +171,7 @@ def test_area_table_closed_forms(spacing):
 @st.composite
 def _pairs(draw):
     nd = draw(st.sampled_from([2, 3]))
-    shape = tuple(draw(st.integers(2, 7 if nd == 3 else 10)) for _ in range(nd))
+    shape = tuple(draw(st.integers(1, 7 if nd == 3 else 10)) for _ in range(nd))
     n = int(np.prod(shape))
     p = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n))).reshape(shape)
     g = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n))).reshape(shape)
