@@ -9,7 +9,7 @@ buffers are merged serially at the end (no atomics, deterministic).
 import numpy as np
 from numba import prange
 
-from ._jit import jit
+from ._jit import borrowed, jit
 
 LUT_MAX = 1 << 16  # largest class label served by a lookup table
 
@@ -63,6 +63,7 @@ def confusion_counts(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ig
     Label maps are long runs of equal (PRED, GT) pairs, so the loop only compares raw values
     and counts the run; class lookup and the counter update happen once per run.
     """
+    lut, sorted_labels = borrowed(lut), borrowed(sorted_labels)
     n0, n1, n2 = gt.shape
     nrows = n0 * n1
     k = sorted_labels.size

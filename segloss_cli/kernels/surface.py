@@ -10,7 +10,7 @@ kernel view has a dummy leading axis of length 1 that must not create surfaces.
 import numpy as np
 from numba import prange
 
-from ._jit import jit
+from ._jit import borrowed, jit
 from .confusion import _class_index
 
 PRED_BIT = np.uint8(1)
@@ -25,6 +25,7 @@ def class_boxes(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore,
     absent from a mask has ``lo > hi`` on every axis. Rows are walked as runs of equal
     (PRED, GT) pairs: the class lookup and box update happen once per run, not per voxel.
     """
+    pred, gt, lut, sorted_labels = borrowed(pred), borrowed(gt), borrowed(lut), borrowed(sorted_labels)
     n0, n1, n2 = gt.shape
     nrows = n0 * n1
     k = sorted_labels.size

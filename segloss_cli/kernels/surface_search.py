@@ -29,7 +29,7 @@ import numpy as np
 from numba import prange
 
 from . import edt as E
-from ._jit import jit
+from ._jit import borrowed, jit
 
 INF = np.inf
 
@@ -104,6 +104,13 @@ def surface_points(pred, gt, lut, sorted_labels, use_lut, active, ign, has_ignor
     of the active classes' masks; neighbours are read from the full maps. Rows are counted,
     then filled (each row's slice known from the counts), then grouped by class (stable).
     """
+    pred, gt, lut, sorted_labels, active = (
+        borrowed(pred),
+        borrowed(gt),
+        borrowed(lut),
+        borrowed(sorted_labels),
+        borrowed(active),
+    )
     n0, n1, n2 = gt.shape
     k = sorted_labels.size
     nrows = b0 * b1
