@@ -30,6 +30,19 @@ def class_lookup(labels):
 
 
 @jit(inline="always")
+def lower_bound(a, lo, hi, v):
+    """First index i in [lo, hi) with a[i] >= v (hi when none): np.searchsorted on a[lo:hi],
+    written out because numba's searchsorted costs ~0.5 s of compilation per process."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@jit(inline="always")
 def _class_index(value, lut, sorted_labels, use_lut):
     v = np.int64(value)
     k = sorted_labels.size
@@ -37,7 +50,7 @@ def _class_index(value, lut, sorted_labels, use_lut):
         if v >= 0 and v < lut.size:
             return lut[v]
         return k
-    i = np.searchsorted(sorted_labels, v)
+    i = lower_bound(sorted_labels, 0, k, v)
     if i < k and sorted_labels[i] == v:
         return i
     return k
