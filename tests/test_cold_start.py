@@ -20,6 +20,7 @@ import segloss_cli
 from segloss_cli import kernels
 from segloss_cli.api import score, score_files
 from segloss_cli.errors import InputError
+from segloss_cli.kernels._jit import ParallelKernel
 from tests.conftest import write_nifti
 
 ROOT = Path(segloss_cli.__file__).resolve().parent.parent
@@ -31,7 +32,10 @@ def _signatures() -> dict[str, set]:
     for info in pkgutil.iter_modules(kernels.__path__):
         mod = importlib.import_module(f"segloss_cli.kernels.{info.name}")
         for name, obj in vars(mod).items():
-            if hasattr(obj, "signatures") and hasattr(obj, "py_func"):
+            if isinstance(obj, ParallelKernel):  # the serial and the parallel twin (or pinned calls to them)
+                out[f"{info.name}.{name}"] = set(getattr(obj.serial, "dispatcher", obj.serial).signatures)
+                out[f"{info.name}.{name}.parallel"] = set(getattr(obj.parallel, "dispatcher", obj.parallel).signatures)
+            elif hasattr(obj, "signatures") and hasattr(obj, "py_func"):
                 out[f"{info.name}.{name}"] = set(obj.signatures)
     return out
 
@@ -105,8 +109,8 @@ def test_edt_runs_one_strided_specialisation():
     b = euclidean_distance_transform(np.asfortranarray(sites), spacing_mm=(1.0, 2.0, 3.0))
     np.testing.assert_array_equal(a, b)
     assert a[1, 2, 3] == 0 and a[0, 2, 3] == 1.0 and a[1, 2, 4] == 3.0
-    assert len(edt._pass_axis0.signatures) == 1
-    assert edt._pass_axis0.signatures[0][0].layout == "A"
+    assert len(edt._pass_axis0.serial.signatures) == 1
+    assert edt._pass_axis0.serial.signatures[0][0].layout == "A"
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16])
@@ -183,3 +187,63 @@ def test_cache_key_names_the_version_and_the_sources():
 
     key = cache_key()
     assert key.startswith(segloss_cli.__version__ + "-") and len(key.split("-")[-1]) == 16
+
+
+def _variant_cases():
+    """API calls that between them run every prange kernel: label maps of one and of mixed
+    widths, labels beyond the lookup table, far objects, an ignore label, regions, a 2-D image,
+    probabilities and logits with every loss, sigmoid channels."""
+    from segloss_cli.cli.warmup import _cases
+
+    spacing = (0.8, 0.9, 2.5)
+    calls = []
+    for pred, gt in _cases(np, "int32"):  # includes the 70000-label (general path) case
+        calls.append((pred, gt, dict(spacing_mm=spacing, metrics="all")))
+    pred, gt = _cases(np, "uint16")[0]
+    calls.append((pred.astype(np.uint8), gt, dict(spacing_mm=spacing, metrics="all")))  # mixed widths
+    ign = gt.copy()
+    ign[:, :, 0] = 9
+    calls.append((pred, ign, dict(spacing_mm=spacing, metrics="all", ignore_label=9)))
+    two = {"A": [1, 2], "B": [2, 3]}
+    calls.append((pred, gt, dict(spacing_mm=spacing, metrics="dice,hd95,nsd", regions=two)))
+    calls.append((pred.astype(np.uint8), gt, dict(spacing_mm=spacing, metrics="dice,hd95", regions=two)))  # pair table
+    calls.append((pred.astype(np.float32), gt, dict(spacing_mm=spacing, pred_type="labels", losses="all")))
+    calls.append((pred[:, :, 5], gt[:, :, 5], dict(spacing_mm=(1.0, 1.0), metrics="all")))
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(4,) + gt.shape).astype(np.float32)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=0, keepdims=True)
+    calls.append((probs, gt, dict(spacing_mm=spacing, losses="all")))
+    calls.append((logits, gt, dict(spacing_mm=spacing, pred_type="logits", losses="all", ignore_label=3)))
+    sig = 1 / (1 + np.exp(-logits[:3]))
+    regions = {"W": [1, 2, 3], "T": [2, 3], "E": [3]}
+    calls.append((sig, gt, dict(spacing_mm=spacing, pred_type="sigmoid", regions=regions)))
+    return calls
+
+
+def test_serial_and_parallel_kernels_give_the_same_bits():
+    """Small inputs run the serial twin of every prange kernel, large ones the parallel
+    version (kernels._jit.PARALLEL_MIN_ITEMS): both must give the same numbers, bit for bit
+    (fixed chunks, merged in order), and the same result documents."""
+    import json
+
+    from segloss_cli.kernels._jit import kernel_variant
+
+    for pred, gt, params in _variant_cases():
+        docs = []
+        for variant in ("serial", "parallel"):
+            with kernel_variant(variant):
+                docs.append(json.dumps(score(pred, gt, **params).to_dict(), sort_keys=True))
+        assert docs[0] == docs[1], params
+    from segloss_cli.metrics.distance import euclidean_distance_transform
+
+    sites = _variant_cases()[0][1] == 2
+    edts = []
+    for variant in ("serial", "parallel"):
+        with kernel_variant(variant):
+            edts.append(euclidean_distance_transform(sites, spacing_mm=(0.8, 0.9, 2.5)))
+    np.testing.assert_array_equal(edts[0], edts[1])
+    # These cases reach every prange kernel (nothing else in the suite is big enough to run
+    # the parallel versions): a kernel added without a case here fails this.
+    sigs = _signatures()
+    unused = {"edt.gather_sqrt.parallel"}  # the dense-EDT baseline of benchmarks/bench_surface_real.py
+    assert [k for k, v in sigs.items() if k.endswith(".parallel") and not v and k not in unused] == []

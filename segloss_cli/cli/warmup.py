@@ -67,7 +67,18 @@ def _cases(np: Any, dtype: str) -> list[tuple[Any, Any]]:
 
 def warm(dtypes: tuple[str, ...], *, losses: bool, echo: Any = None) -> int:
     """Score the synthetic cases of every dtype (and with ``losses`` every loss on score maps
-    and label maps); returns the number of cases scored."""
+    and label maps) with the serial and the parallel kernels (small inputs run the one, large
+    ones the other: kernels._jit.PARALLEL_MIN_ITEMS); returns the number of cases scored."""
+    from ..kernels._jit import kernel_variant
+
+    n = 0
+    for variant in ("serial", "parallel"):
+        with kernel_variant(variant):
+            n += _warm_variant(dtypes, losses=losses, echo=echo if variant == "parallel" else None)
+    return n
+
+
+def _warm_variant(dtypes: tuple[str, ...], *, losses: bool, echo: Any = None) -> int:
     import numpy as np
 
     from ..api import score

@@ -15,9 +15,14 @@ import os
 # own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import contextlib  # noqa: E402
 import sys  # noqa: E402
+import types  # noqa: E402
 
 import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.core.extending import intrinsic  # noqa: E402
 
 import segloss_cli as _package  # noqa: E402
 
@@ -89,10 +94,110 @@ def _keyed_cache_dir() -> None:
 _keyed_cache_dir()
 
 _BASE = dict(nogil=True, cache=True, error_model="numpy")
+_NO_JIT = bool(numba.config.DISABLE_JIT)  # type: ignore[attr-defined]  # set from NUMBA_DISABLE_JIT
+
+# Kernels declared parallel=True get a serial twin, used for calls whose largest array has
+# fewer elements than this (or when only one thread is available): compiling the prange version costs 2-6x
+# more CPU than the serial one (parfor analysis and an outlined gufunc per loop), while two or
+# more threads save little on a small input. A 240x240x155 BraTS volume (8.9M voxels) runs
+# the parallel version; the README's sample (2.7M voxels) and the test suite's small arrays
+# run the serial one and never compile the parallel one.
+PARALLEL_MIN_ITEMS = 1 << 22
+
+# "serial" or "parallel" forces every kernel to that variant (tests compare the two; `segloss
+# warmup` compiles both); None chooses by size. SEGLOSS_KERNEL_VARIANT sets it in a child process.
+_forced: list[str | None] = [os.environ.get("SEGLOSS_KERNEL_VARIANT") or None]
+
+
+class ParallelKernel:
+    """A prange kernel compiled twice on demand: ``parallel`` and its ``serial`` twin.
+
+    Both run the same source with the same fixed chunks (``CHUNKS``), so their results are the
+    same bits; a call picks one by the size of its largest array argument. The twin is a copy of
+    the function under another qualified name, so numba caches it in its own files.
+    """
+
+    def __init__(self, func, options):
+        self.py_func = func
+        self.parallel = numba.njit(**{**options, "parallel": True})(func)
+        twin = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+        twin.__qualname__ = func.__qualname__ + "__serial"
+        twin.__doc__ = func.__doc__
+        twin.__module__ = func.__module__
+        self.serial = numba.njit(**{**options, "parallel": False})(twin)
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+
+    @property
+    def variants(self):
+        return (self.serial, self.parallel)
+
+    def __call__(self, *args):
+        forced = _forced[0]
+        if forced is None:
+            n = 0
+            for a in args:
+                if isinstance(a, np.ndarray) and a.size > n:
+                    n = a.size
+            # get_num_threads starts numba's thread pool: asked only when the input is big
+            use_parallel = n >= PARALLEL_MIN_ITEMS and numba.get_num_threads() > 1
+        else:
+            use_parallel = forced == "parallel"
+        return (self.parallel if use_parallel else self.serial)(*args)
+
+
+@contextlib.contextmanager
+def kernel_variant(which: str | None):
+    """Run every ParallelKernel as ``which`` ("serial", "parallel"; None: by size) inside."""
+    before = _forced[0]
+    _forced[0] = which
+    try:
+        yield
+    finally:
+        _forced[0] = before
 
 
 def jit(**extra):
-    return numba.njit(**{**_BASE, **extra})
+    options = {**_BASE, **extra}
+    if options.get("parallel") and not _NO_JIT:
+        return lambda func: ParallelKernel(func, options)
+    return numba.njit(**options)
+
+
+def _borrowed_python(arr):
+    return arr
+
+
+if _NO_JIT:
+    borrowed = _borrowed_python
+else:
+
+    @intrinsic
+    def borrowed(typingctx, arr):
+        """The same array without its reference count (a null meminfo): for input arrays that
+        a kernel passes to inline helpers in its hot loops.
+
+        numba copies an array argument of an inlined helper and increments and decrements its
+        reference count around every call where the helper reads it inside a branch: atomic
+        operations per voxel that made serial kernels 5-10x slower than their prange twins
+        (whose loop bodies see arrays without a meminfo). Only for arguments the kernel only
+        reads, and then only through the view: the caller holds them for the whole call, and
+        numba does not know the view aliases its source. Never for an array the kernel allocates:
+        numba would not know the view aliases it (a prange loop then hoisted a chunk-local
+        buffer written only through the view out of the loop: every chunk shared it).
+        """
+        if not isinstance(arr, numba.types.Array):
+            return None
+
+        def codegen(context, builder, sig, args):
+            src = context.make_array(sig.args[0])(context, builder, args[0])
+            out = context.make_array(sig.return_type)(context, builder)
+            out.meminfo = cgutils.get_null_value(out.meminfo.type)
+            for field in ("parent", "nitems", "itemsize", "data", "shape", "strides"):
+                setattr(out, field, getattr(src, field))
+            return out._getvalue()
+
+        return arr(arr), codegen
 
 
 # A fixed number of chunks, not a multiple of the thread count: kernels merge per-chunk partial
@@ -117,6 +222,12 @@ def one_specialisation(dispatcher, *argtypes):
     more than the generic strided code. Returns the dispatcher (a plain function under
     NUMBA_DISABLE_JIT, where there is nothing to pin).
     """
+    if isinstance(dispatcher, ParallelKernel):
+        pinned = object.__new__(ParallelKernel)
+        pinned.__dict__.update(dispatcher.__dict__)
+        pinned.serial = one_specialisation(dispatcher.serial, *argtypes)
+        pinned.parallel = one_specialisation(dispatcher.parallel, *argtypes)
+        return pinned
     if not hasattr(dispatcher, "disable_compile"):
         return dispatcher
     state = {"ready": False}

@@ -10,7 +10,7 @@ kernel view has a dummy leading axis of length 1 that must not create surfaces.
 import numpy as np
 from numba import prange
 
-from ._jit import jit
+from ._jit import borrowed, jit
 from .confusion import _class_index
 
 PRED_BIT = np.uint8(1)
@@ -25,6 +25,7 @@ def class_boxes(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore,
     absent from a mask has ``lo > hi`` on every axis. Rows are walked as runs of equal
     (PRED, GT) pairs: the class lookup and box update happen once per run, not per voxel.
     """
+    pred, gt, lut, sorted_labels = borrowed(pred), borrowed(gt), borrowed(lut), borrowed(sorted_labels)
     n0, n1, n2 = gt.shape
     nrows = n0 * n1
     k = sorted_labels.size
@@ -39,19 +40,22 @@ def class_boxes(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore,
             j = r - i * n1
             lg = gt[i, j, 0]
             lp = pred[i, j, 0]
+            g = lg
+            p = lp
             start = 0
-            for t in range(1, n2):
-                g = gt[i, j, t]
-                p = pred[i, j, t]
-                if g == lg and p == lp:
-                    continue
+            # t == n2 closes the row's last run: one inlined _run_boxes (each copy costs compile time)
+            for t in range(1, n2 + 1):
+                if t < n2:
+                    g = gt[i, j, t]
+                    p = pred[i, j, t]
+                    if g == lg and p == lp:
+                        continue
                 _run_boxes(
                     lo, hi, ch, lg, lp, i, j, start, t - 1, lut, sorted_labels, use_lut, ignore_label, has_ignore
                 )
                 lg = g
                 lp = p
                 start = t
-            _run_boxes(lo, hi, ch, lg, lp, i, j, start, n2 - 1, lut, sorted_labels, use_lut, ignore_label, has_ignore)
     out_lo = np.full((2, k, 3), big, np.int64)
     out_hi = np.full((2, k, 3), -1, np.int64)
     for ch in range(nchunks):

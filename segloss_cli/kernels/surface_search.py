@@ -29,7 +29,8 @@ import numpy as np
 from numba import prange
 
 from . import edt as E
-from ._jit import jit
+from ._jit import borrowed, jit
+from .confusion import lower_bound
 
 INF = np.inf
 
@@ -47,7 +48,7 @@ def _cls(value, lut, sorted_labels, use_lut, active):
             return -1
         c = lut[v]
     else:
-        c = np.searchsorted(sorted_labels, v)
+        c = lower_bound(sorted_labels, 0, k, v)
         if c >= k or sorted_labels[c] != v:
             return -1
     if c >= k or not active[c]:
@@ -104,49 +105,59 @@ def surface_points(pred, gt, lut, sorted_labels, use_lut, active, ign, has_ignor
     of the active classes' masks; neighbours are read from the full maps. Rows are counted,
     then filled (each row's slice known from the counts), then grouped by class (stable).
     """
+    pred, gt, lut, sorted_labels, active = (
+        borrowed(pred),
+        borrowed(gt),
+        borrowed(lut),
+        borrowed(sorted_labels),
+        borrowed(active),
+    )
     n0, n1, n2 = gt.shape
     k = sorted_labels.size
     nrows = b0 * b1
     cnt_p = np.zeros(nrows, np.int64)
     cnt_g = np.zeros(nrows, np.int64)
-    for r in prange(nrows):
-        i = lo0 + r // b1
-        j = lo1 + r % b1
-        cp = 0
-        cg = 0
-        for t in range(lo2, lo2 + b2):
-            ps, gs = _voxel(pred, gt, i, j, t, lut, sorted_labels, use_lut, active, ign, has_ignore, check0)
-            cp += ps >= 0
-            cg += gs >= 0
-        cnt_p[r] = cp
-        cnt_g[r] = cg
     sp = np.zeros(nrows + 1, np.int64)
     sg = np.zeros(nrows + 1, np.int64)
-    for r in range(nrows):
-        sp[r + 1] = sp[r] + cnt_p[r]
-        sg[r + 1] = sg[r] + cnt_g[r]
-    tmp_pf = np.empty(sp[nrows], np.int64)
-    tmp_pc = np.empty(sp[nrows], np.int32)
-    tmp_gf = np.empty(sg[nrows], np.int64)
-    tmp_gc = np.empty(sg[nrows], np.int32)
-    for r in prange(nrows):
-        if cnt_p[r] == 0 and cnt_g[r] == 0:
-            continue
-        i = lo0 + r // b1
-        j = lo1 + r % b1
-        np_ = sp[r]
-        ng = sg[r]
-        base = (i * n1 + j) * n2
-        for t in range(lo2, lo2 + b2):
-            ps, gs = _voxel(pred, gt, i, j, t, lut, sorted_labels, use_lut, active, ign, has_ignore, check0)
-            if ps >= 0:
-                tmp_pf[np_] = base + t
-                tmp_pc[np_] = ps
-                np_ += 1
-            if gs >= 0:
-                tmp_gf[ng] = base + t
-                tmp_gc[ng] = gs
-                ng += 1
+    tmp_pf = np.empty(0, np.int64)
+    tmp_pc = np.empty(0, np.int32)
+    tmp_gf = np.empty(0, np.int64)
+    tmp_gc = np.empty(0, np.int32)
+    # Phase 0 counts each row's surface voxels, phase 1 writes them at the row's offset. One
+    # loop body for both: _voxel is inlined once (each inlined copy costs compile time).
+    for phase in range(2):
+        fill = phase == 1
+        for r in prange(nrows):
+            if fill and cnt_p[r] == 0 and cnt_g[r] == 0:
+                continue
+            i = lo0 + r // b1
+            j = lo1 + r % b1
+            base = (i * n1 + j) * n2
+            cp = sp[r]
+            cg = sg[r]
+            for t in range(lo2, lo2 + b2):
+                ps, gs = _voxel(pred, gt, i, j, t, lut, sorted_labels, use_lut, active, ign, has_ignore, check0)
+                if ps >= 0:
+                    if fill:
+                        tmp_pf[cp] = base + t
+                        tmp_pc[cp] = ps
+                    cp += 1
+                if gs >= 0:
+                    if fill:
+                        tmp_gf[cg] = base + t
+                        tmp_gc[cg] = gs
+                    cg += 1
+            if not fill:
+                cnt_p[r] = cp
+                cnt_g[r] = cg
+        if not fill:
+            for r in range(nrows):
+                sp[r + 1] = sp[r] + cnt_p[r]
+                sg[r + 1] = sg[r] + cnt_g[r]
+            tmp_pf = np.empty(sp[nrows], np.int64)
+            tmp_pc = np.empty(sp[nrows], np.int32)
+            tmp_gf = np.empty(sg[nrows], np.int64)
+            tmp_gc = np.empty(sg[nrows], np.int32)
     p_start, p_flat = _group(tmp_pf, tmp_pc, k)
     g_start, g_flat = _group(tmp_gf, tmp_gc, k)
     return p_start, p_flat, g_start, g_flat
@@ -465,7 +476,7 @@ def sparse_edt(s_flat, q_flat, n1, n2, perm, lo, size, spacing, nchunks):
         ptr = np.empty(nrows, np.int64)
         c0 = q_c[col_start[group_start[g0]]]
         for rw in range(nrows):
-            ptr[rw] = row_start[rw] + np.searchsorted(s_c[row_start[rw] : row_start[rw + 1]], c0)
+            ptr[rw] = lower_bound(s_c, row_start[rw], row_start[rw + 1], c0)
         h = np.empty(max_rows, np.float64)
         pos = np.empty(max_rows, np.int64)
         v = np.empty(max_rows, np.int64)
