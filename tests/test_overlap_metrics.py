@@ -117,3 +117,47 @@ def test_nan_policy_nulls_similarity(tp, fp, fn):
 def test_ok_status_keeps_value_under_both_policies():
     for policy in ("worst", "nan"):
         assert _value("dice", 3, 1, 2, 10, policy) == pytest.approx(6 / 9)
+
+
+@pytest.mark.parametrize("policy", ["worst", "nan"])
+def test_metric_column_is_apply_empty_rule_cell_by_cell(policy, rng):
+    """evaluate.metric_column (one numpy pass per metric over a case's rows) gives exactly
+    apply_empty_rule's value and type in every cell: every metric's rule, every status,
+    NaN/inf values, int and float arrays."""
+    from segloss_cli.evaluate import metric_column
+
+    statuses = ["ok", "both_empty", "gt_empty", "pred_empty"] * 6
+    for spec in all_metrics().values():
+        floats = rng.random(len(statuses)) * 10 - 5
+        floats[[1, 4, 9]] = [np.nan, np.inf, -0.0]
+        arrays = [np.arange(len(statuses), dtype=np.int64) * 7] + ([] if spec.integer else [floats])
+        for values in arrays:
+            got = metric_column(spec, values, statuses, policy, 12.5)
+            want = [_apply_empty_rule(spec, v, s, policy, 12.5) for v, s in zip(values, statuses)]
+            assert [(type(g), g) for g in got] == [(type(w), w) for w in want], spec.name
+            assert [math.copysign(1, g) for g in got if type(g) is float] == [
+                math.copysign(1, w) for w in want if type(w) is float
+            ]
+
+
+def test_means_over_classes_are_numpys_mean_of_the_defined_values(rng):
+    """aggregate._means_over_classes (one array for all metrics of a case) gives the bits of
+    np.mean over each metric's defined class values, None where none is defined."""
+    from types import SimpleNamespace
+
+    from segloss_cli.aggregate import _means_over_classes
+
+    names = ("a", "b", "c", "d")
+    for n_rows in (1, 2, 7, 19, 130):
+        scale = 10.0 ** rng.integers(-6, 6, (n_rows, len(names)))
+        rows = []
+        for i in range(n_rows):
+            vals = dict(zip(names, (rng.random(len(names)) * scale[i]).tolist()))
+            vals["b"] = None if i % 3 == 0 else vals["b"]  # some undefined
+            vals["c"] = None  # never defined
+            vals["d"] = int(i * 3)  # counts
+            rows.append(SimpleNamespace(metrics=vals))
+        got = _means_over_classes(rows, names)
+        for m, g in zip(names, got):
+            defined = [float(r.metrics[m]) for r in rows if r.metrics[m] is not None]
+            assert g == (float(np.mean(defined)) if defined else None), (m, n_rows)
