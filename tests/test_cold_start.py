@@ -191,8 +191,8 @@ def test_cache_key_names_the_version_and_the_sources():
 
 def _variant_cases():
     """API calls that between them run every prange kernel: label maps of one and of mixed
-    widths, labels beyond the lookup table, far objects, an ignore label, regions, a 2-D image,
-    probabilities and logits with every loss, sigmoid channels."""
+    widths, labels beyond the lookup table, far objects, an ignore label, regions, surfels, a
+    2-D image, probabilities and logits with every loss, sigmoid channels."""
     from segloss_cli.cli.warmup import _cases
 
     spacing = (0.8, 0.9, 2.5)
@@ -206,6 +206,7 @@ def _variant_cases():
     calls.append((pred, ign, dict(spacing_mm=spacing, metrics="all", ignore_label=9)))
     two = {"A": [1, 2], "B": [2, 3]}
     calls.append((pred, gt, dict(spacing_mm=spacing, metrics="dice,hd95,nsd", regions=two)))
+    calls.append((pred, gt, dict(spacing_mm=spacing, metrics="hd95,nsd,assd", surface="surfel")))
     calls.append((pred.astype(np.uint8), gt, dict(spacing_mm=spacing, metrics="dice,hd95", regions=two)))  # pair table
     calls.append((pred.astype(np.float32), gt, dict(spacing_mm=spacing, pred_type="labels", losses="all")))
     calls.append((pred[:, :, 5], gt[:, :, 5], dict(spacing_mm=(1.0, 1.0), metrics="all")))
