@@ -870,3 +870,32 @@ def test_control_characters_in_names_and_options_are_shown_escaped(tmp_path, pai
     res = cli("eval", *pair, "--metrics", "dice", "--require", "dice>=0.5\n\x1b[2J")
     assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "\x1b" not in res.stderr
     assert "dice>=0.5\\n\\x1b[2J" in res.stderr
+
+
+def test_the_failed_check_table_of_many_classes_shows_the_first_200(tmp_path):
+    """'dice>=0.99' over 16,000 classes printed a 13,000-line table on stderr."""
+    pred, gt = _many_labels(250)
+    np.save(tmp_path / "p.npy", pred)
+    np.save(tmp_path / "g.npy", gt)
+    md = tmp_path / "gate.md"
+    res = cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", "--require", "dice>=1.0",
+              "--markdown", md, "-q")  # fmt: skip
+    assert res.exit_code == 1, res.stderr
+    rows = [line for line in res.stderr.splitlines() if line.startswith("│ dice>=1.0")]
+    n_failed = md.read_text().count("| dice>=1.0 |")
+    assert n_failed > 200 and len(rows) == 200
+    assert f"the first 200 of {n_failed} failed checks; --markdown FILE lists every one\n" in res.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="needs /dev/stdout")
+def test_json_to_dev_stdout_on_a_pipe_is_written_into_the_pipe(pair):
+    """/dev/stdout -> /proc/self/fd/1 -> 'pipe:[N]', a name that exists nowhere: the temporary
+    file was made beside it (FileNotFoundError, exit 3)."""
+    import json
+
+    res = segloss("eval", *pair, "--metrics", "dice", "-q", "--json", "/dev/stdout", "--format", "csv",
+                  capture_output=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.decode()
+    assert json.loads(out[out.index("{") : out.rindex("}") + 1])["cases"][0]["classes"]["1"]["metrics"]["dice"] > 0
+    assert out.startswith("{") and "case,label,name,status,dice" in out  # the file first, then stdout's CSV

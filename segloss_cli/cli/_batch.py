@@ -123,10 +123,13 @@ def report_gate(checks, n_requirements: int, *, quiet: bool) -> None:
         if not quiet:
             err(f"segloss: all {len(checks)} requirement checks passed ({n_requirements} requirements)")
         return
-    from ..report.gate import failed_table
+    from ..report.gate import failed_table, left_out_line
 
     console = stderr_console()
     if not sys.stderr.isatty():
         console.width = 200
     console.print(failed_table(checks, total=len(checks)))
+    line = left_out_line(checks)
+    if line is not None:
+        err(line)
     raise typer.Exit(EXIT_REQUIREMENT_FAILED)

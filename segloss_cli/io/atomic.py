@@ -37,7 +37,14 @@ def _target(path: str | os.PathLike) -> Path:
     """Where an output really goes: a symbolic link is followed (the link stays a link and its
     target gets the new content), dangling or not."""
     p = Path(path)
-    return Path(os.path.realpath(p)) if p.is_symlink() else p
+    if not p.is_symlink():
+        return p
+    real = Path(os.path.realpath(p))
+    if not real.exists() and p.exists():
+        # A magic link: /dev/stdout -> /proc/self/fd/1 -> "pipe:[1234]" names nothing, but the
+        # link itself opens the pipe (or terminal) it points at.
+        return p
+    return real
 
 
 def _special(path: Path) -> bool:

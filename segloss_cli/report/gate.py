@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from .table import fmt
+from .table import MAX_TABLE_CLASSES, fmt
 from .text import escape
 
 
@@ -26,7 +26,7 @@ def failed_table(checks: Sequence, *, total: int) -> Table:
         ("actual", "right"),
     ):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for c in failed:
+    for c in failed[:MAX_TABLE_CLASSES]:  # a bar over 65,535 classes: a row per failed class
         req = c.requirement
         if c.label is None:
             cls = "(dataset)" if c.key.startswith("pooled.") else "(over classes)" if "(" in c.key else "(reduced)"
@@ -42,3 +42,11 @@ def failed_table(checks: Sequence, *, total: int) -> Table:
             actual += f"; cases missing it: {shown}"
         table.add_row(escape(req.text), c.key, escape(cls), f"{req.op} {req.threshold:g}", actual)
     return table
+
+
+def left_out_line(checks: Sequence) -> str | None:
+    """The line under a failed-check table that shows only the first rows (None: it shows all)."""
+    n = sum(1 for c in checks if not c.passed)
+    if n <= MAX_TABLE_CLASSES:
+        return None
+    return f"segloss: the table shows the first {MAX_TABLE_CLASSES:,} of {n:,} failed checks; --markdown FILE lists every one"
