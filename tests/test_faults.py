@@ -899,3 +899,25 @@ def test_json_to_dev_stdout_on_a_pipe_is_written_into_the_pipe(pair):
     out = res.stdout.decode()
     assert json.loads(out[out.index("{") : out.rindex("}") + 1])["cases"][0]["classes"]["1"]["metrics"]["dice"] > 0
     assert out.startswith("{") and "case,label,name,status,dice" in out  # the file first, then stdout's CSV
+
+
+def test_a_dollar_in_a_class_name_or_case_id_is_literal_text_in_the_plots(tmp_path):
+    """matplotlib reads $...$ as mathtext: a label file naming a class '$\\undefinedcmd{$' (or a
+    case file so named) made the HTML report raise ValueError (exit 3)."""
+    pytest.importorskip("matplotlib")
+    for d in ("p", "g"):
+        (tmp_path / d).mkdir()
+    rng = np.random.default_rng(0)
+    for case in ("c1", "$\\bad{"):
+        gt = np.zeros((12, 12), np.uint8)
+        gt[2:8, 2:8], gt[8:11, 8:11] = 1, 2
+        pred = np.where(rng.random(gt.shape) < 0.1, 0, gt).astype(np.uint8)
+        np.save(tmp_path / "p" / f"{case}.npy", pred)
+        np.save(tmp_path / "g" / f"{case}.npy", gt)
+    names = tmp_path / "names.json"
+    names.write_text('{"1": "$\\\\undefinedcmd{$", "2": "x$^$y"}')
+    html = tmp_path / "r.html"
+    res = cli("eval", tmp_path / "p", tmp_path / "g", "--metrics", "dice", "--label-names", names, "--html", html,
+              "--plots", tmp_path / "plots", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    assert html.stat().st_size > 0 and sorted(os.listdir(tmp_path / "plots"))

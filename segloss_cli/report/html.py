@@ -70,11 +70,18 @@ def _figure(width: float, height: float):
 
 
 def _png(fig) -> bytes:
+    """The figure as PNG, every text literal: a class name, case id or run name with a ``$``
+    is never read as mathtext (``$\\x{$`` made matplotlib raise ValueError: exit 3)."""
+    from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
 
     FigureCanvasAgg(fig)
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    with rc_context({"text.parse_math": False}):  # tick labels made while drawing
+        fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
 
 
