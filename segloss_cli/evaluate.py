@@ -235,10 +235,13 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
         else:
             gt_present, pred_present = histograms.gt_present(), histograms.pred_present()
             # Every value is in [0, table size): unsigned views hold the same labels, and the
-            # kernels after the scan then compile once per width (kernels.layout.as_unsigned).
-            from .kernels.layout import as_unsigned
+            # kernels after the scan then compile once per width (kernels.layout.as_unsigned);
+            # labels below 256 in a wider map are copied to uint8 (kernels.layout.narrowed).
+            from .kernels.layout import as_unsigned, narrowed
 
-            gt, pred_vol = gt.with_array(as_unsigned(gt.array)), pred_vol.with_array(as_unsigned(pred_vol.array))
+            top = max(int(gt_present.max(initial=0)), int(pred_present.max(initial=0)))
+            gt = gt.with_array(narrowed(as_unsigned(gt.array), top))
+            pred_vol = pred_vol.with_array(narrowed(as_unsigned(pred_vol.array), top))
         pred = label_prediction(pred_vol)
     else:
         gt_arr, gt_present = validate_label_map(gt.array, gt.path, "GT", ignore)
