@@ -253,3 +253,62 @@ def test_worker_killed_mid_task_is_exit_3_naming_the_case(cluster, folder, tmp_p
         client.run(_restore)
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert json.loads(json.dumps({"ok": True}))["ok"]
+
+
+def test_batches_in_flight_are_bounded_so_waiting_results_are_too():
+    """The client submits a batch only while it is fewer than `ahead` batches past the oldest
+    unfinished one: with one slow batch, the cases waiting for it in the client stay at most
+    `ahead` batches' worth however many cases the run has, and cases are handed on in order."""
+    from types import SimpleNamespace
+
+    from segloss_cli.backends.dask import _collect, batches
+    from segloss_cli.folder import CasePair, InOrder
+
+    pairs = [CasePair(f"c{i:03d}", "p", "g") for i in range(1 + 40 * 3)]
+    work = [(pairs[0],)] + batches(pairs[1:], 3)
+    ahead = 4
+    handed: list[str] = []
+    peak = {"in_flight": 0, "waiting": 0}
+
+    class Watched(InOrder):
+        def put(self, i, result):
+            super().put(i, result)
+            peak["waiting"] = max(peak["waiting"], sum(r is not None for r in self._results))
+
+    order = Watched(len(pairs), lambda case: handed.append(case.case), keep=False)
+    index = {p.case: i for i, p in enumerate(pairs)}
+    futures: dict = {}
+    held: list = []
+
+    class Future:
+        def __init__(self, j):
+            self.j, self.finished = j, False
+
+        def done(self):
+            return self.finished
+
+        def result(self):
+            return [SimpleNamespace(case=p.case) for p in work[self.j]]
+
+        def add_done_callback(self, callback):
+            peak["in_flight"] = max(peak["in_flight"], len(futures))
+            if self.j == 1:  # the slow batch: it finishes once every slot of the window is taken
+                held.append((self, callback))
+            else:
+                self.finished = True
+                callback(self)
+            if held and len(futures) >= ahead:
+                slow, cb = held.pop()
+                slow.finished = True
+                cb(slow)
+
+    def submit(j):
+        futures[(f := Future(j))] = j
+        return f
+
+    fake = SimpleNamespace(KilledWorker=RuntimeError, client=SimpleNamespace(FutureCancelledError=KeyError))
+    _collect(fake, work, submit, 1, futures, (order, index), None)
+    _collect(fake, work, submit, ahead, futures, (order, index), None, start=1)
+    assert handed == [p.case for p in pairs]
+    assert peak["in_flight"] == ahead  # the window was used, never exceeded
+    assert peak["waiting"] == (ahead - 1) * 3  # the batches after the slow one, and no more

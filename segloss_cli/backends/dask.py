@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -103,10 +104,19 @@ def _prepare_process(tune: bool) -> None:
     if _PROCESS_READY:
         return
     _PROCESS_READY = True
-    if not tune:
-        return
     import sys
 
+    if PRELOAD in sys.modules:  # a worker forked from the run's forkserver (_start_forkserver)
+        import multiprocessing
+
+        # numba guards its threading-layer start with a multiprocessing lock wherever the start
+        # method's name contains "fork": under "forkserver" that is a named semaphore which a
+        # worker stopped mid-task (SIGTERM) leaves behind, and the resource tracker's warning
+        # about it lands on the run's stderr. A spawned worker takes numba's no-op lock; so does
+        # this one, which starts no process of its own.
+        multiprocessing.set_start_method("spawn", force=True)
+    if not tune:
+        return
     import segloss_cli
 
     if "segloss_cli.kernels._jit" not in sys.modules:
@@ -187,14 +197,95 @@ def _quiet_dask_logs() -> Iterator[None]:
 def connect(scheduler: str, connect_timeout_s: float) -> Iterator[tuple[Any, Optional[int]]]:
     """A Client for ``scheduler`` and, for ``local[:N]``, the numba threads per task; a
     cluster started here is shut down on leaving, whatever happened."""
-    distributed = _import_distributed()
-    from ..folder import default_jobs
+    from importlib.util import find_spec
 
-    cluster = None
-    numba_threads: Optional[int] = None
-    if scheduler == "local" or scheduler.startswith("local:"):
-        n = int(scheduler.split(":", 1)[1]) if ":" in scheduler else default_jobs()
-        cluster = distributed.LocalCluster(
+    local = scheduler == "local" or scheduler.startswith("local:")
+    # Started first, so that it imports what the workers need while this process imports
+    # distributed and starts the scheduler.
+    forked = local and find_spec("distributed") is not None and _start_forkserver()
+    closed = False
+    try:
+        distributed = _import_distributed()
+        from ..folder import default_jobs
+
+        cluster = None
+        numba_threads: Optional[int] = None
+        if local:
+            n = int(scheduler.split(":", 1)[1]) if ":" in scheduler else default_jobs()
+            cluster = _local_cluster(distributed, n, forked)
+            numba_threads = max(1, default_jobs() // n)
+            address = cluster.scheduler_address
+        else:
+            address = scheduler
+        try:
+            try:
+                client = distributed.Client(address, timeout=connect_timeout_s, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise InputError(
+                    f"cannot reach the Dask scheduler at {scheduler} within {connect_timeout_s:g} s "
+                    f"({type(exc).__name__}); check the address and that `dask scheduler` runs there, "
+                    "or raise @connect_timeout_s"
+                ) from None
+            try:
+                yield client, numba_threads
+            finally:
+                client.close(timeout=5)
+        finally:
+            if cluster is not None:
+                cluster.close(timeout=10)
+                closed = True
+    finally:
+        if forked:  # without a closed cluster (an interrupted start) its workers outlive this call
+            _stop_forkserver(10.0 if closed else 0.0)
+
+
+PRELOAD = "segloss_cli.backends.dask_preload"
+# A cluster the run starts serves no dashboard, and its tasks are equal batches queued per
+# worker thread: the dashboard's statistical profiler (every worker thread's stack every
+# 10 ms), its system plots, the event loops' 20 ms latency ticks and work stealing's 100 ms
+# rebalancing cost CPU (about 0.4 s of a 200-case run on two cores) and change no result.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.scheduler.work-stealing": False,
+}
+
+
+def _start_forkserver() -> bool:
+    """Start multiprocessing's forkserver with :mod:`.dask_preload` imported in it (where the
+    platform has one); the workers of the run's LocalCluster are forked from it."""
+    import multiprocessing
+    import multiprocessing.forkserver
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", PRELOAD])
+    try:
+        multiprocessing.forkserver.ensure_running()
+    except OSError:
+        return False
+    return True
+
+
+def _local_cluster(distributed: Any, n: int, forked: bool) -> Any:
+    """A LocalCluster of ``n`` single-threaded worker processes on 127.0.0.1; with ``forked``,
+    forked from the forkserver of :func:`_start_forkserver`, so the workers start with segloss,
+    numba and distributed imported once for all of them (and exit without an interpreter
+    teardown, as forked children do)."""
+    import dask
+
+    config: dict[str, Any] = dict(LOCAL_CLUSTER_CONFIG)
+    if forked:
+        # distributed sets its own preload list once, importing in this process every optional
+        # package it knows of (pandas among them) to list it: the list already set is enough.
+        with contextlib.suppress(ImportError):
+            import distributed.utils
+
+            distributed.utils._forkserver_preload_set = True
+        config["distributed.worker.multiprocessing-method"] = "forkserver"
+    with dask.config.set(config):
+        return distributed.LocalCluster(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
@@ -204,26 +295,37 @@ def connect(scheduler: str, connect_timeout_s: float) -> Iterator[tuple[Any, Opt
             dashboard_address="127.0.0.1:0",
             silence_logs=logging.CRITICAL,
         )
-        numba_threads = max(1, default_jobs() // n)
-        address = cluster.scheduler_address
-    else:
-        address = scheduler
-    try:
-        try:
-            client = distributed.Client(address, timeout=connect_timeout_s, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise InputError(
-                f"cannot reach the Dask scheduler at {scheduler} within {connect_timeout_s:g} s "
-                f"({type(exc).__name__}); check the address and that `dask scheduler` runs there, "
-                "or raise @connect_timeout_s"
-            ) from None
-        try:
-            yield client, numba_threads
-        finally:
-            client.close(timeout=5)
-    finally:
-        if cluster is not None:
-            cluster.close(timeout=10)
+
+
+def _stop_forkserver(wait_s: float = 10.0) -> None:
+    """Stop the forkserver the workers came from and wait for it (at most ``wait_s``): no
+    process of the run outlives the run, and their CPU time is accounted to this process.
+
+    multiprocessing's own ``_stop`` waits without a bound, but the server only sees its end
+    once every worker it forked has exited too (each holds its "alive" pipe): after a start
+    interrupted by SIGTERM a worker may still be running (it exits when this process does,
+    distributed's workers watch their parent), so the wait is bounded here."""
+    import multiprocessing.forkserver
+    import multiprocessing.util
+    import time
+
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    lock = getattr(server, "_lock", None)
+    if server is None or lock is None:
+        return
+    with lock, contextlib.suppress(AttributeError, OSError, ChildProcessError):
+        pid, alive = server._forkserver_pid, server._forkserver_alive_fd
+        if pid is None or alive is None:
+            return
+        server._forkserver_alive_fd = None
+        server._forkserver_pid = None  # the next run starts a server of its own
+        address, server._forkserver_address = server._forkserver_address, None
+        os.close(alive)
+        if address and not multiprocessing.util.is_abstract_socket_namespace(address):
+            os.unlink(address)
+        deadline = time.monotonic() + wait_s
+        while os.waitpid(pid, os.WNOHANG)[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def _workers(client: Any) -> dict[str, Any]:
@@ -276,16 +378,17 @@ def score_pairs_dask(
         # The first case alone, as locally: one worker compiles (or loads) the kernels the data
         # needs and fills numba's on-disk cache before the others start.
         work = [(pairs[0],)] + batches(pairs[1:], size)
-        first = client.submit(score_batch, work[0], params, numba_threads, tune, pure=False)
-        futures: dict[Any, tuple[CasePair, ...]] = {first: work[0]}
+        futures: dict[Any, int] = {}  # in flight: future -> index in work
+
+        def submit(j: int) -> Any:
+            future = client.submit(score_batch, work[j], params, numba_threads, tune, pure=False)
+            futures[future] = j
+            return future
+
         try:
-            _collect(distributed, futures, results, on_case)
+            _collect(distributed, work, submit, 1, futures, results, on_case)
             if len(work) > 1:
-                rest = client.map(
-                    score_batch, work[1:], params=params, numba_threads=numba_threads, tune=tune, pure=False
-                )
-                futures = dict(zip(rest, work[1:]))
-                _collect(distributed, futures, results, on_case)
+                _collect(distributed, work, submit, _ahead(client), futures, results, on_case, start=1)
         finally:
             pending = [f for f in futures if not f.done()]
             if pending:  # an error or an interrupt: nothing more of this run runs
@@ -293,13 +396,42 @@ def score_pairs_dask(
     return order.kept()
 
 
-def _collect(distributed: Any, futures: dict[Any, tuple[CasePair, ...]], results: tuple, on_case) -> None:
+def _ahead(client: Any) -> int:
+    """Batches in flight at most: four per worker thread keeps every thread fed while results
+    come back, and bounds the results that wait in the client for an earlier, slower batch."""
+    return max(2, AHEAD_PER_THREAD * _n_threads(client))
+
+
+AHEAD_PER_THREAD = 4
+
+
+def _collect(
+    distributed: Any,
+    work: Sequence[tuple[CasePair, ...]],
+    submit: Callable[[int], Any],
+    ahead: int,
+    futures: dict[Any, int],
+    results: tuple,
+    on_case,
+    *,
+    start: int = 0,
+) -> None:
+    """Run batches ``work[start:]`` (just ``work[0]`` when ``start`` is 0), handing each case on
+    as its batch comes back. A batch is submitted only while it is fewer than ``ahead``
+    batches past the oldest unfinished one, so however many cases the run has, the cases
+    waiting in the client for an earlier one (InOrder's buffer) are at most ``ahead``
+    batches' worth."""
     import queue
 
+    stop = len(work) if start else 1
     finished: queue.SimpleQueue = queue.SimpleQueue()
-    for future in futures:
-        future.add_done_callback(finished.put)  # called in the client's thread
-    for _ in range(len(futures)):
+    done: set[int] = set()
+    oldest, nxt = start, start
+    order, index = results
+    while oldest < stop:
+        while nxt < stop and nxt < oldest + ahead:
+            submit(nxt).add_done_callback(finished.put)  # called in the client's thread
+            nxt += 1
         while True:
             try:
                 # A bounded wait keeps Ctrl-C and SIGTERM handled promptly in this thread.
@@ -307,13 +439,18 @@ def _collect(distributed: Any, futures: dict[Any, tuple[CasePair, ...]], results
                 break
             except queue.Empty:
                 continue
-        for item in _result(distributed, future, futures[future]):
+        j = futures[future]
+        for item in _result(distributed, future, work[j]):
             if isinstance(item, _Failure):
                 raise item.error()
             if on_case is not None:
                 on_case(item)
-            order, index = results
             order.put(index[item.case], item)
+        del futures[future]
+        done.add(j)
+        while oldest in done:
+            done.discard(oldest)
+            oldest += 1
 
 
 def _result(distributed: Any, future: Any, batch: tuple[CasePair, ...]) -> list[Any]:
