@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import DuplicateKey, InputError, UsageError, unique_keys
+from .io.textfile import read_text
 
 BACKGROUND = 0
 
@@ -19,6 +20,7 @@ BACKGROUND = 0
 # labels is an instance map or an intensity image; scoring it took minutes and gigabytes
 # (a row, a summary and ~7 KB of JSON per class) before this limit.
 MAX_CLASSES = 1 << 16
+MAX_LABEL_FILE_BYTES = 64 << 20  # a label file (JSON, CSV) of 65,536 names is a few MB
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def load_label_table(path: Optional[str | os.PathLike]) -> LabelTable:
     if p.name.lower().endswith((".nii", ".nii.gz")):
         return _table_from_nifti(p)
     try:
-        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark (a Windows editor's) is dropped
+        text = read_text(p, MAX_LABEL_FILE_BYTES, "label-names file")
     except FileNotFoundError:
         raise InputError("label-names file not found; check @label_names", p) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -133,12 +135,12 @@ def _table_from_nifti(path: Path) -> LabelTable:
     return LabelTable(names, source=f"{path} header extension")
 
 
-def header_label_table(paths, *, pattern: Optional[str] = None) -> Optional[LabelTable]:
-    """The label table of the first of ``paths`` (files or folders, GT first) whose NIfTI header
-    extension names labels (TotalSegmentator), or None."""
+def header_label_table(paths, *, pattern: Optional[str] = None, storage_options=None) -> Optional[LabelTable]:
+    """The label table of the first of ``paths`` (files or folders, GT first; URLs read with
+    ``storage_options``) whose NIfTI header extension names labels (TotalSegmentator), or None."""
     from .io.niftiext import first_label_names
 
-    found = first_label_names(paths, pattern=pattern)
+    found = first_label_names(paths, pattern=pattern, storage_options=storage_options)
     if found is None:
         return None
     where, names = found

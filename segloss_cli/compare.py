@@ -31,10 +31,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .errors import DuplicateKey, InputError, UsageError, unique_keys
+from .io.textfile import read_text
 
 # Settings whose difference changes what numbers mean; listed as notes when they differ.
 _IGNORED_SETTINGS = ("segloss_version",)
 _EPS = 1e-12
+# A result file read by compare, merge or rank (65,535 classes of one pair: 460 MB of JSON).
+MAX_RESULT_FILE_BYTES = 8 << 30
 MOVERS_KEPT = 5  # per row: the cases that moved the most in the bad direction
 
 # Settings that change the numbers of some keys, and which keys: "all" (the class set, the
@@ -221,7 +224,10 @@ def load_result(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         # utf-8-sig: a byte-order mark (a file saved by a Windows editor) is no reason to refuse it
-        data = json.loads(p.read_text(encoding="utf-8-sig"), parse_constant=_no_constant, object_pairs_hook=unique_keys)
+        text = read_text(p, MAX_RESULT_FILE_BYTES, "result file")
+        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique_keys)
+    except InputError:  # read_text's (a ValueError too, which the clause below would take)
+        raise
     except DuplicateKey as exc:
         raise InputError(
             f"has the key {exc.args[0]!r} twice in one object (which one counts is ambiguous); segloss never "

@@ -154,6 +154,7 @@ MAX_REQUIREMENT_FILE_BYTES = 4 << 20
 def load_requirement_file(path: str | Path) -> list[str]:
     """Requirements from a TOML file: ``require = ["dice>=0.85", ...]`` at the top level, or
     under ``[tool.segloss]`` (so they can live in pyproject.toml)."""
+    from .io.textfile import read_text
     from .io.toml_lite import TomlError, loads
 
     p = Path(path)
@@ -164,7 +165,7 @@ def load_requirement_file(path: str | Path) -> list[str]:
                 f"{MAX_REQUIREMENT_FILE_BYTES >> 20} MB (and {MAX_REQUIREMENTS:,} requirements)",
                 p,
             )
-        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark (a Windows editor's) is dropped
+        text = read_text(p, MAX_REQUIREMENT_FILE_BYTES, "requirements file")  # a pipe has no size to stat
     except FileNotFoundError:
         raise InputError("requirements file not found; check @require_file", p) from None
     except (OSError, UnicodeDecodeError) as exc:

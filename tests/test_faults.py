@@ -921,3 +921,30 @@ def test_a_dollar_in_a_class_name_or_case_id_is_literal_text_in_the_plots(tmp_pa
               "--plots", tmp_path / "plots", "-q")  # fmt: skip
     assert res.exit_code == 0, res.stderr
     assert html.stat().st_size > 0 and sorted(os.listdir(tmp_path / "plots"))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+@pytest.mark.parametrize("option", ["--require-file", "--label-names", "--palette", "compare"])
+def test_an_input_text_file_that_never_ends_is_one_line_exit_2(tmp_path, pair, option):
+    """/dev/zero (or a pipe fed by `yes`) as a requirements, label, palette or result file was
+    read until memory ran out; now the first chunk (a NUL byte) or the size limit stops it."""
+    if option == "compare":
+        out = tmp_path / "r.json"
+        assert cli("eval", *pair, "--metrics", "dice", "--json", out, "-q").exit_code == 0
+        res = cli("compare", "/dev/zero", out)
+    else:
+        res = cli("eval", *pair, "--metrics", "dice", option, "/dev/zero")
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "holds NUL bytes: it is not a text file" in res.stderr
+
+
+def test_a_requirements_pipe_longer_than_the_limit_is_refused_after_the_limit(tmp_path, pair):
+    fifo = tmp_path / "req.fifo"
+    os.mkfifo(fifo)
+    feeder = subprocess.Popen(["sh", "-c", f"yes 'x' > {fifo}"], stderr=subprocess.DEVNULL)
+    try:
+        res = cli("eval", *pair, "--metrics", "dice", "--require-file", fifo)
+    finally:
+        feeder.kill()
+        feeder.wait()
+    assert res.exit_code == 2 and "is larger than 4 MB (or a stream that does not end)" in res.stderr, res.stderr

@@ -24,6 +24,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from ..errors import InputError
+from .textfile import read_text
 
 VOC_NAMES = (
     "background",
@@ -152,7 +153,7 @@ def load_palette(spec: Union[str, os.PathLike, Mapping[Any, Any], Palette, None]
         return preset(text.lower())
     path = Path(text)
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_text(path, 16 << 20, "palette file")
     except FileNotFoundError:
         raise InputError(
             f"palette file not found; give a JSON or CSV file or a preset ({', '.join(PRESETS)}); check @palette", path
