@@ -376,7 +376,7 @@ def _with_header_names(params: dict[str, Any], paths, pattern: Optional[str] = N
     first; TotalSegmentator writes one) names the classes."""
     if params.get("label_names") is not None:
         return params
-    table = header_label_table(paths, pattern=pattern)
+    table = header_label_table(paths, pattern=pattern, storage_options=params.get("storage_options"))
     return params if table is None else {**params, "label_names": table}
 
 
@@ -536,11 +536,16 @@ def is_folder_pair(
     from .io.remote import is_dir, is_url
 
     if is_url(pred) or is_url(gt):
+        from .io.remote import MASKS_LOCAL_ONLY
+
+        if masks:
+            raise UsageError(f"@masks: {MASKS_LOCAL_ONLY}")
         dirs = [is_dir(str(p), storage_options) if is_url(p) else Path(p).is_dir() for p in (pred, gt)]
         if dirs[0] != dirs[1]:
             one, other = (pred, gt) if dirs[0] else (gt, pred)
             raise UsageError(
-                f"{one}: is a folder but {other} is not; give two files or two folders (PRED and GT), not one of each"
+                f"{one}: is a folder but {other} is not; give two files or two folders (PRED and GT), not one of each "
+                f"({MASKS_LOCAL_ONLY})"
             )
         return dirs[0]
     pred_p, gt_p = Path(pred), Path(gt)

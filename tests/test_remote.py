@@ -197,3 +197,56 @@ def test_a_prefix_read_as_a_file_says_it_is_a_directory(s3):
     with pytest.raises(InputError, match="is a directory, expected a file") as info:
         read_volume_url(f"s3://{BUCKET}/pred", options)
     assert info.value.path == f"s3://{BUCKET}/pred"
+
+
+def _put(options, local_path, key):
+    import s3fs
+
+    s3fs.S3FileSystem(**options).put_file(str(local_path), f"{BUCKET}/{key}")
+
+
+def test_a_totalsegmentator_header_table_names_the_classes_of_an_s3_run(s3, tmp_path):
+    """The label table in a NIfTI header extension (TotalSegmentator) is read from a URL as
+    from a file: an S3 pair and an S3 folder get the local run's class names."""
+    from tests.test_label_tables import NAMES, organs, save, totalseg_xml
+
+    options, cli = s3
+    pred, gt = organs()
+    for sub in ("p", "g"):
+        (tmp_path / sub).mkdir()
+    save(tmp_path / "p" / "c1.nii.gz", pred)
+    save(tmp_path / "g" / "c1.nii.gz", gt, totalseg_xml(NAMES))
+    _put(options, tmp_path / "p" / "c1.nii.gz", "named/p/c1.nii.gz")
+    _put(options, tmp_path / "g" / "c1.nii.gz", "named/g/c1.nii.gz")
+    opts = ("--metrics", "dice", "-q", "-f", "json")
+    for pair in (("p/c1.nii.gz", "g/c1.nii.gz"), ("p", "g")):
+        here = run("eval", tmp_path / pair[0], tmp_path / pair[1], *opts, "-j", "1")
+        remote = run("eval", *(f"s3://{BUCKET}/named/{p}" for p in pair), *opts, "-j", "1", *cli)
+        assert here.exit_code == 0 and remote.exit_code == 0, remote.stderr
+        got, want = json.loads(remote.stdout), json.loads(here.stdout)
+        names = {lab: c["name"] for lab, c in got["cases"][0]["classes"].items()}
+        assert names == {str(k): NAMES[k] for k in range(1, 6)}  # the case's classes, named
+        assert names == {lab: c["name"] for lab, c in want["cases"][0]["classes"].items()}
+        assert got["settings"]["label_names_from"] == f"s3://{BUCKET}/named/g/c1.nii.gz header extension"
+
+
+def test_mask_folders_under_a_url_are_one_clear_local_only_error(local, s3):
+    """Per-structure mask folders are local only: a case stored so in an S3 folder, or --masks
+    with URLs, is exit 2 with one line saying so (never a case silently left out)."""
+    options, cli = s3
+    pdir, gdir = local
+    for sub in ("pred", "gt"):
+        base = pdir if sub == "pred" else gdir
+        for f in sorted(base.iterdir())[:2]:
+            _put(options, f, f"masked/{sub}/{f.name}")
+    _put(options, gdir / "case00.nii.gz", "masked/gt/case09/segmentations/liver.nii.gz")
+    res = run("eval", f"s3://{BUCKET}/masked/pred", f"s3://{BUCKET}/masked/gt", *cli)
+    assert res.exit_code == 2
+    assert res.stderr == (
+        f"segloss: error: s3://{BUCKET}/masked/gt/case09: is a case of per-structure masks; per-structure mask "
+        "folders are read from local folders only, not from URLs; copy them to a local folder first (e.g. aws s3 "
+        "sync, gsutil rsync) or store each case as one label-map file\n"
+    )
+    res = run("eval", f"s3://{BUCKET}/pred", f"s3://{BUCKET}/gt", "--masks", *cli)
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1
+    assert res.stderr.startswith("segloss: error: --masks: per-structure mask folders are read from local folders only")

@@ -665,7 +665,9 @@ def eval_command(
         regions=parse_regions(region),
         include_background=include_background,
         ignore_label=ignore_label,
-        label_names=label_names if label_names is not None else header_label_table((gt, pred), pattern=pattern),
+        label_names=label_names
+        if label_names is not None
+        else header_label_table((gt, pred), pattern=pattern, storage_options=storage_options),
         empty_policy=empty_policy,
         pred_type=pred_type,
         channel_axis=channel_axis,

@@ -110,11 +110,15 @@ def read_label_names(path: str | os.PathLike) -> Optional[dict[int, str]]:
     name = p.name.lower()
     if not name.endswith((".nii", ".nii.gz")):
         return None
-    raw = _head(p, gz=name.endswith(".gz"))
+    return _names_in(_head(p, gz=name.endswith(".gz")), p)
+
+
+def _names_in(raw: bytes, where) -> Optional[dict[int, str]]:
+    """The label names of the first Caret label table among the header extensions in ``raw``."""
     found = None
     for code, content in extensions(raw):
         if code in CARET_CODES:
-            table = caret_label_table(content, p)
+            table = caret_label_table(content, where)
             if table is not None and found is None:
                 found = table
     return found
@@ -126,54 +130,92 @@ def _head(path: Path, *, gz: bool) -> bytes:
     Only that much is read or inflated (a few kilobytes), never the voxels."""
     try:
         with open(path, "rb") as fh:
-            if not gz:
-                first = fh.read(540)
-                end = vox_offset(first)
-                if end is None or end <= len(first) or end > MAX_EXTENSION_BYTES:
-                    return first
-                return first + fh.read(end - len(first))
-            from .readers import _inflater
-
-            d = _inflater().decompressobj(wbits=31)
-            out = b""
-            target = 540
-            while len(out) < target and not d.eof:
-                data = d.unconsumed_tail or fh.read(1 << 14)
-                if not data:
-                    break
-                out += d.decompress(data, target - len(out))
-                if target == 540 and len(out) >= 540:
-                    end = vox_offset(out)
-                    if end is None or end <= 352 or end > MAX_EXTENSION_BYTES:
-                        break
-                    target = end
-            return out
+            return _head_of(fh, gz=gz)
     except Exception:  # noqa: BLE001 - a broken file is the image reader's to report, with its own message
         return b""
 
 
-def first_label_names(paths, *, pattern: Optional[str] = None) -> Optional[tuple[str, dict[int, str]]]:
+def _head_of(fh, *, gz: bool) -> bytes:
+    """:func:`_head` of an open binary file (a local file or an fsspec object)."""
+    if not gz:
+        first = fh.read(540)
+        end = vox_offset(first)
+        if end is None or end <= len(first) or end > MAX_EXTENSION_BYTES:
+            return first
+        return first + fh.read(end - len(first))
+    from .readers import _inflater
+
+    d = _inflater().decompressobj(wbits=31)
+    out = b""
+    target = 540
+    while len(out) < target and not d.eof:
+        data = d.unconsumed_tail or fh.read(1 << 14)
+        if not data:
+            break
+        out += d.decompress(data, target - len(out))
+        if target == 540 and len(out) >= 540:
+            end = vox_offset(out)
+            if end is None or end <= 352 or end > MAX_EXTENSION_BYTES:
+                break
+            target = end
+    return out
+
+
+def _wanted(name: str, pattern: Optional[str]) -> bool:
+    import fnmatch
+
+    return (
+        not name.startswith(".")
+        and name.lower().endswith((".nii", ".nii.gz"))
+        and (pattern is None or fnmatch.fnmatchcase(name, pattern))
+    )
+
+
+def _url_label_names(url: str, pattern: Optional[str], storage_options) -> Optional[tuple[str, dict[int, str]]]:
+    """:func:`first_label_names` of one URL (a file, or a folder's first NIfTI object): only the
+    object's header and extensions are read (fsspec reads ahead in blocks, not the voxels)."""
+    from .remote import filesystem, is_dir, list_files
+
+    try:
+        if is_dir(url, storage_options):
+            files = [e for e in list_files(url, "ground-truth", storage_options) if _wanted(e.name, pattern)]
+            if not files:
+                return None
+            url = files[0].url
+        elif not _wanted(url.rstrip("/").rsplit("/", 1)[-1], None):
+            return None
+        fs, path = filesystem(url, storage_options)
+        with fs.open(path, "rb") as fh:
+            raw = _head_of(fh, gz=url.lower().endswith(".gz"))
+    except Exception:  # noqa: BLE001 - a missing or broken object is the run's to report, with its own message
+        return None
+    names = _names_in(raw, url)
+    return (url, names) if names else None
+
+
+def first_label_names(
+    paths, *, pattern: Optional[str] = None, storage_options=None
+) -> Optional[tuple[str, dict[int, str]]]:
     """(file, names) of the first of ``paths`` whose NIfTI header extension names labels.
 
     A folder stands for its first NIfTI file in name order (hidden files skipped, ``pattern``
-    applied): cases of one dataset share their label table.
+    applied): cases of one dataset share their label table. A URL (io/remote.py) is read
+    through fsspec with ``storage_options``, its header only.
     """
-    import fnmatch
+    from .remote import is_url
 
     for entry in paths:
         if entry is None:
             continue
+        if is_url(entry):
+            found = _url_label_names(str(entry), pattern, storage_options)
+            if found is not None:
+                return found
+            continue
         p = Path(entry)
         if p.is_dir():
             try:
-                files = sorted(
-                    f
-                    for f in p.iterdir()
-                    if not f.name.startswith(".")
-                    and f.name.lower().endswith((".nii", ".nii.gz"))
-                    and (pattern is None or fnmatch.fnmatchcase(f.name, pattern))
-                    and f.is_file()
-                )
+                files = sorted(f for f in p.iterdir() if _wanted(f.name, pattern) and f.is_file())
             except OSError:
                 continue
             if not files:

@@ -2,8 +2,10 @@
 
 An object is copied into a temporary file of the same name and read by the local readers
 (io/readers.py), so every format, check and message is the local one; the message names the
-URL, and the Volume's path is the URL. A folder URL is listed (files only: per-structure mask
-sub-folders are local only). Credentials and endpoints come from ``storage_options`` (the CLI's
+URL, and the Volume's path is the URL. A folder URL is listed (its objects). Per-structure mask
+folders (``--masks``, TotalSegmentator's ``case/segmentations/``) are read from local folders
+only: a case stored so under a URL is an error saying so, never a case silently left out.
+A NIfTI header's label table (TotalSegmentator) is read from a URL as from a file. Credentials and endpoints come from ``storage_options`` (the CLI's
 ``--storage-option key=value``), passed to ``fsspec.url_to_fs``; they are never recorded in
 the output.
 
@@ -35,6 +37,12 @@ def is_url(path: Any) -> bool:
 def as_local_or_url(path: Any) -> Any:
     """A URL as the string it is (``Path`` would fold its ``//``), anything else as a Path."""
     return path if is_url(path) else Path(path)
+
+
+MASKS_LOCAL_ONLY = (
+    "per-structure mask folders are read from local folders only, not from URLs; copy them to a local "
+    "folder first (e.g. aws s3 sync, gsutil rsync) or store each case as one label-map file"
+)
 
 
 def _options(storage_options: Optional[Mapping[str, Any]]) -> dict[str, Any]:
@@ -119,11 +127,27 @@ def list_files(url: str, role: str, storage_options: Optional[Mapping[str, Any]]
         raise InputError(f"cannot list the {role} folder ({exc.strerror or exc})", url) from None
     out = []
     for info in infos:
+        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+        if info.get("type") == "directory" and not name.startswith("."):
+            _refuse_mask_folder(fs, str(info["name"]), _join(url, name))
         if info.get("type") != "file":
             continue
-        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
         out.append(RemoteEntry(_join(url, name), name))
     return sorted(out)
+
+
+def _refuse_mask_folder(fs: Any, path: str, url: str) -> None:
+    """InputError when the sub-folder ``url`` holds a case of per-structure masks (image files,
+    directly or in ``segmentations/``), which a local folder would score and a URL cannot."""
+    from .readers import file_kind
+
+    for where in (path, path.rstrip("/") + "/segmentations"):
+        try:
+            names = [str(n).rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(where, detail=False)]
+        except (OSError, ValueError):
+            continue
+        if any(file_kind(n) is not None for n in names if not n.startswith(".")):
+            raise InputError(f"is a case of per-structure masks; {MASKS_LOCAL_ONLY}", url)
 
 
 def read_volume_url(url: str, storage_options: Optional[Mapping[str, Any]] = None, **read_options: Any):
