@@ -948,3 +948,58 @@ def test_a_requirements_pipe_longer_than_the_limit_is_refused_after_the_limit(tm
         feeder.kill()
         feeder.wait()
     assert res.exit_code == 2 and "is larger than 4 MB (or a stream that does not end)" in res.stderr, res.stderr
+
+
+class _FullDisk:
+    """A text file on a disk that fills after 1,000 bytes: write, and close (its flush), raise ENOSPC."""
+
+    def __init__(self, real):
+        self.real, self.n, self.closed = real, 0, False
+
+    def _full(self):
+        import errno
+
+        return OSError(errno.ENOSPC, "No space left on device")
+
+    def write(self, text):
+        self.n += len(text)
+        if self.n > 1000:
+            raise self._full()
+        return self.real.write(text)
+
+    def flush(self):
+        self.real.flush()
+
+    def fileno(self):
+        return self.real.fileno()
+
+    def close(self):
+        self.closed = True
+        self.real.close()
+        if self.n > 1000:
+            raise self._full()
+
+
+def test_a_disk_filling_while_the_json_streams_is_one_line_and_no_temporary_file(tmp_path, monkeypatch):
+    """The JSON goes into its temporary file as it is made; the disk filling midway raised again
+    when the temporary file was closed for removal (exit 3, the file left behind)."""
+    from segloss_cli.io import atomic
+
+    init = atomic.StreamedOutput.__init__
+
+    def on_a_full_disk(self, path):
+        init(self, path)
+        self.file = _FullDisk(self.file)
+
+    monkeypatch.setattr(atomic.StreamedOutput, "__init__", on_a_full_disk)
+    pred, gt = _many_labels(300)
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "p.npy", pred)
+    np.save(tmp_path / "in" / "g.npy", gt)
+    out = tmp_path / "out.json"
+    out.write_text("old")
+    res = cli("eval", tmp_path / "in" / "p.npy", tmp_path / "in" / "g.npy", "--metrics", "dice", "--json", out, "-q")
+    assert res.exit_code == 2, res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and "cannot write the output: no space left on the device" in lines[0], lines
+    assert out.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["in", "out.json"]

@@ -168,7 +168,10 @@ class StreamedOutput:
     def discard(self) -> None:
         """Remove the temporary file (if it was not put in place)."""
         if not self.file.closed:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError:  # its buffer could not be flushed (a full disk): it goes anyway
+                pass
         if not self.done:
             _unlink(self.tmp)
             self.done = True
