@@ -546,6 +546,8 @@ def test_a_file_name_that_is_not_utf8_is_one_line_exit_2(tmp_path):
         (("--threshold", "nan"), "--threshold nan must be a probability strictly between 0 and 1"),
         (("--threshold", "2"), "--threshold 2 must be a probability strictly between 0 and 1"),
         (("--focal-gamma", "nan"), "--focal-gamma must be >= 0 and finite"),
+        (("--spacing", "1e300"), "--spacing values must lie in 1e-09 .. 1e+09 mm"),  # was NaN offsets: exit 3
+        (("--spacing", "1,1,1e-320"), "--spacing values must lie in 1e-09 .. 1e+09 mm"),
     ],
 )
 def test_hostile_option_values_are_one_line_exit_2(pair, args, expected):
@@ -1003,3 +1005,19 @@ def test_a_disk_filling_while_the_json_streams_is_one_line_and_no_temporary_file
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and "cannot write the output: no space left on the device" in lines[0], lines
     assert out.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["in", "out.json"]
+
+
+def test_a_header_spacing_beyond_any_voxel_is_one_line_exit_2(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    gt = np.zeros((6, 6, 4), np.uint8)
+    gt[1:4, 1:4, 1:3] = 1
+    nib.save(nib.Nifti1Image(gt, np.diag([1e30, 1, 1, 1])), tmp_path / "g.nii.gz")
+    res = cli("eval", tmp_path / "g.nii.gz", tmp_path / "g.nii.gz", "--metrics", "dice,hd95")
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "outside 1e-09 .. 1e+09 mm" in res.stderr
+
+
+def test_a_lesion_dilation_beyond_int64_is_one_line_exit_2(pair):
+    res = cli("eval", *pair, "--metrics", "lesion", "--spacing", "1", "--lesion-dilation", str(10**20))
+    assert res.exit_code == 2, res.stderr  # it reached numba as an object: TypingError, exit 3
+    assert "--lesion-dilation must be at most 10,000" in res.stderr

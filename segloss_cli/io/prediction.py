@@ -20,6 +20,10 @@ from .readers import npz_member_used, read_volume
 
 AXES = ("auto", "xyz", "zyx")
 
+# Voxel sizes segloss accepts (mm): 1 pm to 1,000 km. Beyond them a voxel volume or a squared
+# distance overflows float64 or rounds to 0 (a --spacing 1e300 ended in NaN offsets, exit 3).
+SPACING_RANGE_MM = (1e-9, 1e9)
+
 
 @dataclass(frozen=True)
 class LoadParams:
@@ -69,6 +73,11 @@ class LoadParams:
                 values = None  # type: ignore[assignment]
             elif any(not math.isfinite(v) or v <= 0 for v in values):
                 raise UsageError("@spacing_mm values must be positive numbers (mm)")
+            elif any(not SPACING_RANGE_MM[0] <= v <= SPACING_RANGE_MM[1] for v in values):
+                raise UsageError(
+                    f"@spacing_mm values must lie in {SPACING_RANGE_MM[0]:g} .. {SPACING_RANGE_MM[1]:g} mm (1 pm to "
+                    f"1,000 km), not {next(v for v in values if not SPACING_RANGE_MM[0] <= v <= SPACING_RANGE_MM[1]):g}"
+                )
             object.__setattr__(self, "spacing_mm", values)
 
 
@@ -115,6 +124,13 @@ def _check_header_spacing(vol: Volume, role: str) -> None:
     if not all(np.isfinite(s) and s > 0 for s in vol.spacing_mm):
         raise InputError(
             f"{role} header has invalid voxel spacing {tuple(vol.spacing_mm)} (pixdim must be positive); fix the header",
+            vol.path,
+        )
+    if not all(SPACING_RANGE_MM[0] <= s <= SPACING_RANGE_MM[1] for s in vol.spacing_mm):
+        raise InputError(
+            f"{role} header has voxel spacing {tuple(float(s) for s in vol.spacing_mm)} mm, outside "
+            f"{SPACING_RANGE_MM[0]:g} .. {SPACING_RANGE_MM[1]:g} mm (1 pm to 1,000 km; volumes and distances would "
+            "overflow or vanish); fix the header (its units: xyzt_units)",
             vol.path,
         )
 

@@ -56,6 +56,8 @@ BRATS_WORST_HD95_MM = 374.0
 # in mL are null without one, as vol_gt_ml).
 MM_METRICS = frozenset({"lesion_dice", "lesion_hd95", "lesion_tp", "lesion_fn"})
 
+MAX_DILATION = 10_000  # dilations of GT: more than any image needs to become one blob
+
 
 @dataclass(frozen=True)
 class LesionParams:
@@ -85,6 +87,8 @@ class LesionParams:
         d = self.dilation
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0:
             raise UsageError(f"@lesion_dilation must be a non-negative integer, not {d!r}")
+        if d > MAX_DILATION:  # beyond int64 it reached numba as an object (exit 3); beyond an image, the same mask
+            raise UsageError(f"@lesion_dilation must be at most {MAX_DILATION:,} (dilations of GT), not {d}")
         object.__setattr__(self, "dilation", int(d))
         c = self.connectivity
         if c is not None and int(c) not in (4, 6, 8, 18, 26):
