@@ -40,22 +40,19 @@ def class_boxes(pred, gt, lut, sorted_labels, use_lut, ignore_label, has_ignore,
             j = r - i * n1
             lg = gt[i, j, 0]
             lp = pred[i, j, 0]
-            g = lg
-            p = lp
             start = 0
-            # t == n2 closes the row's last run: one inlined _run_boxes (each copy costs compile time)
-            for t in range(1, n2 + 1):
-                if t < n2:
-                    g = gt[i, j, t]
-                    p = pred[i, j, t]
-                    if g == lg and p == lp:
-                        continue
+            for t in range(1, n2):
+                g = gt[i, j, t]
+                p = pred[i, j, t]
+                if g == lg and p == lp:
+                    continue
                 _run_boxes(
                     lo, hi, ch, lg, lp, i, j, start, t - 1, lut, sorted_labels, use_lut, ignore_label, has_ignore
                 )
                 lg = g
                 lp = p
                 start = t
+            _run_boxes(lo, hi, ch, lg, lp, i, j, start, n2 - 1, lut, sorted_labels, use_lut, ignore_label, has_ignore)
     out_lo = np.full((2, k, 3), big, np.int64)
     out_hi = np.full((2, k, 3), -1, np.int64)
     for ch in range(nchunks):
