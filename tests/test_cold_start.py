@@ -144,10 +144,10 @@ def _env(cache: Path) -> dict[str, str]:
     return {**env, "NUMBA_CACHE_DIR": str(cache), "NUMBA_DEBUG_CACHE": "1", "PYTHONPATH": str(ROOT)}
 
 
-def _cli(args: list[str], cache: Path, cwd: Path) -> str:
+def _cli(args: list[str], cache: Path, cwd: Path, **env: str) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "segloss_cli", *args],
-        env=_env(cache),
+        env={**_env(cache), **env},
         capture_output=True,
         text=True,
         timeout=900,
@@ -169,6 +169,12 @@ def test_after_warmup_a_fresh_process_compiles_nothing(tmp_path):
     p, g = _write(tmp_path, np.int16, ".npy")
     log = _cli(["eval", str(p), str(g), "--spacing", "0.75,1,2.5"], cache, tmp_path)
     assert "data loaded" in log and "saved" not in log
+    # surfel surfaces, and the parallel kernels that inputs of 4M voxels or more run
+    p, g = _write(tmp_path, np.uint16, ".nii.gz")
+    log = _cli(["eval", str(p), str(g), "--metrics", "hd95,nsd,assd", "--surface", "surfel"], cache, tmp_path)
+    assert "data loaded" in log and "saved" not in log, log[-3000:]
+    log = _cli(["eval", str(p), str(g), "--metrics", "all"], cache, tmp_path, SEGLOSS_KERNEL_VARIANT="parallel")
+    assert "data loaded" in log and "saved" not in log, log[-3000:]
 
 
 @pytest.mark.subprocess

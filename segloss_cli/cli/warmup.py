@@ -88,6 +88,7 @@ def _warm_variant(dtypes: tuple[str, ...], *, losses: bool, echo: Any = None) ->
     for dtype in dtypes:
         for pred, gt in _cases(np, dtype):
             score(pred, gt, spacing_mm=spacing, metrics="all")
+            score(pred, gt, spacing_mm=spacing, metrics="distance,directed", surface="surfel")
             if pred.dtype != np.uint8 and gt.dtype.kind in "iu":
                 score(pred.astype(np.uint8), gt, spacing_mm=spacing, metrics="all")  # uint8 PRED, a common mix
             n += 1
