@@ -68,6 +68,38 @@ class Values:
         )
 
 
+def stats_many(accs: Sequence[Values]) -> list[Stats]:
+    """``[a.stats() for a in accs]``, the same bits, with numpy called once per group of equal
+    length instead of once per value: a folder's summary has one per class and metric, and
+    numpy's ~70 us a call made 20 overlap metrics cost 1.4 ms per class.
+
+    Rows of one length are stacked (C order), and numpy reduces each row of a 2-D array along
+    its contiguous axis as it reduces the row alone (the same pairwise sums, partition and
+    interpolation); a row with a non-finite value, and lengths below 2, take Values.stats."""
+    out: list[Optional[Stats]] = [None] * len(accs)
+    groups: dict[int, list[int]] = {}
+    for i, acc in enumerate(accs):
+        if len(acc.defined) >= 2:
+            groups.setdefault(len(acc.defined), []).append(i)
+        else:
+            out[i] = acc.stats()
+    for n, rows in groups.items():
+        grid = np.array([accs[i].defined for i in rows], dtype=np.float64).reshape(len(rows), n)
+        finite = np.isfinite(grid).all(axis=1)
+        for i in (r for r, ok in zip(rows, finite) if not ok):
+            out[i] = accs[i].stats()
+        rows = [r for r, ok in zip(rows, finite) if ok]
+        if not rows:
+            continue
+        grid = np.ascontiguousarray(grid[finite])
+        q1, med, q3 = np.percentile(grid, [25, 50, 75], axis=1).tolist()
+        cols = zip(grid.mean(axis=1).tolist(), grid.std(axis=1).tolist(), med, q1, q3,
+                   grid.min(axis=1).tolist(), grid.max(axis=1).tolist())  # fmt: skip
+        for i, (mean, std, m, a, b, lo, hi) in zip(rows, cols):
+            out[i] = Stats(mean=mean, std=std, median=m, q1=a, q3=b, min=lo, max=hi, n=n, n_null=accs[i].n_null)
+    return out  # type: ignore[return-value]
+
+
 def stats(values: Iterable[Optional[float]]) -> Stats:
     acc = Values()
     for v in values:
@@ -224,11 +256,12 @@ class RunningSummary:
         """Statistics per class and metric, of each loss per class, of the means over classes,
         and of the losses' values (``loss_names``: the losses to report, in report order)."""
         labels = self.labels()
+        computed = iter(stats_many([self._metrics[lab][m] for lab in labels for m in self.metric_names]))
         classes = tuple(
             ClassSummary(
                 label=lab,
                 name=self._names.get(lab),
-                metrics={m: self._metrics[lab][m].stats() for m in self.metric_names},
+                metrics={m: next(computed) for m in self.metric_names},
                 losses={
                     n: self._per_loss[lab][n].stats() for n in loss_names if len(self._per_loss.get(lab, {}).get(n, ()))
                 }

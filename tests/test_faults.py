@@ -1021,3 +1021,28 @@ def test_a_lesion_dilation_beyond_int64_is_one_line_exit_2(pair):
     res = cli("eval", *pair, "--metrics", "lesion", "--spacing", "1", "--lesion-dilation", str(10**20))
     assert res.exit_code == 2, res.stderr  # it reached numba as an object: TypingError, exit 3
     assert "--lesion-dilation must be at most 10,000" in res.stderr
+
+
+def test_the_summary_statistics_of_many_classes_at_once_are_each_ones_to_the_bit():
+    """aggregate.stats_many (one numpy call per group of equal length, ~3 us a value instead of
+    ~70 us: 20 metrics cost 1.4 ms per class of a folder summary) against Values.stats row by
+    row: lengths 0..6 and 1,000 (numpy's pairwise sums recurse there), nulls, -0.0, infinities."""
+    import struct
+
+    from segloss_cli.aggregate import Values, stats_many
+
+    def bits(s):
+        fields = (s.mean, s.std, s.median, s.q1, s.q3, s.min, s.max, s.n, s.n_null)
+        return tuple(struct.pack("<d", x) if isinstance(x, float) else x for x in fields)
+
+    rng = np.random.default_rng(7)
+    accs = []
+    for i in range(600):
+        acc = Values(n_null=int(rng.integers(0, 3)))
+        n = 1000 if i % 50 == 0 else int(rng.integers(0, 7))
+        for x in rng.normal(size=n) * 10.0 ** rng.integers(-3, 4):
+            acc.add(float(x))
+        if i % 37 == 0:
+            acc.add(float("inf") if i % 2 else -0.0)
+        accs.append(acc)
+    assert [bits(s) for s in stats_many(accs)] == [bits(a.stats()) for a in accs]
