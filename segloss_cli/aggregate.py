@@ -85,7 +85,7 @@ def stats_many(accs: Sequence[Values]) -> list[Stats]:
             out[i] = acc.stats()
     for n, rows in groups.items():
         grid = np.array([accs[i].defined for i in rows], dtype=np.float64).reshape(len(rows), n)
-        finite = [bool(ok) for ok in np.isfinite(grid).all(axis=1)]
+        finite = [bool(ok) for ok in np.asarray(np.isfinite(grid).all(axis=1))]
         for i in (r for r, ok in zip(rows, finite) if not ok):
             out[i] = accs[i].stats()
         rows = [r for r, ok in zip(rows, finite) if ok]
