@@ -1046,3 +1046,16 @@ def test_the_summary_statistics_of_many_classes_at_once_are_each_ones_to_the_bit
             acc.add(float("inf") if i % 2 else -0.0)
         accs.append(acc)
     assert [bits(s) for s in stats_many(accs)] == [bits(a.stats()) for a in accs]
+
+
+def test_the_markdown_summary_of_many_classes_shows_the_first_200(tmp_path):
+    """A GitHub job summary holds at most 1 MiB; 16,000 classes made a 2.9 MB Markdown file."""
+    pred, gt = _many_labels(250)
+    np.save(tmp_path / "p.npy", pred)
+    np.save(tmp_path / "g.npy", gt)
+    md = tmp_path / "s.md"
+    res = cli("eval", tmp_path / "p.npy", tmp_path / "g.npy", "--metrics", "dice", "--markdown", md, "-q")
+    assert res.exit_code == 0, res.stderr
+    text = md.read_text()
+    assert "the first 200 of 250 classes" in text and "50 more classes in the JSON and CSV outputs." in text
+    assert "| 200 |" in text and "| 201 |" not in text

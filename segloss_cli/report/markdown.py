@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ..model import RunResult
 from .summary import mean_std
-from .table import _header, fmt
+from .table import MAX_TABLE_CLASSES, _header, fmt
 from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -175,7 +175,12 @@ def render_markdown(run: RunResult, checks: Sequence[Check] = (), *, folder: Opt
         if len(rows) > MAX_CLASSES_SHOWN and mean is not None:
             lines += md_table(header, [mean], right=right)
             lines.append("")
-            lines += details(f"all {len(rows)} classes", md_table(header, [*rows, mean], right=right))
+            if len(rows) > MAX_TABLE_CLASSES:  # a job summary holds at most 1 MiB (GitHub)
+                shown = f"the first {MAX_TABLE_CLASSES:,} of {len(rows):,} classes"
+                lines += details(shown, md_table(header, [*rows[:MAX_TABLE_CLASSES], mean], right=right))
+                lines += ["", f"{len(rows) - MAX_TABLE_CLASSES:,} more classes in the JSON and CSV outputs."]
+            else:
+                lines += details(f"all {len(rows)} classes", md_table(header, [*rows, mean], right=right))
         else:
             lines += md_table(header, [*rows, *([mean] if mean is not None else [])], right=right)
         lines.append("")
