@@ -203,19 +203,25 @@ def _variant_cases():
 
     spacing = (0.8, 0.9, 2.5)
     calls = []
-    for pred, gt in _cases(np, "int32"):  # includes the 70000-label (general path) case
+    # Few dtypes: each new one compiles the prange kernels again (about 10 s each). Maps wider
+    # than uint8 with labels below 256 are scored as uint8 after their scan.
+    for pred, gt in _cases(np, "uint8"):
         calls.append((pred, gt, dict(spacing_mm=spacing, metrics="all")))
-    pred, gt = _cases(np, "uint16")[0]
-    calls.append((pred.astype(np.uint8), gt, dict(spacing_mm=spacing, metrics="all")))  # mixed widths
+    big_p, big_g = _cases(np, "int32")[2]  # label 70000: beyond the lookup table (general path)
+    calls.append((big_p, big_g, dict(spacing_mm=spacing, metrics="dice")))  # surfaces: the same code on uint8
+    pred, gt16 = _cases(np, "uint16")[0]
+    calls.append((pred.astype(np.uint8), gt16, dict(spacing_mm=spacing, metrics="all")))  # mixed widths
+    pred, gt = pred.astype(np.uint8), gt16.astype(np.uint8)
     ign = gt.copy()
     ign[:, :, 0] = 9
     calls.append((pred, ign, dict(spacing_mm=spacing, metrics="all", ignore_label=9)))
     two = {"A": [1, 2], "B": [2, 3]}
     calls.append((pred, gt, dict(spacing_mm=spacing, metrics="dice,hd95,nsd", regions=two)))
     calls.append((pred, gt, dict(spacing_mm=spacing, metrics="hd95,nsd,assd", surface="surfel")))
-    calls.append((pred.astype(np.uint8), gt, dict(spacing_mm=spacing, metrics="dice,hd95", regions=two)))  # pair table
+    calls.append((pred, gt16, dict(spacing_mm=spacing, metrics="dice,hd95", regions=two)))  # mixed-width pair table
     calls.append((pred.astype(np.float32), gt, dict(spacing_mm=spacing, pred_type="labels", losses="all")))
-    calls.append((pred[:, :, 5], gt[:, :, 5], dict(spacing_mm=(1.0, 1.0), metrics="all")))
+    p2, g2 = np.ascontiguousarray(pred[:, :, 5]), np.ascontiguousarray(gt[:, :, 5])  # a strided view compiles 'A' code
+    calls.append((p2, g2, dict(spacing_mm=(1.0, 1.0), metrics="all")))
     rng = np.random.default_rng(3)
     logits = rng.normal(size=(4,) + gt.shape).astype(np.float32)
     probs = np.exp(logits) / np.exp(logits).sum(axis=0, keepdims=True)
