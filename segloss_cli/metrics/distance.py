@@ -36,7 +36,7 @@ import numpy as np
 from ..choices import SurfaceModel
 from ..errors import InputError, UsageError
 from .params import SurfaceParams
-from .registry import MetricSpec, register
+from .registry import declarer
 
 
 @dataclass(frozen=True)
@@ -517,23 +517,8 @@ def _region_crops(pred: np.ndarray, gt: np.ndarray, sets, ignore_label: Optional
     return crops
 
 
-def _s(name, formula, empty_rule, lo, hi, better, description, in_table=False, unit="mm", default=True):
-    # Surface metrics are reductions in _reducers (they need the distances, not counts).
-    register(
-        MetricSpec(
-            name=name,
-            formula=formula,
-            family="surface",
-            empty_rule=empty_rule,
-            lo=lo,
-            hi=hi,
-            higher_is_better=better,
-            description=description,
-            unit=unit,
-            in_table=in_table,
-            default=default,
-        )
-    )
+# Surface metrics are reductions in _reducers (they need the distances, not counts).
+_s = declarer("surface", unit="mm")
 
 
 _inf = float("inf")

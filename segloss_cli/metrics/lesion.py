@@ -40,7 +40,7 @@ import numpy as np
 from ..choices import SurfaceModel
 from ..errors import UsageError
 from .params import SurfaceParams
-from .registry import MetricSpec, _load_all, register
+from .registry import _load_all, declarer
 
 # Dilation factor and lesion volume threshold (mm^3) of each BraTS 2023 sub-challenge, from
 # get_LesionWiseResults in github.com/rachitsaluja/BraTS-2023-Metrics (metrics.py).
@@ -556,23 +556,7 @@ def lesion_metrics(
 _load_all()
 
 
-def _l(name, formula, empty_rule, lo, hi, better, description, *, unit=None, integer=False, aliases=()):
-    register(
-        MetricSpec(
-            name=name,
-            formula=formula,
-            family="lesion",
-            empty_rule=empty_rule,
-            lo=lo,
-            hi=hi,
-            higher_is_better=better,
-            description=description,
-            aliases=aliases,
-            unit=unit,
-            integer=integer,
-            default=False,
-        )
-    )
+_l = declarer("lesion", default=False)
 
 
 _inf = float("inf")

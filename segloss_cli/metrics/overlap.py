@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from .registry import MetricSpec, register
+from .registry import declarer
 
 
 @dataclass(frozen=True)
@@ -198,40 +198,7 @@ def _volume(counts, voxel_ml) -> np.ndarray:
     return _f(counts) * voxel_ml
 
 
-def _m(
-    name,
-    formula,
-    empty_rule,
-    lo,
-    hi,
-    better,
-    description,
-    compute,
-    aliases=(),
-    unit=None,
-    integer=False,
-    in_table=False,
-    default=True,
-    family="confusion",
-):
-    register(
-        MetricSpec(
-            name=name,
-            formula=formula,
-            family=family,
-            empty_rule=empty_rule,
-            lo=lo,
-            hi=hi,
-            higher_is_better=better,
-            description=description,
-            aliases=aliases,
-            unit=unit,
-            integer=integer,
-            compute=compute,
-            in_table=in_table,
-            default=default,
-        )
-    )
+_m = declarer("confusion")
 
 
 inf = float("inf")

@@ -71,6 +71,29 @@ def register(spec: MetricSpec) -> MetricSpec:
     return register_name(spec, METRICS, _ALIASES, GROUPS, "metric")
 
 
+def declarer(family: str, **defaults: Any) -> Callable[..., MetricSpec]:
+    """The declaring function of one metrics module: ``declare(name, formula, empty_rule, lo,
+    hi, better, description, compute=None, **fields)`` registers a MetricSpec of ``family``
+    (a field may override it), the module's ``defaults`` under the keywords given."""
+
+    def declare(name, formula, empty_rule, lo, hi, better, description, compute=None, **fields) -> MetricSpec:
+        return register(
+            MetricSpec(
+                name=name,
+                formula=formula,
+                empty_rule=empty_rule,
+                lo=lo,
+                hi=hi,
+                higher_is_better=better,
+                description=description,
+                compute=compute,
+                **{"family": family, **defaults, **fields},
+            )
+        )
+
+    return declare
+
+
 def _load_all() -> None:
     # Import for the side effect of registering; kept lazy so listing names stays cheap.
     # Overlap first: the registry's order (CLI choices, report columns, JSON keys) is the

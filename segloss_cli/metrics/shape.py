@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from .registry import MetricSpec, register
+from .registry import declarer
 
 BOUNDARY_IOU_RATIO = 0.02  # the reference's dilation_ratio
 
@@ -150,22 +150,7 @@ def shape_metrics(
     return out
 
 
-def _sh(name, formula, empty_rule, lo, hi, better, description, unit=None, aliases=()):
-    register(
-        MetricSpec(
-            name=name,
-            formula=formula,
-            family="shape",
-            empty_rule=empty_rule,
-            lo=lo,
-            hi=hi,
-            higher_is_better=better,
-            description=description,
-            unit=unit,
-            aliases=aliases,
-            default=False,
-        )
-    )
+_sh = declarer("shape", default=False)
 
 
 _sh(
