@@ -128,10 +128,6 @@ class ParallelKernel:
         self.__doc__ = func.__doc__
         self.__name__ = func.__name__
 
-    @property
-    def variants(self):
-        return (self.serial, self.parallel)
-
     def __call__(self, *args):
         forced = _forced[0]
         if forced is None:
