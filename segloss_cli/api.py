@@ -143,6 +143,7 @@ def make_params(
     assd_mode: str = "pooled",
     reduction: str = "case",
     surface: Optional[str] = None,
+    distance_metric: str = "euclidean",
     nsd_tolerance_mm: Union[float, Mapping[Optional[int], float]] = 1.0,
     worst_distance_mm: Optional[float] = None,
     boundary_iou_ratio: float = 0.02,
@@ -190,6 +191,8 @@ def make_params(
     ``surface``: the surface model of the distance metrics, ``"voxel"`` (None: the default) or
     ``"surfel"`` (DeepMind surface-distance's area-weighted voxel-corner surfels); given, it
     also sets lesion_hd95's, which is otherwise the lesion preset's (surfel for BraTS).
+    ``distance_metric``: ``"euclidean"`` (default), ``"taxicab"`` or ``"chessboard"``
+    distances between surface elements, in mm (a step along an axis costs its spacing).
 
     Examples
     --------
@@ -259,6 +262,7 @@ def make_params(
             worst_distance_mm=worst_distance_mm,
             boundary_iou_ratio=boundary_iou_ratio,
             surface=surface if surface is not None else "voxel",  # type: ignore[arg-type]
+            distance_metric=distance_metric,  # type: ignore[arg-type]
         ),
         losses=LossParams(names=_names(losses, select_losses), values=loss_params),
         lesion=LesionParams.preset(

@@ -62,6 +62,15 @@ class SurfaceModel(Choice):
     SURFEL = "surfel"
 
 
+class DistanceMetric(Choice):
+    """Distance between surface elements: Euclidean (default), taxicab (sum of per-axis mm) or
+    chessboard (the largest per-axis mm); MONAI's ``distance_metric``."""
+
+    EUCLIDEAN = "euclidean"
+    CHESSBOARD = "chessboard"
+    TAXICAB = "taxicab"
+
+
 class AssdMode(Choice):
     """assd: pooled over both surfaces (MONAI symmetric=True, MetricsReloaded) or the mean of the two
     directed means (MedPy's assd; segloss's masd)."""

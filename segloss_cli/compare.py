@@ -48,6 +48,7 @@ INCOMPATIBLE_SETTINGS: dict[str, tuple[str, ...]] = {
     "empty_policy": ("all",),
     "empty_values": ("all",),  # per-metric empty values (--empty-value, --convention); absent: none
     "assd_mode": ("all",),  # absent means pooled, so it compares like the "all" settings
+    "distance_metric": ("all",),  # absent means euclidean, likewise
     "labels": ("all",),
     "regions": ("all",),
     "include_background": ("all",),

@@ -49,6 +49,7 @@ PARAMETERS = set(
         "reduction",
         "hd_mode",
         "surface",
+        "distance_metric",
         "hd_percentile",
         "nsd_tolerance_mm",
         "worst_distance_mm",

@@ -152,6 +152,8 @@ class EvalParams:
                 out["surface"] = str(surf.surface)
             if str(surf.assd_mode) != "pooled":  # recorded only when set: no default output changes
                 out["assd_mode"] = str(surf.assd_mode)
+            if str(surf.distance_metric) != "euclidean":  # recorded only when set
+                out["distance_metric"] = str(surf.distance_metric)
         if self.convention is not None:
             out["convention"] = dict(self.convention)
         if "boundary_iou" in self.metrics:

@@ -61,6 +61,7 @@ OPTIONS = {
     "reduction": "--reduction",
     "hd_mode": "--hd-mode",
     "surface": "--surface",
+    "distance_metric": "--distance-metric",
     "hd_percentile": "--hd-percentile",
     "nsd_tolerance_mm": "--nsd-tolerance",
     "worst_distance_mm": "--worst-distance",

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..choices import Aggregate, AssdMode, EmptyPolicy, HdMode, MissingPolicy, PredType, SurfaceModel
+from ..choices import Aggregate, AssdMode, DistanceMetric, EmptyPolicy, HdMode, MissingPolicy, PredType, SurfaceModel
 from . import app
 from ._batch import CaseProgress as _CaseProgress
 from ._batch import report_gate
@@ -182,6 +182,16 @@ def eval_command(
             show_default=False,
         ),
     ] = None,
+    distance_metric: Annotated[
+        DistanceMetric,
+        typer.Option(
+            "--distance-metric",
+            help="Distance between surface elements for hd, hd95, assd, masd, nsd and the directed distances: "
+            "euclidean (default), taxicab (sum of the per-axis mm) or chessboard (largest per-axis mm), MONAI's "
+            "distance_metric (which counts voxel steps for the last two: equal at 1 mm spacing).",
+            rich_help_panel=METRICS,
+        ),
+    ] = DistanceMetric.EUCLIDEAN,
     nsd_tolerance: Annotated[
         Optional[str],
         typer.Option(
@@ -682,6 +692,7 @@ def eval_command(
         reduction=reduction,
         empty_values=empty_value or None,
         surface=None if surface is None else surface.value,
+        distance_metric=distance_metric.value,
         nsd_tolerance_mm=parse_nsd_tolerance(nsd_tolerance) or 1.0,
         worst_distance_mm=worst_distance,
         boundary_iou_ratio=boundary_iou_ratio,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..choices import AssdMode, HdMode, SurfaceModel
+from ..choices import AssdMode, DistanceMetric, HdMode, SurfaceModel
 from ..errors import UsageError
 
 
@@ -21,6 +21,8 @@ class SurfaceParams:
     ``worst_distance_mm``: the distance of a missed or hallucinated class under the ``worst``
     empty policy (None: the diagonal of the GT field of view). ``surface``: the surface model,
     ``voxel`` (boundary voxels) or ``surfel`` (DeepMind's area-weighted voxel-corner surfels).
+    ``distance_metric``: ``euclidean``, ``taxicab`` or ``chessboard`` distances between surface
+    elements, each axis's step weighted by its spacing (kernels/cdt.py).
     """
 
     hd_percentile: float = 95.0
@@ -33,12 +35,15 @@ class SurfaceParams:
     # assd: pooled over both surfaces (default) or the mean of the two directed means (MedPy)
     assd_mode: AssdMode = AssdMode.POOLED
     surface: SurfaceModel = SurfaceModel.VOXEL
+    distance_metric: DistanceMetric = DistanceMetric.EUCLIDEAN
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "hd_mode", HdMode.parse(self.hd_mode, "@hd_mode"))
             object.__setattr__(self, "assd_mode", AssdMode.parse(self.assd_mode, "@assd_mode"))
             object.__setattr__(self, "surface", SurfaceModel.parse(self.surface, "@surface"))
+            metric = DistanceMetric.parse(self.distance_metric, "@distance_metric")
+            object.__setattr__(self, "distance_metric", metric)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         p = float(self.hd_percentile)
