@@ -3,17 +3,23 @@
     python benchmarks/bench_images.py            # 1,000 pairs of 512x1024, 19 classes + 255
     python benchmarks/bench_images.py --n 200    # a shorter run
 
-The pairs are generated once into a temporary folder (blocky regions like street scenes, a
-void band of 255, a prediction that differs at region edges and in noisy patches), saved as
-8-bit greyscale PNGs as Cityscapes' *_labelTrainIds.png are. Then, in this order:
+The pairs are generated once into a temporary folder (or ``--keep DIR``, reused when it holds
+them: blocky regions like street scenes, a void band of 255, a prediction that differs at
+region edges and in noisy patches), saved as 8-bit greyscale PNGs as Cityscapes'
+*_labelTrainIds.png are. One warm-up run of segloss (numba's cache, the page cache), then
+``--rounds`` rounds (default 3) of the two sides, alternating which goes first:
 
-1. decode only: every PRED and GT PNG decoded with Pillow (``np.asarray(Image.open(p))``),
-   one thread and two threads (Pillow releases the GIL while it inflates), CPU and wall time;
-2. ``segloss eval PRED GT --ignore-label 255 --metrics overlap --jobs 2 -q --json ...`` in a
-   fresh process (imports and a warm numba cache included), CPU and wall time.
+- decode only: every PRED and GT PNG decoded with Pillow (``np.asarray(Image.open(p))``) in
+  this process (no interpreter start or import counted), on one thread and on two (Pillow
+  releases the GIL while it inflates);
+- ``segloss eval PRED GT --ignore-label 255 --metrics overlap --jobs 2 -q --json ...`` in a
+  fresh process (interpreter start, imports, numba's cache loading and the JSON included).
 
-Printed: each time and the ratio segloss / decode-only (wall with two threads on both sides,
-and CPU). CPU time is what to read on a shared machine.
+CPU is user + system time from resource.getrusage (RUSAGE_SELF for the decode, RUSAGE_CHILDREN
+for the segloss process). Printed per round and as the median over rounds: segloss CPU /
+decode CPU (the figure to read: the machine may be shared, and CPU time is what other load
+disturbs least) and segloss wall / two-thread decode wall (both sides on two cores; only
+meaningful on an otherwise idle machine, so the load average is printed beside it).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +71,11 @@ def make_pairs(folder: Path, n: int, shape=(512, 1024), k: int = 19, seed: int =
     return pdir, gdir
 
 
+def _cpu(who: int) -> float:
+    ru = resource.getrusage(who)
+    return ru.ru_utime + ru.ru_stime
+
+
 def decode_all(files: list[Path], threads: int) -> tuple[float, float]:
     """(wall s, CPU s) to decode every file with Pillow on ``threads`` threads."""
     from PIL import Image
@@ -74,66 +86,76 @@ def decode_all(files: list[Path], threads: int) -> tuple[float, float]:
                 np.asarray(img)
 
     chunks = [files[i::threads] for i in range(threads)]
-    c0, t0 = time.process_time(), time.perf_counter()
+    c0, t0 = _cpu(resource.RUSAGE_SELF), time.perf_counter()
     pool = [threading.Thread(target=work, args=(c,)) for c in chunks]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    return time.perf_counter() - t0, time.process_time() - c0
+    return time.perf_counter() - t0, _cpu(resource.RUSAGE_SELF) - c0
 
 
-def run_segloss(pdir: Path, gdir: Path, out: Path) -> tuple[float, float]:
+def run_segloss(pdir: Path, gdir: Path, out: Path, jobs: int = 2) -> tuple[float, float]:
     """(wall s, CPU s of the child) of one `segloss eval` over the folders."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "segloss_cli",
-        "eval",
-        str(pdir),
-        str(gdir),
-        "--ignore-label",
-        "255",
-        "--metrics",
-        "overlap",
-        "--jobs",
-        "2",
-        "-q",
-        "--json",
-        str(out),
-    ]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "segloss_cli", "eval", str(pdir), str(gdir), "--ignore-label", "255"]
+    cmd += ["--metrics", "overlap", "--jobs", str(jobs), "-q", "--json", str(out)]
+    c0, t0 = _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return time.perf_counter() - t0, _cpu(resource.RUSAGE_CHILDREN) - c0
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "?"
+
+
+def _folder(root: Path, n: int) -> tuple[Path, Path]:
+    pdir, gdir = root / "pred", root / "gt"
+    if pdir.is_dir() and len(list(pdir.glob("*.png"))) == n and len(list(gdir.glob("*.png"))) == n:
+        return pdir, gdir
+    t0 = time.perf_counter()
+    made = make_pairs(root, n)
+    print(f"made {n} pairs in {time.perf_counter() - t0:.0f} s")
+    return made
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000, help="pairs to generate (default 1000)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of both sides, alternating (default 3)")
+    ap.add_argument("--keep", type=Path, help="generate the pairs here (or reuse them) instead of a temporary folder")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        t0 = time.perf_counter()
-        pdir, gdir = make_pairs(folder, args.n)
+        root = args.keep or Path(tmp)
+        pdir, gdir = _folder(root, args.n)
         files = sorted(pdir.iterdir()) + sorted(gdir.iterdir())
         size = sum(f.stat().st_size for f in files)
         print(
-            f"{args.n} pairs of 512x1024 uint8 PNG (19 classes + 255), {size / 2**20:.0f} MiB, "
-            f"made in {time.perf_counter() - t0:.0f} s; {os.cpu_count()} cores"
+            f"{args.n} pairs of 512x1024 uint8 PNG (19 classes + 255), {size / 2**20:.0f} MiB; "
+            f"{os.cpu_count()} cores, load average {_load()} (a shared machine: read the CPU ratio)"
         )
-        run_segloss(pdir, gdir, folder / "warm.json")  # numba cache warm, files in the page cache
-        d1 = decode_all(files, 1)
-        d2 = decode_all(files, 2)
-        s = run_segloss(pdir, gdir, folder / "scores.json")
-        print(f"  decode only, 1 thread : {d1[0]:6.2f} s wall {d1[1]:6.2f} s CPU")
-        print(f"  decode only, 2 threads: {d2[0]:6.2f} s wall {d2[1]:6.2f} s CPU")
-        print(f"  segloss eval --jobs 2 : {s[0]:6.2f} s wall {s[1]:6.2f} s CPU (fresh process, imports included)")
+        run_segloss(pdir, gdir, Path(tmp) / "warm.json")  # numba cache warm, files in the page cache
+        cpu_ratios, wall_ratios = [], []
+        for r in range(args.rounds):
+            if r % 2 == 0:
+                d1, d2 = decode_all(files, 1), decode_all(files, 2)
+                s = run_segloss(pdir, gdir, Path(tmp) / "scores.json")
+            else:
+                s = run_segloss(pdir, gdir, Path(tmp) / "scores.json")
+                d2, d1 = decode_all(files, 2), decode_all(files, 1)
+            cpu_ratios.append(s[1] / d1[1])
+            wall_ratios.append(s[0] / d2[0])
+            print(
+                f"round {r + 1}: decode 1 thread {d1[0]:5.2f} s wall {d1[1]:5.2f} s CPU | 2 threads {d2[0]:5.2f} s wall "
+                f"{d2[1]:5.2f} s CPU | segloss --jobs 2 {s[0]:5.2f} s wall {s[1]:5.2f} s CPU | "
+                f"CPU {cpu_ratios[-1]:.2f}x, wall vs 2 threads {wall_ratios[-1]:.2f}x (load {_load()})"
+            )
         print(
-            f"  ratio segloss --jobs 2 / decode: {s[0] / d1[0]:.2f}x wall vs decoding on one thread, "
-            f"{s[0] / d2[0]:.2f}x vs two threads; {s[1] / d1[1]:.2f}x CPU"
+            f"median over {args.rounds} rounds: segloss eval --jobs 2 / Pillow decode only = "
+            f"{statistics.median(cpu_ratios):.2f}x CPU (goal <= 1.3x), "
+            f"{statistics.median(wall_ratios):.2f}x wall vs the two-thread decode"
         )
 
 
