@@ -195,30 +195,188 @@ def _no_constant(name: str):
     raise _NotFinite(name)  # NaN, Infinity, -Infinity: Python's json accepts them, JSON does not
 
 
-def _check_numbers(summary: Any, path: Path) -> None:
-    """Every statistic a comparison reads is a number or null (a string mean is a tampered file)."""
+class _Invalid(ValueError):
+    """A value where a segloss result holds another type or range (load_result says where)."""
 
-    def stat_blocks(entry: Any):
-        for kind in ("metrics", "losses"):
-            block = entry.get(kind, {}) if isinstance(entry, dict) else None
-            if not isinstance(block, dict):
-                raise InputError(f"summary {kind} must be objects; not a segloss result", path)
-            yield from block.items()
 
-    classes = summary.get("classes", {})
-    if not isinstance(classes, dict):
-        raise InputError("summary classes must be an object; not a segloss result", path)
-    entries = [("classes", k, v) for k, v in classes.items()]
-    blocks = [(f"class {k}", name, st) for _, k, v in entries for name, st in stat_blocks(v)]
-    for where in ("mean_over_classes", "losses"):
-        block = summary.get(where) or {}
-        if not isinstance(block, dict):
-            raise InputError(f"summary {where} must be an object; not a segloss result", path)
-        blocks += [(where, name, st) for name, st in block.items()]
-    for where, name, st in blocks:
-        mean = st.get("mean") if isinstance(st, dict) else "missing"
-        if mean is not None and (isinstance(mean, bool) or not isinstance(mean, (int, float))):
-            raise InputError(f"{where}, {name}: mean is {mean!r}, not a number or null; not a segloss result", path)
+# Stat fields: the location statistics lie in the metric's range, std is >= 0, counts are ints.
+_LOCATION = ("mean", "median", "q1", "q3", "min", "max")
+_MAX_INT = 1 << 63  # no count segloss writes reaches 2**63 (a voxel count of an int64 index)
+_RANGE_SLACK = 1e-9  # rounding of a mean or a correlation, never a tampered 1.7
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: Python's json reads inf, which segloss never writes
+        raise _NotFinite(f"the number {text[:40]}, beyond a float")
+    return value
+
+
+class _TooBig(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19:  # beyond int64 (before int() spends time on 4,000 digits)
+        raise _TooBig(f"the integer {text[:20]}... ({len(text)} digits)")
+    return int(text)
+
+
+class _ResultChecker:
+    """Typed validation of the parts of a result that compare, merge and rank read: the types
+    segloss writes (objects, lists, numbers or null), finite numbers, metric values within the
+    metric's range (widened to the run's own --empty-value numbers), labels that are label
+    numbers or the run's region names."""
+
+    def __init__(self, data: dict[str, Any]):
+        from .metrics.registry import all_metrics
+
+        self.specs = all_metrics()
+        settings = data.get("settings", {})
+        if not isinstance(settings, dict):
+            raise _Invalid("settings is not an object")
+        regions = settings.get("regions") or {}
+        if not isinstance(regions, dict):
+            raise _Invalid("settings.regions is not an object")
+        self.regions = set(regions)
+        self.empty = settings.get("empty_values") or {}
+        if not isinstance(self.empty, dict):
+            raise _Invalid("settings.empty_values is not an object")
+
+    # -- values
+    @staticmethod
+    def number(value: Any, where: str, *, null: bool = True) -> Optional[float]:
+        if value is None and null:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Invalid(f"{where} is {_short(value)}, not a number or null")
+        if isinstance(value, int) and not -_MAX_INT < value < _MAX_INT:
+            raise _Invalid(f"{where} is an integer of {len(str(abs(value)))} digits, beyond any segloss value")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Invalid(f"{where} is {value}, which segloss never writes (undefined is null)")
+        return float(value)
+
+    def bounds(self, metric: str) -> Optional[tuple[float, float]]:
+        spec = self.specs.get(metric)
+        if spec is None:
+            return None
+        lo, hi = spec.lo, spec.hi
+        row = self.empty.get(metric)
+        if isinstance(row, dict):  # the run's own empty-case values are in range by definition
+            for v in row.values():
+                if not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v):
+                    lo, hi = min(lo, v), max(hi, v)
+        return lo, hi
+
+    def metric_value(self, metric: str, value: Any, where: str) -> None:
+        v = self.number(value, where)
+        bounds = self.bounds(metric)
+        if v is None or bounds is None:
+            return
+        lo, hi = bounds
+        if not lo - _RANGE_SLACK * max(1.0, abs(lo)) <= v <= hi + _RANGE_SLACK * max(1.0, abs(hi)):
+            shown = f"{lo:g} .. {hi:g}".replace("inf", "infinity")
+            raise _Invalid(f"{where} is {v!r}, outside {metric}'s range {shown}")
+
+    def stat(self, st: Any, where: str, metric: Optional[str]) -> None:
+        if not isinstance(st, dict):
+            raise _Invalid(f"{where} is {_short(st)}, not an object of statistics")
+        for key in _LOCATION:
+            if key in st:
+                if metric is None:
+                    self.number(st[key], f"{where}.{key}")
+                else:
+                    self.metric_value(metric, st[key], f"{where}.{key}")
+        if "std" in st:
+            std = self.number(st["std"], f"{where}.std")
+            if std is not None and std < 0:
+                raise _Invalid(f"{where}.std is {std!r}, negative")
+        for key in ("n", "n_null"):
+            if key in st:
+                n = st[key]
+                if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < _MAX_INT:
+                    raise _Invalid(f"{where}.{key} is {_short(n)}, not a count")
+
+    def label(self, label: str, where: str) -> None:
+        if label.isascii() and label.isdigit() and str(int(label)) == label and int(label) < _MAX_INT:
+            return  # a label number as segloss writes it (no sign, no leading zero, no space)
+        if label in self.regions:
+            return
+        raise _Invalid(f"{where} has the class key {_short(label)}, neither a label number nor a region of the run")
+
+    def obj(self, value: Any, where: str) -> dict[str, Any]:
+        if value is None:  # an absent block (summary.losses, pooled: null when none)
+            return {}
+        if not isinstance(value, dict):
+            raise _Invalid(f"{where} is {_short(value)}, not an object")
+        return value
+
+    # -- blocks
+    def summary(self, summary: dict[str, Any]) -> None:
+        for label, entry in self.obj(summary.get("classes", {}), "summary.classes").items():
+            where = f"summary class {label}"
+            self.label(label, "summary.classes")
+            entry = self.obj(entry, where)
+            self.name(entry.get("name"), f"{where} name")
+            for m, st in self.obj(entry.get("metrics", {}), f"{where} metrics").items():
+                self.stat(st, f"{where}, {m}", m)
+            for n, st in self.obj(entry.get("losses", {}), f"{where} losses").items():
+                self.stat(st, f"{where}, loss {n}", None)
+        for m, st in self.obj(summary.get("mean_over_classes"), "summary.mean_over_classes").items():
+            self.stat(st, f"mean_over_classes, {m}", m)
+        for n, st in self.obj(summary.get("losses"), "summary.losses").items():
+            self.stat(st, f"summary loss {n}", None)
+        if "n_cases" in summary:
+            n = summary["n_cases"]
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < _MAX_INT:
+                raise _Invalid(f"summary.n_cases is {_short(n)}, not a count")
+        self.obj(summary.get("pooled"), "summary.pooled")
+
+    def name(self, name: Any, where: str) -> None:
+        if name is not None and not isinstance(name, str):
+            raise _Invalid(f"{where} is {_short(name)}, not a string or null")
+
+    def cases(self, cases: Any) -> None:
+        if not isinstance(cases, list):
+            raise _Invalid("cases is not a list")
+        for case in cases:
+            case = self.obj(case, "a case")
+            cid = case.get("case")
+            if not isinstance(cid, str):
+                raise _Invalid(f"a case has the id {_short(cid)}, not a string")
+            where = f"case {_short(cid)}"
+            for label, entry in self.obj(case.get("classes"), f"{where} classes").items():
+                self.label(label, f"{where} classes")
+                entry = self.obj(entry, f"{where}, class {label}")
+                self.name(entry.get("name"), f"{where}, class {label} name")
+                for m, v in self.obj(entry.get("metrics", {}), f"{where}, class {label} metrics").items():
+                    self.metric_value(m, v, f"{where}, class {label}, {m}")
+            for n, res in self.obj(case.get("losses"), f"{where} losses").items():
+                res = self.obj(res, f"{where}, loss {n}")
+                self.number(res.get("value"), f"{where}, loss {n} value")
+                for label, v in self.obj(res.get("per_class"), f"{where}, loss {n} per_class").items():
+                    self.label(label, f"{where}, loss {n} per_class")
+                    self.number(v, f"{where}, loss {n}, class {label}")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value as an error shows it: its repr, at most ``limit`` characters."""
+    if isinstance(value, (list, dict)):
+        return f"a{'n object' if isinstance(value, dict) else ' list'}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...'"
+
+
+def check_result(data: dict[str, Any], path: Path) -> None:
+    """Refuse (InputError, exit 2) a result whose values are not what segloss writes."""
+    try:
+        checker = _ResultChecker(data)
+        checker.summary(data["summary"])
+        checker.cases(data.get("cases", []))
+    except _Invalid as exc:
+        raise InputError(
+            f"{exc}; segloss never writes that: the file was edited or is not a segloss result", path
+        ) from None
 
 
 def load_result(path: str | Path) -> dict[str, Any]:
@@ -226,7 +384,13 @@ def load_result(path: str | Path) -> dict[str, Any]:
     try:
         # utf-8-sig: a byte-order mark (a file saved by a Windows editor) is no reason to refuse it
         text = read_text(p, MAX_RESULT_FILE_BYTES, "result file")
-        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique_keys)
+        data = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            object_pairs_hook=unique_keys,
+        )
     except InputError:  # read_text's (a ValueError too, which the clause below would take)
         raise
     except DuplicateKey as exc:
@@ -241,6 +405,10 @@ def load_result(path: str | Path) -> dict[str, Any]:
             "or is not a segloss result",
             p,
         ) from None
+    except _TooBig as exc:
+        raise InputError(
+            f"holds {exc.args[0]}, beyond any value segloss writes; the file was edited or is not a segloss result", p
+        ) from None
     except RecursionError:
         raise InputError("is nested too deeply to be a segloss result", p) from None
     except FileNotFoundError:
@@ -251,11 +419,12 @@ def load_result(path: str | Path) -> dict[str, Any]:
         ) from None
     except ValueError:  # Python's limit on the digits of an integer
         raise InputError("holds a number too large to parse; not a segloss result", p) from None
-    if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("summary"), dict):
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if type(version) is not int or version != 1 or not isinstance(data.get("summary"), dict):
         raise InputError(
             "not a segloss result (schema_version 1 with a summary); write one with `segloss eval ... --json`", p
         )
-    _check_numbers(data["summary"], p)
+    check_result(data, p)
     return data
 
 

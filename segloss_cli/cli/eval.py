@@ -886,18 +886,25 @@ def _emit(
 
 def _emit_files(run, csv_path, summary_csv, folder, markdown_path, checks, streams, json_file) -> None:
     """The files of :func:`_emit`, put in place together (all or nothing)."""
-    from ..io.atomic import write_all_atomic
-    from ..report.csv_ import render_csv, render_summary_csv
+    from ..io.atomic import StreamedOutput, write_all_atomic
+    from ..report.csv_ import render_csv, write_summary_csv
 
     files = {}
     if csv_path and streams is None:
         files[csv_path] = render_csv(run)
-    if summary_csv:
-        files[summary_csv] = render_summary_csv(run)
-    if markdown_path:
-        from ..report.markdown import render_markdown
+    summary_file = None if not summary_csv else StreamedOutput(summary_csv)  # streamed, as the JSON
+    try:
+        if summary_file is not None:
+            write_summary_csv(run, summary_file.write)
+        if markdown_path:
+            from ..report.markdown import render_markdown
 
-        files[markdown_path] = render_markdown(run, checks or [], folder=folder)
-    streamed = (streams.outputs() if streams is not None else ()) + (() if json_file is None else (json_file,))
-    if files or streamed:
-        write_all_atomic(files, streamed)
+            files[markdown_path] = render_markdown(run, checks or [], folder=folder)
+        streamed = (streams.outputs() if streams is not None else ()) + tuple(
+            f for f in (json_file, summary_file) if f is not None
+        )
+        if files or streamed:
+            write_all_atomic(files, streamed)
+    finally:
+        if summary_file is not None:
+            summary_file.discard()  # a no-op once it is in place

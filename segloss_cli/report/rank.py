@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from rich.table import Table
 
+from .csv_ import text_cell
 from .table import NULL, fmt
 from .text import escape
 
@@ -171,6 +172,8 @@ def render_csv(ranking: Ranking) -> str:
     def cell(v: Any) -> Any:
         if v is None:
             return ""
+        if isinstance(v, str):
+            return text_cell(v)  # a run name or class name that would start a spreadsheet formula
         return repr(v) if isinstance(v, float) else v
 
     n = len(ranking.cases)

@@ -1,0 +1,206 @@
+"""Issue 20, the items of its third pass: spreadsheet formulas in CSV cells, the summary CSV
+streamed, typed validation of result files, outputs through /dev/stdout on a regular file,
+very long user values in error lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from segloss_cli.cli import app
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _folders(tmp_path, ids, classes=(1, 2)):
+    for sub in ("p", "g"):
+        (tmp_path / sub).mkdir(parents=True, exist_ok=True)
+    for cid in ids:
+        gt = np.zeros((6, 6, 2), np.uint8)
+        gt[1:3, 1:3] = classes[0]
+        if len(classes) > 1:
+            gt[4:6, 4:6] = classes[1]
+        pred = gt.copy()
+        pred[1, 1, 0] = 0
+        np.save(tmp_path / "p" / f"{cid}.npy", pred)
+        np.save(tmp_path / "g" / f"{cid}.npy", gt)
+    return tmp_path / "p", tmp_path / "g"
+
+
+# --- 1. CSV cells a spreadsheet would run as a formula (OWASP "CSV Injection") --------------------
+
+FORMULA_IDS = ["=cmd", "+x", "-y", "@z", "plain"]
+
+
+def test_text_cells_that_would_start_a_formula_get_a_leading_quote(tmp_path):
+    pdir, gdir = _folders(tmp_path, FORMULA_IDS)
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps({"1": '=HYPERLINK("http://x","a")', "2": "\tcalc"}))
+    out = tmp_path / "out"
+    out.mkdir()
+    res = cli("eval", pdir, gdir, "--metrics", "dice", "--label-names", names, "-q",
+              "--csv", out / "c.csv", "--summary-csv", out / "s.csv")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO((out / "c.csv").read_text())))
+    assert sorted({r["case"] for r in rows}) == sorted(["'=cmd", "'+x", "'-y", "'@z", "plain"])
+    assert {r["name"] for r in rows} == {'\'=HYPERLINK("http://x","a")', "'\tcalc"}
+    assert all(float(r["dice"]) > 0 for r in rows)  # numbers stay numbers
+    summary = list(csv.DictReader(io.StringIO((out / "s.csv").read_text())))
+    named = {r["name"] for r in summary if r["label"] in ("1", "2")}
+    assert named == {'\'=HYPERLINK("http://x","a")', "'\tcalc"}
+    for line in (out / "c.csv").read_text().splitlines()[1:] + (out / "s.csv").read_text().splitlines()[1:]:
+        first = next(csv.reader([line]))
+        assert not any(cell[:1] in ("=", "+", "@") for cell in first), line
+
+
+def test_text_cell_leaves_numbers_and_plain_text_alone():
+    from segloss_cli.report.csv_ import text_cell
+
+    assert [text_cell(v) for v in ("-1", "-0.5", "+2e-3", "sub-01", "", None, 7)] == [
+        "-1", "-0.5", "+2e-3", "sub-01", "", "", "7"
+    ]  # fmt: skip
+    assert [text_cell(v) for v in ("-2+3", "-1 ", "=1", "\r1", "@SUM(A1)")] == [
+        "'-2+3", "'-1 ", "'=1", "'\r1", "'@SUM(A1)"
+    ]  # fmt: skip
+
+
+# --- 2. The summary CSV is streamed, as the JSON -------------------------------------------------
+
+
+def test_the_summary_csv_is_written_in_pieces_not_held_whole(tmp_path):
+    from segloss_cli.api import evaluate_folder
+    from segloss_cli.report.csv_ import render_summary_csv, write_summary_csv
+
+    labels = tuple(range(1, 601))
+    for sub in ("p", "g"):
+        (tmp_path / sub).mkdir()
+    gt = np.arange(1, 601, dtype=np.uint16).reshape(20, 30)
+    for cid in ("a", "b"):
+        np.save(tmp_path / "p" / f"{cid}.npy", gt)
+        np.save(tmp_path / "g" / f"{cid}.npy", gt)
+    run = evaluate_folder(tmp_path / "p", tmp_path / "g", metrics="dice,iou,precision,recall", labels=labels)
+    pieces: list[str] = []
+    write_summary_csv(run, pieces.append)
+    assert "".join(pieces) == render_summary_csv(run)
+    assert (
+        len(pieces) >= 3 and sum(map(len, pieces)) > 2 << 16 and max(map(len, pieces)) < (1 << 16) + 4096
+    )  # ~64 KB each
+
+
+def test_a_full_disk_while_the_summary_csv_streams_is_one_line_and_no_temporary(tmp_path, monkeypatch):
+    import errno
+
+    import segloss_cli.io.atomic as atomic
+
+    pdir, gdir = _folders(tmp_path, ["a", "b"])
+    out = tmp_path / "out"
+    out.mkdir()
+    real = atomic.StreamedOutput.write
+    seen = []
+
+    def write(self, text):
+        seen.append(self.out)
+        if self.out is not None and self.out.name == "s.csv":
+            raise atomic._output_error(OSError(errno.ENOSPC, "full"), self.out)
+        return real(self, text)
+
+    monkeypatch.setattr(atomic.StreamedOutput, "write", write)
+    res = cli("eval", pdir, gdir, "--metrics", "dice", "-q", "--summary-csv", out / "s.csv", "--json", out / "r.json")
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and "no space left" in lines[0] and "s.csv" in lines[0], lines
+    assert sorted(p.name for p in out.iterdir()) == []  # neither output, no temporary file
+    assert any(p is not None and p.name == "s.csv" for p in seen)  # it went through the streamed writer
+
+
+# --- 3. compare: typed validation of result files -----------------------------------------------
+
+
+@pytest.fixture
+def result(tmp_path):
+    pdir, gdir = _folders(tmp_path / "r", ["a", "b"])
+    out = tmp_path / "r.json"
+    res = cli("eval", pdir, gdir, "--metrics", "dice,hd95", "--spacing", "1", "--json", out, "-q")
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _class1(d):
+    return d["summary"]["classes"]["1"]
+
+
+TAMPERED = {
+    "dice mean 1.7": (lambda d: _class1(d)["metrics"]["dice"].update(mean=1.7), "outside dice's range 0 .. 1"),
+    "dice max -0.2": (lambda d: _class1(d)["metrics"]["dice"].update(max=-0.2), "outside dice's range"),
+    "hd95 mean -1": (lambda d: _class1(d)["metrics"]["hd95"].update(mean=-1), "outside hd95's range"),
+    "mean over classes 3": (lambda d: d["summary"]["mean_over_classes"]["dice"].update(mean=3), "outside"),
+    "negative std": (lambda d: _class1(d)["metrics"]["dice"].update(std=-1.0), "negative"),
+    "n a string": (lambda d: _class1(d)["metrics"]["dice"].update(n="2"), "not a count"),
+    "n_cases a float": (lambda d: d["summary"].update(n_cases=2.5), "not a count"),
+    "class key abc": (
+        lambda d: d["summary"]["classes"].update(abc=d["summary"]["classes"].pop("1")),
+        "class key 'abc'",
+    ),
+    "class key 1.5": (lambda d: d["summary"]["classes"].update({"1.5": d["summary"]["classes"].pop("1")}), "'1.5'"),
+    "class key -1": (lambda d: d["summary"]["classes"].update({"-1": d["summary"]["classes"].pop("1")}), "'-1'"),
+    "class key 01": (lambda d: d["summary"]["classes"].update({"01": d["summary"]["classes"].pop("1")}), "'01'"),
+    "name a list": (lambda d: _class1(d).update(name=["x"]), "not a string or null"),
+    "settings a string": (lambda d: d.update(settings="x"), "settings is not an object"),
+    "case classes a list": (lambda d: d["cases"][0].update(classes=[]), "classes is a list, not an object"),
+    "case value 1.7": (lambda d: d["cases"][0]["classes"]["1"]["metrics"].update(dice=1.7), "outside dice's range"),
+    "case key abc": (lambda d: d["cases"][0]["classes"].update(abc={"metrics": {}}), "class key 'abc'"),
+    "schema_version true": (lambda d: d.update(schema_version=True), "schema_version 1"),
+    "schema_version 1.0": (lambda d: d.update(schema_version=1.0), "schema_version 1"),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERED))
+def test_compare_refuses_a_result_with_values_segloss_never_writes(tmp_path, result, name):
+    edit, words = TAMPERED[name]
+    doc = json.loads(result.read_text())
+    edit(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    for a, b in ((result, bad), (bad, result)):  # either side
+        res = cli("compare", a, b, "--max-drop", "dice=0.01")
+        lines = res.stderr.splitlines()
+        assert res.exit_code == 2 and len(lines) == 1, res.stderr
+        assert lines[0].startswith(f"segloss: error: {bad}: ") and words in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    "literal,words",
+    [("1e400", "beyond a float"), ("-1e400", "beyond a float"), ("1" + "0" * 400, "401 digits"),
+     ("9" * 4000, "4000 digits")],
+)  # fmt: skip
+def test_compare_refuses_numbers_beyond_a_float_or_int64(tmp_path, result, literal, words):
+    text = result.read_text()
+    doc = json.loads(text)
+    old = json.dumps(_class1(doc)["metrics"]["dice"]["mean"])
+    bad = tmp_path / "bad.json"
+    bad.write_text(text.replace(f'"mean": {old}', f'"mean": {literal}', 1))
+    res = cli("compare", result, bad)
+    assert res.exit_code == 2 and res.stderr.startswith(f"segloss: error: {bad}: ") and words in res.stderr, res.stderr
+    assert "internal error" not in res.stderr
+
+
+def test_compare_accepts_the_runs_own_empty_values_and_regions(tmp_path):
+    """Range checks are widened to the run's --empty-value numbers; region names are class keys."""
+    pdir, gdir = _folders(tmp_path / "r", ["a", "b"], classes=(1,))
+    out = tmp_path / "r.json"
+    res = cli("eval", pdir, gdir, "--metrics", "dice", "--labels", "1,2", "--empty-value", "dice:both=-1",
+              "--region", "WT=1,2", "--json", out, "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["summary"]["classes"]["2"]["metrics"]["dice"]["mean"] == -1.0  # both empty: the run's own value
+    assert "WT" in doc["summary"]["classes"]
+    res = cli("compare", out, out, "--max-drop", "dice=0")
+    assert res.exit_code == 0, res.stderr
