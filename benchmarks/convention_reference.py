@@ -111,7 +111,7 @@ def monai_values(p, g):
 def monai_losses():
     """MONAI's losses at their defaults (to_onehot_y for a label GT) on softmax probabilities."""
     import torch
-    from monai.losses import DiceCELoss, DiceFocalLoss, DiceLoss
+    from monai.losses import DiceCELoss, DiceFocalLoss, DiceLoss, FocalLoss
 
     out = []
     for probs, gt, weights in loss_cases():
@@ -122,8 +122,36 @@ def monai_losses():
                 "dice_ce": DiceCELoss(to_onehot_y=True)(x, y).item(),
                 "dice_focal": DiceFocalLoss(to_onehot_y=True)(x, y).item(),
                 "dice": DiceLoss(to_onehot_y=True, weight=torch.tensor(weights))(x, y).item(),
+                "focal": FocalLoss(to_onehot_y=True)(x, y).item(),
+                "focal(weight)": FocalLoss(to_onehot_y=True, weight=torch.tensor(weights))(x, y).item(),
             }
         )
+    return out
+
+
+DISTANCE_METRICS = ("chessboard", "taxicab")
+
+
+def monai_distance_metrics():
+    """MONAI's distance_metric="chessboard"/"taxicab" on the non-empty cases (MONAI ignores the
+    spacing for these: voxel steps, segloss's distances at spacing 1)."""
+    import torch
+    from monai.metrics import HausdorffDistanceMetric, SurfaceDiceMetric, SurfaceDistanceMetric
+
+    out = []
+    for case, p, g in cases():
+        if case in EMPTY:
+            continue
+        P, G = (torch.as_tensor(np.stack([~m, m])[None].astype(np.float32)) for m in (p, g))
+        row = {}
+        for dm in DISTANCE_METRICS:
+            kw = dict(include_background=False, distance_metric=dm)
+            row[f"{dm}/hd"] = HausdorffDistanceMetric(**kw)(P, G).item()
+            row[f"{dm}/hd95"] = HausdorffDistanceMetric(**kw, percentile=95)(P, G).item()
+            row[f"{dm}/assd"] = SurfaceDistanceMetric(**kw, symmetric=True)(P, G).item()
+            row[f"{dm}/asd_pg"] = SurfaceDistanceMetric(**kw)(P, G).item()
+            row[f"{dm}/nsd"] = SurfaceDiceMetric([TAU], **kw)(P, G).item()
+        out.append(row)
     return out
 
 
@@ -232,6 +260,7 @@ def peers(out_dir: Path):
         result["metricsreloaded"].append(metricsreloaded_values(p, g))
         result["nnunet"].append(nnunet_values(p, g, tmp))
     result["monai_losses"] = monai_losses()
+    result["monai_distance_metrics"] = monai_distance_metrics()
     (out_dir / "peers.json").write_text(json.dumps(result))
 
 
@@ -315,8 +344,13 @@ def compare(out_dir: Path) -> int:
             common = dict(metrics=(), include_background=True, convention="monai", channel_axis=0)
             got = segloss.score(probs, gt, losses=["dice_ce", "dice_focal"], **common).losses
             got_w = segloss.score(probs, gt, losses=["dice"], weights=w, **common).losses
+            focal = segloss.score(probs, gt, losses=["focal"], **common).losses["focal"].value
+            focal_w = segloss.score(probs, gt, losses=["focal"], weights=w, **common).losses["focal"].value
             for name, value in (("dice_ce", got["dice_ce"].value), ("dice_focal", got["dice_focal"].value),
-                                ("dice", got_w["dice"].value)):  # fmt: skip
+                                ("dice", got_w["dice"].value), ("focal", focal),
+                                ("focal(weight)", focal_w)):  # fmt: skip
+                if name not in ref:
+                    continue
                 rel = abs(value - ref[name]) / abs(ref[name])
                 worst, n = max(worst, rel), n + 1
                 if rel > 1e-6:
@@ -325,7 +359,30 @@ def compare(out_dir: Path) -> int:
             (
                 "monai losses",
                 len(refs["monai_losses"]),
-                "dice_ce,dice_focal,dice(weight)",
+                "dice_ce,dice_focal,dice(weight),focal,focal(weight)",
+                f"{n} values, max rel {worst:.1e}",
+                "-",
+            )
+        )
+    if "monai_distance_metrics" in refs:
+        worst, n = 0.0, 0
+        nonempty = [(p, g) for case, p, g in cases() if case not in EMPTY]
+        for (p, g), ref in zip(nonempty, refs["monai_distance_metrics"]):
+            for dm in DISTANCE_METRICS:
+                names = [k.split("/")[1] for k in ref if k.startswith(dm + "/")]
+                got = segloss.score(p.astype(np.uint8), g.astype(np.uint8), labels=[1], metrics=names, spacing_mm=1.0,
+                                    nsd_tolerance_mm=TAU, convention="monai", distance_metric=dm)  # fmt: skip
+                for m in names:
+                    r, mine = ref[f"{dm}/{m}"], got.classes[0].metrics[m]
+                    rel = abs(mine - r) / abs(r) if r != 0 else abs(mine)
+                    worst, n = max(worst, rel), n + 1
+                    if rel > 1e-6:
+                        bad.append(f"monai {dm} {m}: tool {r}, segloss {mine} (rel {rel:.1e})")
+        rows.append(
+            (
+                "monai distance_metric",
+                len(nonempty),
+                "chessboard, taxicab: hd,hd95,assd,asd_pg,nsd (spacing 1)",
                 f"{n} values, max rel {worst:.1e}",
                 "-",
             )

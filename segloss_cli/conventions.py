@@ -81,7 +81,7 @@ CONVENTIONS: dict[str, Convention] = {
             "1.6.1",
             "DiceMetric, MeanIoU, HausdorffDistanceMetric(percentile=95 for hd95, directed=True for hd_pg), "
             "SurfaceDistanceMetric(symmetric=True for assd, False for asd_pg), SurfaceDiceMetric, "
-            "DiceCELoss, DiceFocalLoss, DiceLoss(weight=...)",
+            "DiceCELoss, DiceFocalLoss, FocalLoss, DiceLoss(weight=...)",
             {
                 "hd_mode": "max",
                 "hd_percentile": 95.0,
@@ -95,7 +95,7 @@ CONVENTIONS: dict[str, Convention] = {
             (
                 "MONAI's default average surface distance (symmetric=False) is asd_pg; assd is symmetric=True",
                 "losses: as MONAI with softmax=False on probabilities (the Dice term of logits is softmaxed, "
-                "as MONAI softmax=True); FocalLoss's default (use_softmax=False) has no segloss loss",
+                "as MONAI softmax=True); focal is FocalLoss's default (use_softmax=False, sigmoid per channel)",
                 "background: MONAI includes channel 0 by default; add --include-background",
             ),
         ),

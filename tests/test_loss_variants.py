@@ -148,6 +148,36 @@ def test_focal_sigmoid_is_monai_dice_focal(alpha, background):
     assert got.losses["dice_focal"].value == pytest.approx(dice + focal, rel=1e-10)
 
 
+@pytest.mark.parametrize("alpha", [None, 0.3])
+@pytest.mark.parametrize("kind", ["logits", "probs"])
+def test_focal_sigmoid_is_monai_focal_loss_default(alpha, kind):
+    """MONAI FocalLoss(use_softmax=False, include_background=True, weight=w): the sigmoid focal
+    loss of every stored channel as a logit, times w_c, mean over channels and voxels."""
+    x, gt = _case(8, kind)
+    w = np.array([1.0, 2.0, 0.5, 3.0])
+    got = segloss.score(
+        x,
+        gt,
+        pred_type=kind,
+        metrics=(),
+        losses="focal",
+        focal_sigmoid=True,
+        sigmoid_focal_alpha=alpha,
+        include_background=True,
+        weights=w,
+        weights_scale=True,
+    )
+    lx, g = _flat(x, gt)
+    t = (g[None, :] == np.arange(K)[:, None]).astype(int)
+    per = np.array([_sigmoid_focal(lx[c], t[c], alpha=alpha).mean() for c in range(K)])
+    per_class = got.losses["focal"].per_class
+    np.testing.assert_allclose([per_class[c] for c in range(K)], per, rtol=1e-10)
+    assert got.losses["focal"].value == pytest.approx(np.mean(w * per), rel=1e-10)
+    plain = segloss.score(x, gt, pred_type=kind, metrics=(), losses="focal", focal_sigmoid=True)
+    per0 = [_sigmoid_focal(lx[c], t[c]).mean() for c in range(1, K)]  # background excluded, no alpha
+    assert plain.losses["focal"].value == pytest.approx(np.mean(per0), rel=1e-10)
+
+
 def test_softmax_focal_alpha_and_weights_scale_are_monais():
     x, gt = _case(6, "logits")
     w = np.array([1.0, 2.0, 0.5, 3.0])

@@ -33,5 +33,5 @@ def dice_ce(ctx: Ctx):
 def dice_focal(ctx: Ctx):
     p = ctx.params
     d_per, d_val = _region.dice(ctx)
-    f_per, f_val = _ce.sigmoid_focal_raw(ctx) if p["focal_sigmoid"] else _ce.focal(ctx)
+    f_per, f_val = _ce.focal(ctx)  # with focal_sigmoid: MONAI DiceFocalLoss's sigmoid focal term
     return p["lambda_dice"] * d_per + p["lambda_focal"] * f_per, p["lambda_dice"] * d_val + p["lambda_focal"] * f_val

@@ -52,7 +52,7 @@ def _variant_sums(pred, gt, all_labels, names, values, ignore_label, renormalize
 
     smooth = values["label_smoothing"] > 0 and ("ce" in names or ("dice_ce" in names and not values["ce_raw"]))
     raw_ce = "dice_ce" in names and values["ce_raw"]
-    raw_focal = "dice_focal" in names and values["focal_sigmoid"]
+    raw_focal = ("dice_focal" in names or "focal" in names) and values["focal_sigmoid"]
     common = dict(gamma=values["focal_gamma"], ignore_label=ignore_label, renormalize=renormalize)
     log = log_sums(pred, gt, all_labels, raw=False, focal=False, **common) if smooth else None
     log_raw = log_sums(pred, gt, all_labels, raw=True, focal=raw_focal, **common) if raw_ce or raw_focal else None

@@ -51,6 +51,10 @@ def _alpha_factors(ctx: Ctx) -> np.ndarray:
 
 
 def focal(ctx: Ctx):
+    """Softmax focal loss; with ``focal_sigmoid`` MONAI FocalLoss's default (use_softmax=False):
+    :func:`sigmoid_focal_raw`."""
+    if ctx.params.get("focal_sigmoid"):
+        return sigmoid_focal_raw(ctx)
     s = ctx.sums
     af = _alpha_factors(ctx)
     per = (af * _per_voxel_mean(-s.f1, s.sg))[ctx.idx]
