@@ -22,6 +22,8 @@ from typing import Optional
 
 import numpy as np
 
+from .readers import _inflater
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHUNK = struct.Struct(">I4s")
 _IHDR = struct.Struct(">IIBBBBB")
@@ -54,12 +56,10 @@ def decode_png(data: bytes, max_pixels: Optional[int]) -> Optional[np.ndarray]:
     idat = _idat(data)
     if idat is None:
         return None
-    from .readers import _inflater
-
     inflate = _inflater()
     need = height * (width + 1)
     try:
-        raw = inflate.decompress(idat)
+        raw = inflate.decompress(idat, 15, need)  # the output size is known: no buffer regrown
     except inflate.error:
         return None
     if len(raw) != need:

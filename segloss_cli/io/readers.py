@@ -31,6 +31,7 @@ from ..errors import InputError
 from ..model import Volume
 
 SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
+IMAGE_KINDS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")  # read by io/images.py
 FORMATS = ".nii.gz, .nii, .npy, .npz, .png, .tif"
 GZIP_MAGIC = b"\x1f\x8b"
 NPY_MAGIC = b"\x93NUMPY"
@@ -158,6 +159,11 @@ def read_volume(
     p = Path(path)
     _check_file(p)
     kind = file_kind(p)
+    if kind in IMAGE_KINDS:  # PNG/TIFF: the image reader reads the file once, its errors its own
+        from .images import read_image
+
+        vol = read_image(p, kind, palette=palette, spacing_mm=spacing_mm)
+        return vol.with_array(_numeric(vol.array, p))
     head = _read_head(p)
     if kind is None:
         found = sniff(head)
@@ -169,11 +175,6 @@ def read_volume(
         )
     if kind in (".nii", ".nii.gz"):
         return _read_nifti(p, kind, head)
-    if kind not in (".npy", ".npz"):
-        from .images import read_image
-
-        vol = read_image(p, kind, palette=palette, spacing_mm=spacing_mm)
-        return vol.with_array(_numeric(vol.array, p))
     array = _read_npy(p, head) if kind == ".npy" else _read_npz(p, head, npz_key)
     array = _numeric(array, p)
     if spacing_mm is None:
