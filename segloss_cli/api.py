@@ -132,6 +132,7 @@ def make_params(
     empty_values: Any = None,
     convention: Union[None, str, Mapping[str, Any]] = None,
     pred_type: str = "auto",
+    gt_type: str = "labels",
     channel_axis: Optional[int] = None,
     threshold: float = 0.5,
     npz_key: Optional[str] = None,
@@ -191,6 +192,9 @@ def make_params(
     ``surface``: the surface model of the distance metrics, ``"voxel"`` (None: the default) or
     ``"surfel"`` (DeepMind surface-distance's area-weighted voxel-corner surfels); given, it
     also sets lesion_hd95's, which is otherwise the lesion preset's (surfel for BraTS).
+    ``gt_type``: ``"labels"`` (default) or ``"soft"``: GT is class probabilities with a class
+    axis (first for arrays and numpy files, last for NIfTI, or ``channel_axis``), the losses'
+    soft targets; the metrics use its argmax (io/soft_labels.py).
     ``distance_metric``: ``"euclidean"`` (default), ``"taxicab"`` or ``"chessboard"``
     distances between surface elements, in mm (a step along an axis costs its spacing).
 
@@ -232,6 +236,7 @@ def make_params(
         metrics=_names(metrics, select_metrics),
         load=LoadParams(
             pred_type=pred_type,  # type: ignore[arg-type]
+            gt_type=gt_type,  # type: ignore[arg-type]
             channel_axis=channel_axis,
             threshold=threshold,
             npz_key=npz_key,
@@ -350,7 +355,7 @@ def _score_arrays(pred: Any, gt: Any, params: EvalParams, case: str) -> CaseResu
     spacing = params.load.spacing_mm
     colours = params.load.palette
     multilabel = str(params.load.pred_type) in ("sigmoid", "sigmoid_logits")
-    gt_vol = prepare_gt(array_volume(gt, "gt", spacing, colours), channels=multilabel)
+    gt_vol = prepare_gt(array_volume(gt, "gt", spacing, colours), channels=multilabel, soft=params.load.soft_gt_axis)
     pred_vol, kind = prepare_prediction(array_volume(pred, "pred", spacing, colours), gt_vol, params.load)
     return evaluate_read(pred_vol, kind, gt_vol, params, case=case)
 

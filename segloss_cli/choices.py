@@ -40,6 +40,14 @@ class PredType(Choice):
     SIGMOID_LOGITS = "sigmoid_logits"  # the same before the sigmoid
 
 
+class GtType(Choice):
+    """What GT holds: a label map (default) or soft labels, class probabilities with a class axis
+    (io/soft_labels.py)."""
+
+    LABELS = "labels"
+    SOFT = "soft"
+
+
 class EmptyPolicy(Choice):
     """Values of a class that is empty in PRED or GT (conventions.md, "Empty masks")."""
 

@@ -50,6 +50,7 @@ PARAMETERS = set(
         "hd_mode",
         "surface",
         "distance_metric",
+        "gt_type",
         "hd_percentile",
         "nsd_tolerance_mm",
         "worst_distance_mm",

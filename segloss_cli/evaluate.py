@@ -24,6 +24,7 @@ from .errors import InputError, UsageError
 from .io.geometry import check_same_grid
 from .io.prediction import LoadParams, orient_prediction, read_gt, read_prediction, score_view
 from .io.readers import case_id
+from .io.soft_labels import check_pair as check_soft_pair
 from .losses.registry import LossParams
 from .metrics.params import SurfaceParams
 from .metrics.registry import (
@@ -128,6 +129,7 @@ class EvalParams:
             "channel_axis": load.channel_axis,
             "threshold": load.threshold,
             **({"axes": load.axes} if load.axes != "auto" else {}),
+            **({"gt_type": str(load.gt_type)} if str(load.gt_type) != "labels" else {}),  # soft labels
             "labels": None if cls.labels is None else [str(v) for v in cls.labels],
             **({"regions": {r.name: list(r.labels) for r in cls.regions}} if cls.regions else {}),
             **({"label_names_from": cls.names_from} if cls.names_from else {}),
@@ -251,6 +253,7 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
         vol, scores, ax = score_view(pred_vol, gt, kind, params.load)
         pred = scan_scores(vol, scores, ax, kind, params.load, gt.array.ndim)
     check_same_grid(pred.volume, pred.labels.shape, gt)
+    soft_notes = check_soft_pair(str(pred.kind), pred.n_channels, gt, ignore)  # [] for a label-map GT
     _check_unused_spacing_option(pred, gt, params.load)
     _require_spacing(pred, gt, params)  # before any computation, not after the overlap pass
     if pred.scores is not None:
@@ -272,7 +275,7 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
         )
     classes = resolve_classes(pred.n_channels, present, params.classes)
     _check_tolerance_labels(classes, params.surface)
-    return LoadedPair(pred, gt, classes, histograms, notes, pair_table)
+    return LoadedPair(pred, gt, classes, histograms, (*soft_notes, *notes), pair_table)
 
 
 def _counted_pred_labels(
@@ -448,6 +451,8 @@ def evaluate_read(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams, *
 
     if kind in MULTILABEL:
         from .multilabel import evaluate_multilabel, scan_multilabel
+
+        check_soft_pair(kind, None, gt, params.ignore_label)
 
         return evaluate_multilabel(scan_multilabel(pred_vol, kind, gt, params), params, case=case)
     return evaluate_loaded(scan_pair(pred_vol, kind, gt, params), params, case=case)

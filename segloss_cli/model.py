@@ -44,10 +44,15 @@ class Volume:
     # Spacing of trailing singleton axes dropped from the array (a 20x20x1 volume read as 2-D):
     # no distance runs along them, but a voxel's volume includes them.
     dropped_spacing_mm: tuple[float, ...] = ()
+    # A soft-label GT (io/soft_labels.py): the class probabilities (C, *spatial) whose argmax
+    # is ``array``; None for label maps.
+    soft: Optional[np.ndarray] = None
 
     def with_array(self, array: np.ndarray) -> Volume:
         """The same image with another array of the same grid (e.g. labels cast to integers)."""
-        return Volume(array, self.spacing_mm, self.affine, self.path, self.spacing_source, self.dropped_spacing_mm)
+        return Volume(
+            array, self.spacing_mm, self.affine, self.path, self.spacing_source, self.dropped_spacing_mm, self.soft
+        )
 
     @property
     def voxel_spacing_mm(self) -> Optional[tuple[float, ...]]:

@@ -62,6 +62,7 @@ OPTIONS = {
     "hd_mode": "--hd-mode",
     "surface": "--surface",
     "distance_metric": "--distance-metric",
+    "gt_type": "--gt-type",
     "hd_percentile": "--hd-percentile",
     "nsd_tolerance_mm": "--nsd-tolerance",
     "worst_distance_mm": "--worst-distance",

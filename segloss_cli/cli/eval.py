@@ -9,7 +9,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..choices import Aggregate, AssdMode, DistanceMetric, EmptyPolicy, HdMode, MissingPolicy, PredType, SurfaceModel
+from ..choices import (
+    Aggregate,
+    AssdMode,
+    DistanceMetric,
+    EmptyPolicy,
+    GtType,
+    HdMode,
+    MissingPolicy,
+    PredType,
+    SurfaceModel,
+)
 from . import app
 from ._batch import CaseProgress as _CaseProgress
 from ._batch import report_gate
@@ -314,6 +324,16 @@ def eval_command(
             rich_help_panel=INPUT,
         ),
     ] = PredType.AUTO,
+    gt_type: Annotated[
+        GtType,
+        typer.Option(
+            "--gt-type",
+            help="What GT holds: labels (a label map) or soft (class probabilities with a class axis, channel-first "
+            "numpy / channel-last NIfTI or --channel-axis, summing to 1): soft targets for the losses, the argmax for "
+            "the metrics.",
+            rich_help_panel=INPUT,
+        ),
+    ] = GtType.LABELS,
     channel_axis: Annotated[
         Optional[int],
         typer.Option(
@@ -680,6 +700,7 @@ def eval_command(
         else header_label_table((gt, pred), pattern=pattern, storage_options=storage_options),
         empty_policy=empty_policy,
         pred_type=pred_type,
+        gt_type=gt_type.value,
         channel_axis=channel_axis,
         threshold=threshold,
         npz_key=npz_key,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
+from ..choices import GtType
 from ..errors import InputError, UsageError
 from ..model import PredType, Volume
 from .palette import Palette
@@ -49,6 +50,15 @@ class LoadParams:
     palette: Optional[Palette] = None
     axes: str = "auto"
     storage_options: Optional[Mapping[str, Any]] = None  # inputs given as URLs (io/remote.py)
+    gt_type: GtType = GtType.LABELS  # labels, or soft labels (io/soft_labels.py)
+
+    @property
+    def soft_gt_axis(self) -> Union[bool, int]:
+        """prepare_gt's ``soft``: False for a label-map GT, else the class axis (``channel_axis``,
+        as PRED's) or True for the default one (io/soft_labels.py)."""
+        if self.gt_type != GtType.SOFT:
+            return False
+        return True if self.channel_axis is None else self.channel_axis
 
     @property
     def spacing_unit(self) -> str:
@@ -59,6 +69,7 @@ class LoadParams:
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "pred_type", PredType.parse(self.pred_type, "@pred_type"))
+            object.__setattr__(self, "gt_type", GtType.parse(self.gt_type, "@gt_type"))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         axes = str(getattr(self.axes, "value", self.axes)).strip().lower()
@@ -144,15 +155,22 @@ def read_gt(path: str, params: LoadParams) -> Volume:
         palette=params.palette,
         storage_options=params.storage_options,
     )
-    return prepare_gt(vol, channels=str(params.pred_type) in MULTILABEL)
+    return prepare_gt(vol, channels=str(params.pred_type) in MULTILABEL, soft=params.soft_gt_axis)
 
 
 MULTILABEL = ("sigmoid", "sigmoid_logits")
 
 
-def prepare_gt(vol: Volume, *, channels: bool = False) -> Volume:
+def prepare_gt(vol: Volume, *, channels: bool = False, soft: Union[bool, int, None] = False) -> Volume:
     """A ground truth's shape and spacing checked (a file's or an array's). With ``channels``
-    (a multi-label PRED) a 4-D GT is one binary mask per channel, checked later against PRED."""
+    (a multi-label PRED) a 4-D GT is one binary mask per channel, checked later against PRED.
+    ``soft`` (not False): soft labels, the class axis ``soft`` or, for True, the default one
+    (io/soft_labels.py); the Volume holds their argmax and carries them as ``soft``."""
+    if soft is not False:
+        from .soft_labels import split_soft
+
+        hard, probs = split_soft(vol, None if soft is True else soft)
+        return replace(prepare_gt(hard), soft=probs)
     vol = _drop_trailing_singletons(vol)
     if channels and vol.array.ndim == 4:
         return vol

@@ -197,6 +197,14 @@ def compute_losses(
     idx = np.array([col[lab] for lab in reported], dtype=np.int64)
     w_all = np.array([weights[lab] for lab in all_labels], dtype=np.float64)
 
+    if gt.soft is not None:  # soft labels (losses/soft.py): what has no soft-target definition
+        from ..errors import UsageError
+
+        hard = [n for n in names if LOSSES[n].family == "lovasz"]
+        if hard:
+            raise UsageError(f"@gt_type soft: {hard[0]} sorts hard label errors; it has no soft-label form")
+        if values["squared"]:
+            raise UsageError("@gt_type soft: @squared needs sum g^2, which soft labels do not give; drop it")
     needs = _needs(names, values, sigmoid)
     sums = compute_sums(
         pred,

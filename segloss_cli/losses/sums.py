@@ -51,7 +51,12 @@ def compute_sums(
     ignore_label,
     renormalize: bool,
 ) -> Sums:
-    """One fused pass for a score map; closed forms over confusion counts for a label map."""
+    """One fused pass for a score map; closed forms over confusion counts for a label map;
+    against soft labels (``gt.soft``) the numpy pass of losses/soft.py."""
+    if gt.soft is not None:
+        from .soft import soft_sums
+
+        return soft_sums(pred, gt.soft, all_labels, gamma=gamma, renormalize=renormalize)
     if pred.scores is None:
         return _label_sums(pred, gt, all_labels, gamma=gamma, ignore_label=ignore_label)
     from ..kernels import loss_sums as K

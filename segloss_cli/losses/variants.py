@@ -87,6 +87,7 @@ def log_sums(
     sigmoid = pred.scores is not None and pred.scores.shape[0] == 1
     kind = "raw" if raw else ("labels" if pred.scores is None else pred.kind)
     g_all = np.asarray(gt.array)
+    soft = gt.soft  # soft labels (io/soft_labels.py): g_ic in place of the one-hot
     n0 = g_all.shape[0]
     step = max(1, SLAB_VOXELS // max(1, int(np.prod(g_all.shape[1:], dtype=np.int64))))
     l1, la, lv, sg = (np.zeros(kk) for _ in range(4))
@@ -118,6 +119,10 @@ def log_sums(
                 p = x / np.sum(x, axis=0, keepdims=True) if renormalize else x
                 logp = np.log(np.maximum(p, LOG_EPS))
             logits_view = x
+        if soft is not None:
+            _soft_slab(np.asarray(soft[:, lo:hi], dtype=np.float64).reshape(kk, -1), logp, logits_view, focal, gamma,
+                       (l1, la, lv, sg, fs1, fs0))  # fmt: skip
+            continue
         onehot = gi[None, :] == np.arange(kk)[:, None]
         l1 += np.sum(np.where(onehot, logp, 0.0), axis=1)
         la += np.sum(logp, axis=1)
@@ -129,3 +134,20 @@ def log_sums(
             fs1 += np.sum(np.where(onehot, -np.exp(gamma * l1s) * ls, 0.0), axis=1)
             fs0 += np.sum(np.where(onehot, 0.0, -np.exp(gamma * ls) * l1s), axis=1)
     return LogSums(labels, l1, la, lv, sg, fs1, fs0)
+
+
+def _soft_slab(g, logp, x, focal, gamma, out) -> None:
+    """The sums above of one slab against soft targets g (K, n), added into ``out``. The
+    sigmoid focal term is MONAI's sigmoid_focal_loss with a float target t: BCE(x, t) times
+    exp(gamma log sigmoid(-x (2t - 1))), the part weighted t in fs1 and 1 - t in fs0 (alpha's
+    split); for t in {0, 1} it is the label-map term."""
+    l1, la, lv, sg, fs1, fs0 = out
+    l1 += np.sum(g * logp, axis=1)
+    la += np.sum(logp, axis=1)
+    lv += np.sum(g * np.sum(logp, axis=0)[None, :], axis=1)
+    sg += np.sum(g, axis=1)
+    if focal:
+        bce = -(g * _log_sigmoid(x) + (1.0 - g) * _log_sigmoid(-x))
+        term = np.exp(gamma * _log_sigmoid(-x * (2.0 * g - 1.0))) * bce
+        fs1 += np.sum(g * term, axis=1)
+        fs0 += np.sum((1.0 - g) * term, axis=1)
