@@ -204,3 +204,110 @@ def test_compare_accepts_the_runs_own_empty_values_and_regions(tmp_path):
     assert "WT" in doc["summary"]["classes"]
     res = cli("compare", out, out, "--max-drop", "dice=0")
     assert res.exit_code == 0, res.stderr
+
+
+# --- 4. --json /dev/stdout with stdout redirected to a regular file ---------------------------------
+
+
+def _segloss(*args, **popen):
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root}
+    return subprocess.run([sys.executable, "-m", "segloss_cli", *map(str, args)], env=env, **popen)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/fd"), reason="needs /proc/self/fd")
+@pytest.mark.parametrize("mode", ["w", "a"])
+def test_json_to_dev_stdout_on_a_regular_file_writes_into_it(tmp_path, mode):
+    """`segloss eval ... --json /dev/stdout > out.json`: the shell's file, not a replacement of it."""
+    import os
+
+    gt = np.zeros((4, 4, 2), np.uint8)
+    gt[1:3, 1:3] = 1
+    np.save(tmp_path / "g.npy", gt)
+    out = tmp_path / "out.txt"
+    out.write_text("before\n")
+    inode = out.stat().st_ino
+    with open(out, mode) as fh:
+        res = _segloss("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--metrics", "dice", "--json", "/dev/stdout",
+                       stdout=fh, stderr=__import__("subprocess").PIPE)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert out.stat().st_ino == inode  # the same file: never unlinked or replaced
+    text = out.read_text()
+    assert text.startswith("before\n{" if mode == "a" else "{")
+    assert text.rstrip().endswith("┘")  # the table printed after the JSON is in the file too
+    doc = json.JSONDecoder().raw_decode(text[text.index("{") :])[0]
+    assert doc["schema_version"] == 1
+    assert sorted(os.listdir(tmp_path)) == ["g.npy", "out.txt"]  # no temporary left
+
+
+def test_an_output_naming_a_closed_or_read_only_descriptor_is_refused(tmp_path):
+    import os
+
+    gt = np.zeros((4, 4, 2), np.uint8)
+    gt[1:3, 1:3] = 1
+    np.save(tmp_path / "g.npy", gt)
+    (tmp_path / "other.txt").write_text("x")
+    fd = os.open(tmp_path / "other.txt", os.O_RDONLY)
+    try:
+        res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--json", f"/dev/fd/{fd}")
+        assert res.exit_code == 2 and "open for reading only" in res.stderr, res.stderr
+    finally:
+        os.close(fd)
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--json", f"/dev/fd/{fd}")
+    assert res.exit_code == 2 and "which is not open" in res.stderr, res.stderr
+
+
+# --- 5. Very long user values in error lines ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--metrics", "x" * 100_000),  # segloss's own error
+        ("--require", "dice>=" + "9" * 100_000),
+        ("--empty-policy", "9" * 100_000),  # typer's (click's) usage error
+        ("--bogus" + "9" * 100_000,),
+    ],
+    ids=["metrics", "require", "click-choice", "click-option"],
+)
+def test_a_very_long_value_is_cut_in_the_error_line(tmp_path, args):
+    gt = np.zeros((4, 4, 2), np.uint8)
+    gt[1:3, 1:3] = 1
+    np.save(tmp_path / "g.npy", gt)
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", *args)
+    assert res.exit_code == 2
+    error = [line for line in res.stderr.splitlines() if "rror" in line]
+    assert len(error) == 1 and len(error[0]) < 1000, (len(res.stderr), res.stderr[:300])
+    assert "characters left out" in error[0]
+
+
+def test_one_line_keeps_short_text_and_both_ends_of_a_long_value():
+    from segloss_cli.report.text import one_line
+
+    assert one_line("segloss: error: a.nii: bad\nline") == "segloss: error: a.nii: bad\\nline"
+    path = "/data/" + "d" * 300 + "/case_001.nii.gz"  # a long CI path is shown whole
+    assert one_line(f"segloss: error: {path}: file not found") == f"segloss: error: {path}: file not found"
+    long = "x" * 50_000 + "END"
+    line = one_line(f"segloss: error: --labels {long}; give numbers")
+    assert line.startswith("segloss: error: --labels xxx") and line.endswith("xxEND; give numbers")
+    assert "(49,644 characters left out)" in line and len(line) < 500  # "xx...END;" is one word
+    assert len(one_line(" ".join(["word"] * 100_000))) < 2100  # many short words: the line is capped
+
+
+def test_a_file_name_too_long_or_a_link_loop_is_one_line_exit_2(tmp_path):
+    gt = np.zeros((4, 4, 2), np.uint8)
+    gt[1:3, 1:3] = 1
+    np.save(tmp_path / "g.npy", gt)
+    long = tmp_path / ("x" * 300 + ".npy")
+    res = cli("eval", long, tmp_path / "g.npy")
+    assert res.exit_code == 2 and "the file name is too long" in res.stderr, res.stderr
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--json", tmp_path / ("y" * 300 + ".json"))
+    assert res.exit_code == 2 and "the file name is too long" in res.stderr, res.stderr
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--json", tmp_path / "a.json")
+    assert res.exit_code == 2 and "too many levels of symbolic links" in res.stderr, res.stderr

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import typer
 
-from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, SeglossError
+from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, SeglossError
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (e.g. `| head`)
 
@@ -98,10 +98,11 @@ def cli_options() -> dict[str, str]:
 
 def err(message: str) -> None:
     """One line on stderr: a control character in user text (a newline in a --require, an
-    escape sequence in a file name) is shown escaped (report.text.printable)."""
-    from ..report.text import printable
+    escape sequence in a file name) is shown escaped, a very long echoed value cut with an
+    ellipsis (report.text.one_line)."""
+    from ..report.text import one_line
 
-    typer.echo(printable(message), err=True)
+    typer.echo(one_line(message), err=True)
 
 
 def stderr_console():
@@ -149,11 +150,35 @@ def handle_errors(func):
                 import traceback
 
                 traceback.print_exc(file=sys.stderr)
+            path_error = _path_error(exc)
+            if path_error is not None:  # a path the system cannot take (pathlib raises it from is_dir)
+                err(f"segloss: error: {path_error}")
+                raise typer.Exit(EXIT_USAGE) from None
             first = (str(exc).splitlines() or [""])[0][:300]
             err(f"segloss: internal error: {type(exc).__name__}: {first} (rerun with --debug and report it)")
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper
+
+
+def _path_error(exc: BaseException) -> str | None:
+    """An OSError about a path as such (a name too long, a loop of links) that reached the top:
+    bad input, one line, not an internal error."""
+    import errno
+
+    loop = "Symlink loop from "  # pathlib's resolve() (Python < 3.13) raises RuntimeError for ELOOP
+    if isinstance(exc, RuntimeError) and str(exc).startswith(loop):
+        exc = OSError(errno.ELOOP, "loop", str(exc)[len(loop) :].strip("'\""))
+    if not isinstance(exc, OSError) or exc.errno not in (errno.ENAMETOOLONG, errno.ELOOP):
+        return None
+    name = os.fsdecode(exc.filename) if exc.filename is not None else "a path"
+    if exc.errno == errno.ELOOP:
+        return f"{name}: too many levels of symbolic links (a loop); fix the link"
+    longest = max((len(os.fsencode(part)) for part in name.split(os.sep)), default=0)
+    return (
+        f"{name}: the file name is too long ({len(os.fsencode(name)):,} bytes, the longest part {longest:,}); "
+        "the system allows 255 bytes per name: shorten it"
+    )
 
 
 def _written() -> str:
@@ -191,6 +216,32 @@ def run_app(app) -> None:
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
+
+
+def _short_click_messages() -> None:
+    """click's own usage errors (``Invalid value for '--empty-policy': '9999...'``) echo the
+    value whole: a 100,000-character value is cut as segloss's own errors are."""
+    try:  # typer >= 0.16 carries its own copy of click
+        from typer._click import exceptions as ce  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # pragma: no cover - an older typer on click
+        import click.exceptions as ce  # type: ignore[no-redef,unused-ignore]
+
+    def shortened(original):
+        def format_message(self) -> str:
+            from ..report.text import one_line
+
+            return one_line(original(self))
+
+        format_message._segloss = True  # type: ignore[attr-defined,unused-ignore]
+        return format_message
+
+    for klass in vars(ce).values():  # each class with its own format_message (BadParameter, NoSuchOption, ...)
+        own = isinstance(klass, type) and issubclass(klass, ce.ClickException) and klass.__dict__.get("format_message")
+        if own and not getattr(own, "_segloss", False):
+            klass.format_message = shortened(own)
+
+
+_short_click_messages()
 
 
 def _raise_broken_pipe(self) -> None:

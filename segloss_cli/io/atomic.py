@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import stat
 import tempfile
@@ -33,11 +34,57 @@ _WRITE_ERRORS = {
 }
 
 
+# An output path naming one of this process's open descriptors: /dev/stdout (-> /proc/self/fd/1),
+# /dev/stderr, /dev/fd/N, /proc/self/fd/N.
+_FD_LINK = re.compile(r"/(?:proc/(self|thread-self|\d+)/fd|dev/fd)/(\d+)")
+_STD_LINK = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor(path: str | os.PathLike) -> int | None:
+    """The open descriptor an output path names, or None. ``--json /dev/stdout`` with stdout
+    redirected to a file (``> out.json``) must write into that descriptor, at its offset, as a
+    shell redirection does: replacing the file it resolves to would leave the shell's descriptor
+    on a deleted file (what the table prints afterwards is lost) and ignore ``>>``."""
+    p = os.path.abspath(os.fspath(path))
+    for _ in range(40):  # a chain of links, bounded (a loop is ELOOP for the open that follows)
+        m = _FD_LINK.fullmatch(p)
+        if m and m.group(1) in (None, "self", "thread-self", str(os.getpid())):
+            return int(m.group(2))
+        if p in _STD_LINK and not os.path.islink(p):  # a device node of its own (macOS, BSD)
+            return None
+        if not os.path.islink(p):
+            return None
+        try:
+            p = os.path.normpath(os.path.join(os.path.dirname(p), os.readlink(p)))
+        except OSError:
+            return None
+    return None
+
+
+def _open_output(out: Path, mode: tuple):
+    """An output that is written into, not replaced (a pipe, a device, an open descriptor)."""
+    fd = _descriptor(out)
+    if fd is None:
+        return open(out, *mode)
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):  # what the process printed so far comes first
+        try:
+            if stream is not None and stream.fileno() == fd:
+                stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    return os.fdopen(os.dup(fd), *mode)
+
+
 def _target(path: str | os.PathLike) -> Path:
     """Where an output really goes: a symbolic link is followed (the link stays a link and its
-    target gets the new content), dangling or not."""
+    target gets the new content), dangling or not; a link to an open descriptor (/dev/stdout)
+    is kept, written into."""
     p = Path(path)
     if not p.is_symlink():
+        return p
+    if _descriptor(p) is not None:
         return p
     real = Path(os.path.realpath(p))
     if not real.exists() and p.exists():
@@ -48,7 +95,10 @@ def _target(path: str | os.PathLike) -> Path:
 
 
 def _special(path: Path) -> bool:
-    """A FIFO, device or socket (/dev/null, a named pipe): written into, never replaced."""
+    """A FIFO, device or socket (/dev/null, a named pipe), or an open descriptor (/dev/stdout
+    on a regular file): written into, never replaced."""
+    if _descriptor(path) is not None:
+        return True
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -80,6 +130,17 @@ def check_writable(path: str | os.PathLike, inputs: tuple[str, ...] = ()) -> Pat
             raise UsageError(f"{path}: output path is one of the inputs ({inp}); choose another file name")
         if inside and file_kind(out.name) is not None:
             raise UsageError(f"{path}: output path is an image file inside the input folder {inp}; write it elsewhere")
+    fd = _descriptor(out)
+    if fd is not None:
+        import fcntl
+
+        try:
+            writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR)
+        except OSError:
+            raise UsageError(f"{path}: names descriptor {fd}, which is not open; choose another output path") from None
+        if not writable:
+            raise UsageError(f"{path}: names descriptor {fd}, which is open for reading only; choose another output")
+        return out
     if _special(out):
         if not os.access(out, os.W_OK):
             raise UsageError(f"{path}: is not writable; choose another output path")
@@ -232,11 +293,11 @@ def write_all_atomic(outputs: dict, streamed: tuple[StreamedOutput, ...] = ()) -
             stream.done = stream.done or (stream.out is not None and not stream.copy)
         for out, text in special:
             if isinstance(text, StreamedOutput):
-                with open(out, "w", encoding="utf-8", newline="") as fh:
+                with _open_output(out, ("w", -1, "utf-8", None, "")) as fh:
                     text.copy_to(fh)
                 text.discard()
             else:
-                with open(out, *_mode(text)) as fh:
+                with _open_output(out, _mode(text)) as fh:
                     fh.write(text)
             COMMITTED.append(str(out))
     except OSError as exc:

@@ -25,3 +25,25 @@ def printable(text: str) -> str:
 def escape(text: str) -> str:
     """``text`` for a rich table cell or line: printable, and its markup shown as written."""
     return _markup_escape(printable(text))
+
+
+MAX_WORD = 400  # characters of one echoed value (a path, an option's text) shown whole
+_LONG_WORD = re.compile(rf"\S{{{MAX_WORD + 1},}}")
+MAX_LINE = 2000  # characters of one message line
+
+
+def _cut(text: str, keep_head: int, keep_tail: int) -> str:
+    left = len(text) - keep_head - keep_tail
+    return f"{text[:keep_head]}...({left:,} characters left out)...{text[len(text) - keep_tail :]}"
+
+
+def one_line(text: str) -> str:
+    """An error or warning line as printed: :func:`printable`, and every echoed value longer
+    than MAX_WORD characters (a 1 MB option value, a 100,000-character file name) cut in its
+    middle with an ellipsis that says how much is left out, the line at most about MAX_LINE
+    characters, so the message and its fix stay one readable line."""
+    text = printable(text)
+    if len(text) <= MAX_WORD:
+        return text
+    text = _LONG_WORD.sub(lambda m: _cut(m.group(0), 240, 120), text)
+    return text if len(text) <= MAX_LINE else _cut(text, MAX_LINE // 2, MAX_LINE // 2 - 100)
