@@ -273,4 +273,4 @@ def test_cldice_is_the_centreline_dice_of_the_skeletons():
     apart[0, :] = 1  # no skeleton pixel of either inside the other: 0
     assert segloss.score(apart, bar, metrics="cldice").classes[0].metrics["cldice"] == 0.0
     cube = np.ones((3, 4, 5), int)
-    assert segloss.score(cube, cube, metrics="cldice").classes[0].metrics["cldice"] is None  # 2-D only
+    assert segloss.score(cube, cube, metrics="cldice").classes[0].metrics["cldice"] == 1.0  # 3-D: Lee's skeleton

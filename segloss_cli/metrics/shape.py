@@ -93,10 +93,10 @@ def com_distance(pred: np.ndarray, gt: np.ndarray, *, spacing_mm) -> float:
 
 def cldice(pred: np.ndarray, gt: np.ndarray) -> float:
     """clDice (Shit et al. 2021; MetricsReloaded centreline_dsc): 2 Tprec Tsens / (Tprec + Tsens),
-    Tprec = |S(P) & G| / |S(P)|, Tsens = |S(G) & P| / |S(G)|, S the Zhang-Suen skeleton of
-    skimage.morphology.skeletonize. Empty cases as MetricsReloaded: 1 when both masks are empty,
+    Tprec = |S(P) & G| / |S(P)|, Tsens = |S(G) & P| / |S(G)|, S the skeleton of
+    skimage.morphology.skeletonize: Zhang-Suen for 2-D masks, Lee et al. (1994) thinning for
+    3-D (kernels/skeleton3d.py). Empty cases as MetricsReloaded: 1 when both masks are empty,
     NaN when one is (its skeleton is empty); 0 when both ratios are 0 (MetricsReloaded: NaN).
-    2-D masks only: NaN for 3-D (skimage thins those with Lee's algorithm, not ported here).
 
     Examples
     --------
@@ -107,12 +107,14 @@ def cldice(pred: np.ndarray, gt: np.ndarray) -> float:
     0.8
     """
     from ..kernels.shape import skeletonize_2d
+    from ..kernels.skeleton3d import skeletonize_3d
 
-    if pred.ndim != 2:
+    if pred.ndim not in (2, 3):
         return float("nan")
     if not pred.any() and not gt.any():
         return 1.0  # MetricsReloaded: both empty, the best value
-    sp, sg = skeletonize_2d(pred), skeletonize_2d(gt)
+    skeleton = skeletonize_2d if pred.ndim == 2 else skeletonize_3d
+    sp, sg = skeleton(pred), skeleton(gt)
     n_sp, n_sg = int(np.count_nonzero(sp)), int(np.count_nonzero(sg))
     if n_sp == 0 or n_sg == 0:
         return float("nan")
@@ -169,8 +171,8 @@ _sh(
     0,
     1,
     True,
-    "Centreline Dice (Shit et al. 2021), S the skeleton of skimage's skeletonize (Zhang-Suen); "
-    "both empty 1, one empty null; 2-D only (null for 3-D)",
+    "Centreline Dice (Shit et al. 2021), S the skeleton of skimage's skeletonize (Zhang-Suen in 2-D, "
+    "Lee 1994 in 3-D); both empty 1, one empty null",
     aliases=("cl_dice", "centreline_dice"),
 )
 _sh(
