@@ -189,9 +189,10 @@ def make_params(
     MedPy's assd). ``reduction``: the losses of a folder, ``"case"`` (each case's, summarised over
     cases) or ``"batch"`` (also each loss of the sums of all cases, as if they were one volume:
     ``summary.pooled.losses``; MONAI batch=True, SMP's default).
-    ``surface``: the surface model of the distance metrics, ``"voxel"`` (None: the default) or
-    ``"surfel"`` (DeepMind surface-distance's area-weighted voxel-corner surfels); given, it
-    also sets lesion_hd95's, which is otherwise the lesion preset's (surfel for BraTS).
+    ``surface``: the surface model of the distance metrics, ``"voxel"`` (None: the default),
+    ``"surfel"`` (DeepMind surface-distance's area-weighted voxel-corner surfels) or
+    ``"contour26"`` (seg-metrics' SimpleITK LabelContour voxels); given, it also sets
+    lesion_hd95's, which is otherwise the lesion preset's (surfel for BraTS).
     ``gt_type``: ``"labels"`` (default) or ``"soft"``: GT is class probabilities with a class
     axis (first for arrays and numpy files, last for NIfTI, or ``channel_axis``), the losses'
     soft targets; the metrics use its argmax (io/soft_labels.py).

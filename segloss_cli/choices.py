@@ -68,6 +68,9 @@ class SurfaceModel(Choice):
 
     VOXEL = "voxel"
     SURFEL = "surfel"
+    # SimpleITK LabelContour(fullyConnected=True), seg-metrics' surface: mask voxels with a
+    # background voxel among their 26 neighbours, the image border not counting as background
+    CONTOUR26 = "contour26"
 
 
 class DistanceMetric(Choice):

@@ -199,6 +199,7 @@ CONVENTIONS: dict[str, Convention] = {
             "seg_metrics.seg_metrics.computeQualityMeasures (dice, jaccard, precision, recall, fpr, fnr, "
             "hd, hd95, msd)",
             {
+                "surface": "contour26",
                 "hd_mode": "pooled",
                 "hd_percentile": 95.0,
                 "assd_mode": "pooled",
@@ -218,9 +219,9 @@ CONVENTIONS: dict[str, Convention] = {
             (
                 "assd is seg-metrics' msd (the mean of both directions pooled); its vs, mdsd and stdsd "
                 "have no segloss metric",
-                "not reproduced: seg-metrics' hd95 and msd take the surface of SimpleITK's "
-                "LabelContour(fullyConnected=True), the voxels with a background voxel among their 26 "
-                "neighbours; segloss's surfaces are face-connected (hd, its maximum, agrees)",
+                "surfaces are SimpleITK's LabelContour(fullyConnected=True), as seg-metrics takes them "
+                "(--surface contour26: the voxels with a background voxel among their 26 neighbours, the "
+                "image border not background); its distances are SignedMaurerDistanceMap's in float32",
             ),
         ),
     )

@@ -184,9 +184,10 @@ def eval_command(
         Optional[SurfaceModel],
         typer.Option(
             "--surface",
-            help="Surface model of the distance metrics: voxel (boundary voxels, default) or surfel "
+            help="Surface model of the distance metrics: voxel (boundary voxels, default), surfel "
             "(DeepMind surface-distance: voxel-corner surface elements weighted by their area, for hd, hd95, "
-            "assd, masd, nsd and the directed distances). lesion_hd95 takes the --lesion-preset's (surfel "
+            "assd, masd, nsd and the directed distances) or contour26 (seg-metrics: SimpleITK LabelContour, "
+            "a background voxel among the 26 neighbours, the image border not background). lesion_hd95 takes the --lesion-preset's (surfel "
             "for BraTS) unless this is given.",
             rich_help_panel=METRICS,
             show_default=False,

@@ -245,6 +245,13 @@ def surface_distances(
             )
         return [results[int(v)] for v in want]
     offsets = SS.near_offsets(s3, g3.shape)
+    if model is SurfaceModel.CONTOUR26:
+        for c in present:
+            results[int(sorted_labels[c])] = _contour26_distances(
+                p3, g3, int(sorted_labels[c]), box_lo[c], box_hi[c], ign, has_ignore, gt.ndim == 2, s3, offsets,
+                label_bytes, kind,
+            )  # fmt: skip
+        return [results[int(v)] for v in want]
 
     def both_ways(c, codes, r_lo, p_flat, g_flat):
         if kind is not DistanceMetric.EUCLIDEAN:  # a dense transform: the class's own box only
@@ -307,6 +314,62 @@ def surface_distances(
                 g_flat = SS.codes_to_flat(codes, KS.GT_BIT, row_g, n1, n2, r_lo[0], r_lo[1], r_lo[2])
                 both_ways(c, codes, r_lo, p_flat, g_flat)
     return [results[int(v)] for v in want]
+
+
+def _contour26(mask: np.ndarray, at_border: Sequence[tuple[bool, bool]]) -> np.ndarray:
+    """Voxels of ``mask`` (a 3-D box with one voxel of margin where the image goes on) with a
+    voxel outside the mask among their 26 neighbours; beyond a side ``at_border`` (the image's
+    own edge) nothing counts as outside, as SimpleITK's LabelContour(fullyConnected=True)."""
+    pad = np.pad(mask, 1, constant_values=False)
+    for a, (lo_edge, hi_edge) in enumerate(at_border):
+        idx = [slice(None)] * 3
+        if lo_edge:
+            idx[a] = slice(0, 1)
+            pad[tuple(idx)] = True
+        if hi_edge:
+            idx[a] = slice(-1, None)
+            pad[tuple(idx)] = True
+    inner = np.ones(mask.shape, bool)
+    n0, n1, n2 = mask.shape
+    for d0 in range(3):
+        for d1 in range(3):
+            for d2 in range(3):
+                if (d0, d1, d2) != (1, 1, 1):
+                    inner &= pad[d0 : d0 + n0, d1 : d1 + n1, d2 : d2 + n2]
+    return mask & ~inner
+
+
+def _contour26_distances(p3, g3, label, lo, hi, ign, has_ignore, two_d, s3, offsets, label_bytes, kind):
+    """One class's SurfaceDistances between the 26-neighbour contours of PRED and GT (both
+    non-empty): seg-metrics' surfaces (SimpleITK LabelContour, fullyConnected=True), the
+    distances of the voxel model between them. numpy over the class box with a margin of one."""
+    from ..kernels import surface as KS
+
+    shape = g3.shape
+    m_lo = [max(int(lo[a]) - 1, 0) for a in range(3)]
+    m_hi = [min(int(hi[a]) + 1, shape[a] - 1) for a in range(3)]
+    crop = tuple(slice(m_lo[a], m_hi[a] + 1) for a in range(3))
+    gc = np.asarray(g3[crop])
+    pm = np.asarray(p3[crop]) == label
+    if has_ignore:
+        pm &= gc != ign
+    gm = gc == label
+    # A 2-D image's dummy axis 0 has no neighbours: both its sides are the image's edge.
+    border = [(two_d or m_lo[a] == 0, two_d or m_hi[a] == shape[a] - 1) for a in range(3)]
+    inner = tuple(slice(int(lo[a]) - m_lo[a], int(hi[a]) - m_lo[a] + 1) for a in range(3))
+    cp, cg = _contour26(pm, border)[inner], _contour26(gm, border)[inner]
+    codes = np.zeros(cp.shape, np.uint8)
+    codes[cp] |= KS.PRED_BIT
+    codes[cg] |= KS.GT_BIT
+    lo3 = np.asarray([int(v) for v in lo], np.int64)
+
+    def flat(m):
+        i, j, t = (ix + lo3[a] for a, ix in enumerate(np.nonzero(m)))
+        return ((i * shape[1] + j) * shape[2] + t).astype(np.int64)
+
+    p_flat, g_flat = flat(cp), flat(cg)
+    d_pg, d_gp = _both_ways(codes, p_flat, g_flat, shape, lo3, s3, offsets, label_bytes, kind)
+    return SurfaceDistances(d_pg, d_gp)
 
 
 def _surfel_distances(p3, g3, two_d, label, lo, hi, ign, has_ignore, area, s3, offsets, label_bytes, kind):
