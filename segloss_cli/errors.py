@@ -21,7 +21,7 @@ EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
-_PARAM = re.compile(r"@([a-z_]+)(?:=([^\s,;)]+))?")
+_PARAM = re.compile(r"@([a-z_][a-z0-9_]*)(?:=([^\s,;)]+))?")  # lesion_volume_threshold_mm3 has a digit
 
 # Every parameter a library message may name; anything else after an @ is left as written
 # (a path or a user's text may hold one). The CLI maps each to its option (cli/_common.py).
@@ -29,6 +29,8 @@ PARAMETERS = set(
     {
         "spacing_mm",
         "labels",
+        "regions",
+        "storage_options",
         "include_background",
         "ignore_label",
         "label_names",

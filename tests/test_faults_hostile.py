@@ -311,3 +311,80 @@ def test_a_file_name_too_long_or_a_link_loop_is_one_line_exit_2(tmp_path):
     (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
     res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--json", tmp_path / "a.json")
     assert res.exit_code == 2 and "too many levels of symbolic links" in res.stderr, res.stderr
+
+
+# --- 6. Found hunting: parameters with a digit, regions, a signal during the renames, a real full disk
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (("--lesion-volume-threshold", "inf"), "segloss: error: --lesion-volume-threshold must be"),
+        (("--region", "A=99999"), "segloss: error: --region: region 'A' needs labels in 0..65535"),
+    ],
+)
+def test_library_parameters_are_named_as_their_options(tmp_path, args, words):
+    """``@lesion_volume_threshold_mm3`` (a digit in the name) and ``@regions`` were printed raw."""
+    gt = np.zeros((4, 4, 2), np.uint8)
+    gt[1:3, 1:3] = 1
+    np.save(tmp_path / "g.npy", gt)
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", *args)
+    assert res.exit_code == 2 and res.stderr.startswith(words) and "@" not in res.stderr, res.stderr
+
+
+def test_a_sigterm_during_the_renames_puts_every_output_in_place_and_says_so(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import segloss_cli.io.atomic as atomic
+    from segloss_cli.cli._common import install_sigterm
+
+    pdir, gdir = _folders(tmp_path, ["a", "b"])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "r.json").write_text("old")
+    real = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 1:  # the first rename: SIGTERM arrives while the others are pending
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(src, dst)
+
+    old_handler = signal.getsignal(signal.SIGTERM)
+    install_sigterm()
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    try:
+        res = cli("eval", pdir, gdir, "--metrics", "dice", "-q", "--json", out / "r.json", "--csv", out / "c.csv",
+                  "--summary-csv", out / "s.csv", "--markdown", out / "m.md")  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, old_handler)
+    assert res.exit_code == 143, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["c.csv", "m.md", "r.json", "s.csv"]  # all new, no temporary
+    assert json.loads((out / "r.json").read_text())["schema_version"] == 1
+    line = res.stderr.strip()
+    assert line.startswith("segloss: terminated; output already complete: ") and line.count(str(out)) == 4, line
+
+
+def test_a_really_full_file_system_is_one_line_and_leaves_nothing(tmp_path):
+    """A 16 KB tmpfs (needs root and mount): the JSON of 1,000 classes does not fit."""
+    import os
+    import subprocess
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(small)],
+                                           capture_output=True).returncode:  # fmt: skip
+        pytest.skip("needs root and mount -t tmpfs")
+    try:
+        gt = (np.arange(40 * 25) % 1000 + 1).astype(np.uint16).reshape(40, 25)
+        np.save(tmp_path / "g.npy", gt)
+        res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--metrics", "dice", "-q", "--json", small / "r.json")
+        lines = [line for line in res.stderr.splitlines() if line.startswith("segloss: error")]
+        assert res.exit_code == 2 and len(lines) == 1, res.stderr
+        assert lines[0] == f"segloss: error: {small / 'r.json'}: cannot write the output: no space left on the device; " \
+            "free some space or write elsewhere"  # fmt: skip
+        assert os.listdir(small) == []
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)

@@ -42,6 +42,8 @@ def install_sigterm() -> None:
 OPTIONS = {
     "spacing_mm": "--spacing",
     "labels": "--labels",
+    "regions": "--region",
+    "storage_options": "--storage-option",
     "include_background": "--include-background",
     "ignore_label": "--ignore-label",
     "label_names": "--label-names",

@@ -15,6 +15,7 @@ import signal
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..errors import SeglossError, UsageError
 
@@ -339,9 +340,20 @@ def _set_mode(fd: int, out: Path) -> None:
 
 
 def _commit(temps: list[tuple[str, Path]]) -> None:
-    held = {signal.SIGINT, signal.SIGTERM}
+    """The renames, with SIGINT/SIGTERM held until all are done. A signal mask holds them in
+    this thread only: a signal sent to the process reaches another thread (a worker pool's)
+    and Python runs its handler here at once, halfway through the renames. So the handlers
+    are swapped for ones that only note the signal, which is raised again after the last."""
+    held = (signal.SIGINT, signal.SIGTERM)
+    pending: list[int] = []
+    saved: dict[signal.Signals, Any] = {}
     try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        for sig in held:
+            saved[sig] = signal.signal(sig, lambda signum, frame: pending.append(signum))
+    except ValueError:  # not the main thread: Python runs no handler here anyway
+        pass
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, set(held))
     except (AttributeError, ValueError, OSError):  # no pthread_sigmask (Windows)
         old = None
     try:
@@ -352,6 +364,10 @@ def _commit(temps: list[tuple[str, Path]]) -> None:
     finally:
         if old is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])  # the run's own handler: "terminated; output already complete"
 
 
 def _fsync_dirs(dirs) -> None:
