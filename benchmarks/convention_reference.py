@@ -155,6 +155,29 @@ def monai_distance_metrics():
     return out
 
 
+def soft_cases():
+    """(probabilities, soft GT) pairs: the loss cases' probabilities against Dirichlet soft labels."""
+    rng = np.random.default_rng(6)
+    return [
+        (probs, np.moveaxis(rng.dirichlet([0.5, 1.0, 2.0], size=probs.shape[1:]), -1, 0))
+        for probs, _, _ in loss_cases()
+    ]
+
+
+def monai_soft_losses():
+    """MONAI's losses on soft targets (float GT of the prediction's shape), at their defaults."""
+    import torch
+    from monai.losses import DiceCELoss, DiceLoss, FocalLoss
+
+    out = []
+    for probs, soft in soft_cases():
+        x, y = torch.as_tensor(probs[None]), torch.as_tensor(soft[None])
+        out.append(
+            {"dice": DiceLoss()(x, y).item(), "dice_ce": DiceCELoss()(x, y).item(), "focal": FocalLoss()(x, y).item()}
+        )
+    return out
+
+
 def loss_cases():
     rng = np.random.default_rng(5)
     out = []
@@ -218,6 +241,7 @@ def metricsreloaded_values(p, g):
         "assd": _safe(b.measured_average_distance),
         "masd": _safe(b.measured_masd),
         "nsd": _safe(b.normalised_surface_distance),
+        "cldice": _safe(b.centreline_dsc),
     }
 
 
@@ -261,6 +285,7 @@ def peers(out_dir: Path):
         result["nnunet"].append(nnunet_values(p, g, tmp))
     result["monai_losses"] = monai_losses()
     result["monai_distance_metrics"] = monai_distance_metrics()
+    result["monai_soft_losses"] = monai_soft_losses()
     (out_dir / "peers.json").write_text(json.dumps(result))
 
 
@@ -321,6 +346,8 @@ def compare(out_dir: Path) -> int:
                     continue  # surfel surfaces: not in this build
                 n_values += 1
                 r = ref[m]
+                if r == "nan" and mine[m] is None:
+                    continue  # undefined in both (e.g. an empty skeleton of a non-empty mask)
                 if isinstance(r, str) or mine[m] is None:
                     bad.append(f"{tool} {case} {m}: tool {r}, segloss {mine[m]}")
                     continue
@@ -364,6 +391,18 @@ def compare(out_dir: Path) -> int:
                 "-",
             )
         )
+    if "monai_soft_losses" in refs:
+        worst, n = 0.0, 0
+        for (probs, soft), ref in zip(soft_cases(), refs["monai_soft_losses"]):
+            got = segloss.score(probs, soft, losses=list(ref), metrics=(), include_background=True, convention="monai",
+                                gt_type="soft", pred_type="probs").losses  # fmt: skip
+            for name, r in ref.items():
+                rel = abs(got[name].value - r) / abs(r)
+                worst, n = max(worst, rel), n + 1
+                if rel > 1e-6:
+                    bad.append(f"monai soft {name}: tool {r}, segloss {got[name].value} (rel {rel:.1e})")
+        rows.append(("monai soft labels", len(refs["monai_soft_losses"]), "DiceLoss, DiceCELoss, FocalLoss (--gt-type soft)",
+                     f"{n} values, max rel {worst:.1e}", "-"))  # fmt: skip
     if "monai_distance_metrics" in refs:
         worst, n = 0.0, 0
         nonempty = [(p, g) for case, p, g in cases() if case not in EMPTY]

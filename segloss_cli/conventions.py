@@ -184,6 +184,8 @@ CONVENTIONS: dict[str, Convention] = {
                     "assd": "both=0,gt=nan,pred=nan",
                     "masd": "both=0,gt=nan,pred=nan",
                     "nsd": "both=1,gt=0,pred=0",
+                    # centreline_dsc compares the method n_pos_pred, not its value, with 0 (cb38dfc)
+                    "cldice": "both=nan",
                 },
             },
             (

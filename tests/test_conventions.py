@@ -52,6 +52,8 @@ def _plain_rule(metric: str, status: str):
         return 1.0 if status == "both_empty" else 0.0
     if rule == "distance":
         return 0.0 if status == "both_empty" else DIAGONAL
+    if metric == "cldice":  # conventions.md: both empty 1, one empty null (an empty skeleton)
+        return 1.0 if status == "both_empty" else None
     # ratio metrics: the formula's value where its denominator is not 0 (computed from counts)
     p, g = CASES[status]
     tp = int(np.sum((p == 1) & (g == 1)))
