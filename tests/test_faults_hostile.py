@@ -388,3 +388,15 @@ def test_a_really_full_file_system_is_one_line_and_leaves_nothing(tmp_path):
         assert os.listdir(small) == []
     finally:
         subprocess.run(["umount", str(small)], capture_output=True)
+
+
+def test_an_emoji_code_in_a_class_name_or_case_id_is_printed_as_written(tmp_path):
+    """rich read ``:skull:`` as an emoji code: a class name or case id was silently reformatted."""
+    pdir, gdir = _folders(tmp_path, [":fire:", "b"])
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps({"1": ":skull: liver", "2": ":warning:"}))
+    res = cli("eval", pdir, gdir, "--metrics", "dice", "--label-names", names, "--require", "dice>=0.999")
+    assert res.exit_code == 1, res.output
+    assert ":fire:" in res.stdout and ":skull: liver" in res.stdout and ":warning:" in res.stdout
+    assert ":skull: liver" in res.stderr  # the failed-check table
+    assert "\N{SKULL}" not in res.output and "\N{FIRE}" not in res.output

@@ -110,7 +110,7 @@ def err(message: str) -> None:
 def stderr_console():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def handle_errors(func):

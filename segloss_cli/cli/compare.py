@@ -131,7 +131,7 @@ def compare_command(
 
         from ..report.table import print_fitted
 
-        console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+        console = Console(highlight=False, emoji=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
         print_fitted(console, compare_table(shown), 2)  # split into blocks, never a truncated number
         line = cases_line(comparison)
         if line is not None:

@@ -895,7 +895,9 @@ def _emit(
     else:
         from rich.console import Console
 
-        console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else _piped_width())
+        console = Console(
+            highlight=False, emoji=False, soft_wrap=False, width=None if sys.stdout.isatty() else _piped_width()
+        )  # emoji=False: a class name ":skull:" is text, not an emoji
         if folder:
             from ..report.summary import print_summary
 

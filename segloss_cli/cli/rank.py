@@ -511,7 +511,7 @@ def _rank(
 
         from ..report.rank import print_ranking
 
-        console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 250)
+        console = Console(highlight=False, emoji=False, soft_wrap=False, width=None if sys.stdout.isatty() else 250)
         print_ranking(ranking, console)
     if not quiet and output_format != RankFormat.table:
         for note in ranking.notes:
