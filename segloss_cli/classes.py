@@ -55,6 +55,11 @@ class ClassSelection:
             )
         seen = set()
         for region in self.regions:
+            try:
+                region.name.encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line (surrogate escapes)
+                shown = region.name.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+                raise UsageError(f"@regions: region name '{shown}' is not valid UTF-8 text; rename it") from None
             if _is_int(region.name) or not region.name.strip():
                 raise UsageError(f"@regions: region name {region.name!r} must be a name, not a label number")
             if region.name in seen:
@@ -176,6 +181,14 @@ def label_table_from(data: object, path=None) -> LabelTable:
             names[int(value)] = key
         else:
             raise InputError(f"@label_names entry {key!r}: {value!r} maps neither label->name nor name->label", p)
+    for text in (*names.values(), *(r.name for r in regions)):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # JSON's "\ud800": no text any output can hold (it was exit 3 on printing)
+            shown = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            raise InputError(
+                f"@label_names name '{shown}' holds an unpaired UTF-16 surrogate, which is not text; fix the file", p
+            ) from None
     big = [v for v in (*names, *(v for r in regions for v in r.labels)) if not -(2**63) <= v < 2**63]
     if big:  # no label map can hold it: a name for it names nothing
         shown = str(big[0]) if len(str(big[0])) <= 30 else f"{str(big[0])[:12]}... ({len(str(big[0]))} digits)"

@@ -400,3 +400,17 @@ def test_an_emoji_code_in_a_class_name_or_case_id_is_printed_as_written(tmp_path
     assert ":fire:" in res.stdout and ":skull: liver" in res.stdout and ":warning:" in res.stdout
     assert ":skull: liver" in res.stderr  # the failed-check table
     assert "\N{SKULL}" not in res.output and "\N{FIRE}" not in res.output
+
+
+def test_a_lone_surrogate_in_a_label_name_or_region_is_one_line_exit_2(tmp_path):
+    r"""JSON's "\ud800" decodes to a string no output can encode (exit 3 when printed); a region
+    name with bytes that are not UTF-8 on the command line likewise."""
+    gt = np.zeros((4, 4, 2), np.uint8)
+    gt[1:3, 1:3] = 1
+    np.save(tmp_path / "g.npy", gt)
+    names = tmp_path / "names.json"
+    names.write_text('{"1": "a\\ud800b"}')
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--metrics", "dice", "--label-names", names)
+    assert res.exit_code == 2 and "unpaired UTF-16 surrogate" in res.stderr and "a\\ud800b" in res.stderr, res.stderr
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--metrics", "dice", "--region", "A\udcff=1")
+    assert res.exit_code == 2 and "region name 'A\\udcff' is not valid UTF-8" in res.stderr, res.stderr
