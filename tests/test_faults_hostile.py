@@ -352,13 +352,21 @@ def test_a_sigterm_during_the_renames_puts_every_output_in_place_and_says_so(tmp
             os.kill(os.getpid(), signal.SIGTERM)
         return real(src, dst)
 
+    import threading
+
     old_handler = signal.getsignal(signal.SIGTERM)
     install_sigterm()
     monkeypatch.setattr(atomic.os, "replace", replace)
+    # A thread that does not hold the signal (a worker pool's, in a folder run): the kernel gives
+    # a process-directed SIGTERM to it while the committing thread holds it.
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, daemon=True)
+    worker.start()
     try:
         res = cli("eval", pdir, gdir, "--metrics", "dice", "-q", "--json", out / "r.json", "--csv", out / "c.csv",
                   "--summary-csv", out / "s.csv", "--markdown", out / "m.md")  # fmt: skip
     finally:
+        stop.set()
         signal.signal(signal.SIGTERM, old_handler)
     assert res.exit_code == 143, res.output
     assert sorted(p.name for p in out.iterdir()) == ["c.csv", "m.md", "r.json", "s.csv"]  # all new, no temporary
