@@ -311,6 +311,8 @@ def test_a_file_name_too_long_or_a_link_loop_is_one_line_exit_2(tmp_path):
     (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
     res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--json", tmp_path / "a.json")
     assert res.exit_code == 2 and "too many levels of symbolic links" in res.stderr, res.stderr
+    res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--json", tmp_path / "g.npy" / "r.json")
+    assert res.exit_code == 2 and "g.npy is a file, not a folder" in res.stderr, res.stderr  # was "does not exist"
 
 
 # --- 6. Found hunting: parameters with a digit, regions, a signal during the renames, a real full disk

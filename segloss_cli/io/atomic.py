@@ -149,6 +149,8 @@ def check_writable(path: str | os.PathLike, inputs: tuple[str, ...] = ()) -> Pat
     if out.is_dir():
         raise UsageError(f"{out}: is a directory; give a file path for the output")
     if not parent.is_dir():
+        if parent.exists():  # "g.npy/x.json": the parent is a file
+            raise UsageError(f"{out}: {parent} is a file, not a folder; choose another output path")
         raise UsageError(f"{out}: folder {parent} does not exist; create it first or choose another output path")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{out}: folder {parent} is not writable; choose another output path")
