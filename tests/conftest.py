@@ -12,6 +12,13 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# The quick lane: NUMBA_DISABLE_JIT=1 runs every kernel as Python (README, "Setup"), so logic
+# tests need no compilation. Tests marked ``compiled`` need compiled code itself (specialisations,
+# cache files, bit equality that holds for compiled arithmetic only) or arrays large enough to
+# take minutes as Python, and are skipped there; property tests draw a tenth of their examples.
+NO_JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+NO_JIT_EXAMPLES = 0.1
+
 
 def _starts_processes(source: str) -> bool:
     return "subprocess." in source or "Popen(" in source
@@ -19,8 +26,12 @@ def _starts_processes(source: str) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """Mark the tests that start a child process ``subprocess`` (pyproject's marker): those whose
-    own source, or a module-level helper they call, runs subprocess/Popen. Explicit marks stay."""
+    own source, or a module-level helper they call, runs subprocess/Popen. Explicit marks stay.
+    Under NUMBA_DISABLE_JIT, skip the ``compiled`` tests and draw fewer property examples."""
     import inspect
+
+    if NO_JIT:
+        _quick_lane(items)
 
     helpers: dict[object, set[str]] = {}
     for item in items:
@@ -44,6 +55,20 @@ def pytest_collection_modifyitems(config, items):
             continue
         if _starts_processes(source) or any(f"{h}(" in source for h in helpers[module]):
             item.add_marker(pytest.mark.subprocess)
+
+
+def _quick_lane(items):
+    skip = pytest.mark.skip(reason="needs compiled kernels (NUMBA_DISABLE_JIT=1 is set)")
+    for item in items:
+        if item.get_closest_marker("compiled"):
+            item.add_marker(skip)
+            continue
+        test = getattr(item, "obj", None)
+        # hypothesis keeps a test's @settings on the wrapped function under this name
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is not None:
+            fewer = max(5, int(own.max_examples * NO_JIT_EXAMPLES))
+            test._hypothesis_internal_use_settings = settings(own, max_examples=fewer)
 
 
 def write_nifti(path, array, spacing=(1.0, 1.0, 1.0), affine=None):

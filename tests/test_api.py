@@ -31,6 +31,7 @@ def _arrays(pred_name: str, gt_name: str):
     return np.asarray(pred.dataobj), np.asarray(gt.dataobj), tuple(float(z) for z in gt.header.get_zooms()[:3])
 
 
+@pytest.mark.compiled  # large arrays: seconds compiled, minutes as Python
 @pytest.mark.parametrize(
     "pred_name,gt_name,options,params",
     [

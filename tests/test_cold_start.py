@@ -23,6 +23,8 @@ from segloss_cli.errors import InputError
 from segloss_cli.kernels._jit import ParallelKernel
 from tests.conftest import write_nifti
 
+pytestmark = pytest.mark.compiled  # these tests are about compilation itself
+
 ROOT = Path(segloss_cli.__file__).resolve().parent.parent
 
 

@@ -89,6 +89,7 @@ def test_labels_outside_class_set_count_as_other(rng):
     _check(pred, gt, [2])  # labels 0,1,3,4,5 are "not 2" for both maps
 
 
+@pytest.mark.compiled  # 2**31 voxels: seconds compiled, hours as Python
 def test_counts_exact_beyond_2_31_voxels():
     """Broadcast views: 2**31 + 2**20 voxels counted exactly without allocating them."""
     shape = (2049, 1024, 1024)  # 2,148,532,224 voxels > 2**31 (int32 counters would wrap)

@@ -390,6 +390,7 @@ ARGS = ("--metrics", "dice,iou,hd95,assd", "--losses", "dice,ce,focal", "--forma
 
 
 @pytest.mark.parametrize("layout", ["nifti_x_y_1_K", "npy_x_y_1_K", "npy_K_x_y_1"])
+@pytest.mark.compiled  # bit equality of the NIfTI and .npy paths: compiled kernels only (Python-run ones differ in the last bits)
 def test_a_score_map_for_a_gt_stored_x_y_1_scores_as_the_2d_pair(tmp_path, layout):
     gt, p = _tiny_2d()
     np.save(tmp_path / "g2.npy", gt)

@@ -93,6 +93,7 @@ def test_worst_cases_of_the_report_are_the_runs_worst_cases(folder_report, sampl
     assert listed == [w["case"] for w in worst]
 
 
+@pytest.mark.compiled  # large arrays: seconds compiled, minutes as Python
 def test_rank_and_compare_reports(sample_runs, tmp_path):
     page = tmp_path / "rank.html"
     res = cli(

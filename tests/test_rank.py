@@ -327,6 +327,7 @@ def test_rank_cli_on_three_degraded_sample_folders_matches_scipy(sample_runs, tm
         assert runs[RUNS[best]]["first_frequency"] == pytest.approx(boot_first, abs=1e-15)
 
 
+@pytest.mark.compiled  # large arrays: seconds compiled, minutes as Python
 def test_rank_from_result_jsons_equals_rank_from_folders(sample_runs, tmp_path):
     common = ["--metrics", "dice,hd95", "--labels", "26,27"]
     jsons = []

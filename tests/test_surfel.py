@@ -104,6 +104,7 @@ def test_deepmind_3d_two_pixels_2mm_away():
         assert got[name] == pytest.approx(value, abs=1e-9), name
 
 
+@pytest.mark.compiled  # large arrays: seconds compiled, minutes as Python
 def test_deepmind_3d_two_cubes_shifted_by_one_pixel_and_voxel_differs():
     g = np.zeros((100, 100, 100), np.uint8)
     p = np.zeros((100, 100, 100), np.uint8)

@@ -136,6 +136,7 @@ def _positive_float32(rng, n):
     return bits.view(np.float32)
 
 
+@pytest.mark.compiled  # large arrays: seconds compiled, minutes as Python
 def test_logf_within_one_ulp_everywhere_incl_subnormals():
     rng = np.random.default_rng(3)
     x = np.concatenate(
@@ -165,6 +166,7 @@ def test_logf_nan_for_negative_and_nan():
     assert np.all(np.isnan(_logf([-1.0, -1e-45, -np.inf, np.nan])))
 
 
+@pytest.mark.compiled  # large arrays: seconds compiled, minutes as Python
 def test_log1mf_within_one_ulp_incl_tiny_p():
     """log(1 - p) keeps full relative accuracy where it is ~ -p (1 - p in float32 would be 1)."""
     rng = np.random.default_rng(4)

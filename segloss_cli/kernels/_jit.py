@@ -153,9 +153,25 @@ def kernel_variant(which: str | None):
         _forced[0] = before
 
 
+def _as_compiled(func):
+    """``func`` run as Python with compiled code's arithmetic: integers wrap and float division
+    gives inf/nan without numpy's warnings (which the CLI turns into errors). For
+    NUMBA_DISABLE_JIT, where kernels run as Python; helpers inlined into a kernel run inside it."""
+    import functools
+
+    @functools.wraps(func)
+    def run(*args):
+        with np.errstate(all="ignore"):
+            return func(*args)
+
+    return run
+
+
 def jit(**extra):
     options = {**_BASE, **extra}
-    if options.get("parallel") and not _NO_JIT:
+    if _NO_JIT:
+        return (lambda func: func) if options.get("inline") else _as_compiled
+    if options.get("parallel"):
         return lambda func: ParallelKernel(func, options)
     return numba.njit(**options)
 

@@ -301,6 +301,7 @@ def label_histograms(
     n_words = pred_words.size
     slot_bits = np.uint64(64 // per_word)  # bits per label in a word: 8, 16 or 32
     slot_shift = np.uint64(3 if per_word == 8 else (4 if per_word == 4 else (5 if per_word == 2 else 6)))
+    slot_shift_i = np.int64(slot_shift)  # int64 >> int64: numpy (NUMBA_DISABLE_JIT) refuses int64 >> uint64
     rows = size if joint else 4
     cols = size + 1 if joint else size
     buf = np.zeros((nchunks, rows, cols), np.int64)
@@ -332,7 +333,7 @@ def label_histograms(
             u0 = w * per_word
             start = 0
             while change != 0:
-                slot = _lowest_set_bit(change) >> slot_shift
+                slot = _lowest_set_bit(change) >> slot_shift_i
                 run += slot - start
                 n_out += _add_any_run(hist, lp, lg, run, size, ignore_label, has_ignore, joint)
                 lp = pred[u0 + slot]
