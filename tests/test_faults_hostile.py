@@ -350,17 +350,19 @@ def test_a_sigterm_during_the_renames_puts_every_output_in_place_and_says_so(tmp
 
     def replace(src, dst):
         calls.append(dst)
-        if len(calls) == 1:  # the first rename: SIGTERM arrives while the others are pending
-            os.kill(os.getpid(), signal.SIGTERM)
+        if len(calls) == 1:  # the first rename: SIGTERM reaches a worker thread while the others are pending
+            signal.pthread_kill(worker.ident, signal.SIGTERM)
+            time.sleep(0.05)  # its C handler has run: Python would run the handler at the next chance
         return real(src, dst)
 
     import threading
+    import time
 
     old_handler = signal.getsignal(signal.SIGTERM)
     install_sigterm()
     monkeypatch.setattr(atomic.os, "replace", replace)
     # A thread that does not hold the signal (a worker pool's, in a folder run): the kernel gives
-    # a process-directed SIGTERM to it while the committing thread holds it.
+    # a process-directed SIGTERM to it while the committing thread holds it; sent to it directly.
     stop = threading.Event()
     worker = threading.Thread(target=stop.wait, daemon=True)
     worker.start()
