@@ -49,6 +49,7 @@ INCOMPATIBLE_SETTINGS: dict[str, tuple[str, ...]] = {
     "empty_values": ("all",),  # per-metric empty values (--empty-value, --convention); absent: none
     "assd_mode": ("all",),  # absent means pooled, so it compares like the "all" settings
     "distance_metric": ("all",),  # absent means euclidean, likewise
+    "gt_type": ("all",),  # absent means labels; soft labels change every loss
     "labels": ("all",),
     "regions": ("all",),
     "include_background": ("all",),
