@@ -727,6 +727,13 @@ def test_subprocess_signal_exit_code_and_nothing_written(tmp_path, gt, pred, sig
         except OSError:
             time.sleep(0.02)
     assert writer is not None, proc.communicate()
+    # The reader returns from open() and then blocks in read(). A signal that lands between the
+    # two is noted by Python but handled only at its next check, after read() returns (never:
+    # nothing is written), so the signal is sent once the reader sits in read().
+    wchan = Path(f"/proc/{proc.pid}/wchan")
+    until = time.monotonic() + 10
+    while time.monotonic() < until and proc.poll() is None and "pipe" not in wchan.read_text():
+        time.sleep(0.01)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     os.close(writer)

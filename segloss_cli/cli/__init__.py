@@ -5,6 +5,7 @@ Only typer is imported at start-up so `segloss --help` stays fast and never load
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import typer
@@ -106,4 +107,10 @@ def main() -> None:
     from ._common import run_app
 
     segloss_cli.CLI_PROCESS = True
+    # numpy's OpenBLAS starts a worker thread at import, and a SIGTERM or SIGINT sent to the
+    # process may be delivered to it: Python then notes the signal there, but the main thread
+    # stays blocked in its system call (reading a FIFO or a slow file) and the run never stops.
+    # segloss calls no BLAS routine, so the CLI process keeps OpenBLAS to the calling thread
+    # (before numpy is first imported; a user's own setting wins).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     run_app(app)
