@@ -90,21 +90,7 @@ def euclidean_distance_transform(sites: np.ndarray, *, spacing_mm) -> np.ndarray
     >>> euclidean_distance_transform(np.array([[True, False, False]]), spacing_mm=(1.0, 2.0))
     array([[0., 2., 4.]])
     """
-    from ..kernels import edt as E
-    from ..kernels._jit import n_chunks
-    from ..kernels.layout import as_kernel_3d, from_kernel_3d
-
-    sites = np.asarray(sites)
-    if sites.ndim not in (2, 3):
-        raise ValueError(f"expected a 2-D or 3-D array, got shape {sites.shape}")
-    spacing = _check_spacing(spacing_mm, sites.ndim)
-    order, s = _kernel_layout(sites, spacing)
-    view = np.ascontiguousarray(as_kernel_3d(sites.astype(np.uint8, copy=False), order))
-    f = np.empty(view.shape, np.float64)
-    b0, b1, b2 = view.shape
-    E.edt_squared(view, np.uint8(1), f, s[0], s[1], s[2], n_chunks(max(b0 * b1, b0 * b2, b1 * b2)))
-    np.sqrt(f, out=f)
-    return from_kernel_3d(f, order, sites.ndim)
+    return distance_transform(sites, spacing_mm=spacing_mm)
 
 
 def distance_transform(
@@ -112,7 +98,7 @@ def distance_transform(
 ) -> np.ndarray:
     """Distance in mm from every voxel to the nearest voxel where ``sites`` is true, in ``metric``.
 
-    ``euclidean``: :func:`euclidean_distance_transform`. ``taxicab``: min over sites of
+    ``euclidean``: as :func:`euclidean_distance_transform`. ``taxicab``: min over sites of
     sum_a s_a |x_a - y_a|; ``chessboard``: min over sites of max_a s_a |x_a - y_a| (a step
     along axis a costs its spacing s_a; with unit spacing these equal
     ``scipy.ndimage.distance_transform_cdt(~sites, metric=...)``, which, like MONAI, counts
@@ -128,19 +114,25 @@ def distance_transform(
     [2.0, 2.0, 4.0]
     """
     from ..kernels import cdt as KD
+    from ..kernels import edt as E
+    from ..kernels._jit import n_chunks
     from ..kernels.layout import as_kernel_3d, from_kernel_3d
 
     kind = _metric(metric)
-    if kind is DistanceMetric.EUCLIDEAN:
-        return euclidean_distance_transform(sites, spacing_mm=spacing_mm)
     sites = np.asarray(sites)
     if sites.ndim not in (2, 3):
         raise ValueError(f"expected a 2-D or 3-D array, got shape {sites.shape}")
     spacing = _check_spacing(spacing_mm, sites.ndim)
     order, s = _kernel_layout(sites, spacing)
-    view = as_kernel_3d(sites.astype(bool, copy=False), order)
-    f = np.where(view, 0.0, np.inf)
-    KD.cdt_inplace(f, s[0], s[1], s[2], kind is DistanceMetric.CHESSBOARD)
+    if kind is DistanceMetric.EUCLIDEAN:
+        view = np.ascontiguousarray(as_kernel_3d(sites.astype(np.uint8, copy=False), order))
+        f = np.empty(view.shape, np.float64)
+        b0, b1, b2 = view.shape
+        E.edt_squared(view, np.uint8(1), f, s[0], s[1], s[2], n_chunks(max(b0 * b1, b0 * b2, b1 * b2)))
+        np.sqrt(f, out=f)
+    else:
+        f = np.where(as_kernel_3d(sites.astype(bool, copy=False), order), 0.0, np.inf)
+        KD.cdt_inplace(f, s[0], s[1], s[2], kind is DistanceMetric.CHESSBOARD)
     return from_kernel_3d(f, order, sites.ndim)
 
 
