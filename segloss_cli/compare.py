@@ -294,9 +294,12 @@ class _ResultChecker:
                 raise _Invalid(f"{where}.std is {std!r}, negative")
         for key in ("n", "n_null"):
             if key in st:
-                n = st[key]
-                if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < _MAX_INT:
-                    raise _Invalid(f"{where}.{key} is {_short(n)}, not a count")
+                self.count(st[key], f"{where}.{key}")
+
+    @staticmethod
+    def count(n: Any, where: str) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < _MAX_INT:
+            raise _Invalid(f"{where} is {_short(n)}, not a count")
 
     def label(self, label: str, where: str) -> None:
         if label.isascii() and label.isdigit() and str(int(label)) == label and int(label) < _MAX_INT:
@@ -328,9 +331,7 @@ class _ResultChecker:
         for n, st in self.obj(summary.get("losses"), "summary.losses").items():
             self.stat(st, f"summary loss {n}", None)
         if "n_cases" in summary:
-            n = summary["n_cases"]
-            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < _MAX_INT:
-                raise _Invalid(f"summary.n_cases is {_short(n)}, not a count")
+            self.count(summary["n_cases"], "summary.n_cases")
         self.obj(summary.get("pooled"), "summary.pooled")
 
     def name(self, name: Any, where: str) -> None:
