@@ -244,6 +244,16 @@ def test_json_to_dev_stdout_on_a_regular_file_writes_into_it(tmp_path, mode):
     assert sorted(os.listdir(tmp_path)) == ["g.npy", "out.txt"]  # no temporary left
 
 
+def _is_open(fd: int) -> bool:
+    import os
+
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
 def test_an_output_naming_a_closed_or_read_only_descriptor_is_refused(tmp_path):
     import os
 
@@ -251,7 +261,13 @@ def test_an_output_naming_a_closed_or_read_only_descriptor_is_refused(tmp_path):
     gt[1:3, 1:3] = 1
     np.save(tmp_path / "g.npy", gt)
     (tmp_path / "other.txt").write_text("x")
-    fd = os.open(tmp_path / "other.txt", os.O_RDONLY)
+    # A high descriptor number: the kernel hands out the lowest free number, so once this one is
+    # closed nothing the run opens meanwhile (an input, a cache file) can take it over, as a low
+    # number such as 50 was in one CI run.
+    low = os.open(tmp_path / "other.txt", os.O_RDONLY)
+    fd = next(n for n in range(900, 1000) if not _is_open(n))
+    os.dup2(low, fd)
+    os.close(low)
     try:
         res = cli("eval", tmp_path / "g.npy", tmp_path / "g.npy", "--json", f"/dev/fd/{fd}")
         assert res.exit_code == 2 and "open for reading only" in res.stderr, res.stderr
