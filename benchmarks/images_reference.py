@@ -10,17 +10,20 @@ every object in GT, 21 images of 96x128, seeded):
 - ``voc``: classes absent from some images; class 19 absent from every image (PRED and GT),
   class 20 only in a few images. Every class PRED gives somewhere is in some GT.
 - ``voc_fp``: the same, plus class 19 predicted in a few pixels of two images but in no GT:
-  torchmetrics' macro accuracy counts that class as 0, mmsegmentation and segloss leave it
-  out of mAcc (its recall is 0/0); the script shows the difference and checks it is exactly
-  that one term.
+  torchmetrics' macro accuracy and F1 count that class as 0, mmsegmentation and segloss's
+  default leave it out of mAcc (its recall is 0/0) and mFscore; ``--convention torchmetrics``
+  (``--pooled-means torchmetrics``) averages as torchmetrics does. The script checks that the
+  two averages differ in exactly those two keys, and that each equals its numpy oracle.
 
 torchmetrics: MulticlassJaccardIndex(num_classes=21, ignore_index=255, average="macro" and
-"none") and MulticlassAccuracy(average="micro" for aAcc, "macro" for mAcc), updated image by
-image over the whole folder, then computed once. Its reductions cast the confusion counts to
-float32 (``confmat.float()``); to compare at 1e-12 they are also run with that cast made
-float64 (the same torchmetrics code, ``Tensor.float`` returning ``double`` while computing).
+"none"), MulticlassAccuracy(average="micro" for aAcc, "macro" for mAcc) and
+MulticlassF1Score(average="macro", against mDice and mFscore), updated image by image over the
+whole folder, then computed once. Its reductions cast the confusion counts to float32
+(``confmat.float()``); to compare at 1e-12 they are also run in float64 (the same torchmetrics
+code, ``Tensor.float`` returning ``double`` and float64 the default dtype while computing).
 Both are reported. segloss: ``segloss eval PRED GT --ignore-label 255 --include-background
---metrics iou,recall --format json``; its summary.pooled. A plain numpy confusion matrix
+--metrics iou,recall --format json``, with and without ``--convention torchmetrics``; its
+summary.pooled. A plain numpy confusion matrix
 (np.add.at over every valid pixel) is the third opinion. A class in neither PRED nor GT of any
 image is no class of segloss's run (no row); torchmetrics' "none" gives it 0 (zero_division)
 and its macro average leaves it out, as segloss's means do.
@@ -83,17 +86,34 @@ def confusion_oracle(cases) -> np.ndarray:
 
 
 def oracle_scores(cm: np.ndarray) -> dict:
-    """mmsegmentation's IoUMetric over the classes present in PRED or GT (nanmean)."""
+    """The dataset-level scores from the confusion matrix, both ways of averaging over classes:
+    mmsegmentation's IoUMetric (nanmean: a class whose value is 0/0 left out) and torchmetrics'
+    macro average (each class with TP + FP + FN > 0, a 0/0 counted as 0)."""
     tp = np.diag(cm).astype(np.float64)
     fp, fn = cm.sum(axis=0) - tp, cm.sum(axis=1) - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = tp / (tp + fp + fn)
         acc = tp / (tp + fn)
+        precision = tp / (tp + fp)
+        dice = 2 * tp / (2 * tp + fp + fn)
+        fscore = 2 * precision * acc / (precision + acc)
+    present = (tp + fp + fn) > 0
     return {
         "iou": [None if math.isnan(v) else float(v) for v in iou],
-        "mIoU": float(np.nanmean(iou)),
-        "aAcc": float(tp.sum() / cm.sum()),
-        "mAcc": float(np.nanmean(acc)),
+        "mmseg": {
+            "mIoU": float(np.nanmean(iou)),
+            "aAcc": float(tp.sum() / cm.sum()),
+            "mAcc": float(np.nanmean(acc)),
+            "mDice": float(np.nanmean(dice)),
+            "mFscore": float(np.nanmean(fscore)),
+        },
+        "torchmetrics": {
+            "mIoU": float(np.mean(iou[present])),
+            "aAcc": float(tp.sum() / cm.sum()),
+            "mAcc": float(np.mean(np.nan_to_num(acc[present]))),
+            "mDice": float(np.mean(dice[present])),
+            "mFscore": float(np.mean(np.nan_to_num(dice[present]))),
+        },
     }
 
 
@@ -134,7 +154,7 @@ def step_torchmetrics(out: Path) -> None:
     li.RequirementCache.__bool__ = lambda self: "torchvision" not in str(self.requirement) and available(self)
     import torch
     import torchmetrics
-    from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
+    from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassJaccardIndex
 
     for name in ("voc", "voc_fp"):
         metrics = {
@@ -142,6 +162,7 @@ def step_torchmetrics(out: Path) -> None:
             "iou": MulticlassJaccardIndex(num_classes=K, ignore_index=IGNORE, average="none"),
             "aAcc": MulticlassAccuracy(num_classes=K, ignore_index=IGNORE, average="micro"),
             "mAcc": MulticlassAccuracy(num_classes=K, ignore_index=IGNORE, average="macro"),
+            "mF1": MulticlassF1Score(num_classes=K, ignore_index=IGNORE, average="macro"),
         }
         for pred, gt in _read_folder(out / name):  # one update per image, as a validation loop
             p, g = torch.from_numpy(pred.astype(np.int64))[None], torch.from_numpy(gt.astype(np.int64))[None]
@@ -150,74 +171,87 @@ def step_torchmetrics(out: Path) -> None:
         got = {}
         for precision in ("float32", "float64"):
             as_float = torch.Tensor.float
+            default_dtype = torch.get_default_dtype()
             if precision == "float64":
                 torch.Tensor.float = lambda self, *a, **k: self.double()  # type: ignore[method-assign]
+                torch.set_default_dtype(torch.float64)  # F1's (1 + beta^2) * tp: int times a Python float
             try:
                 for m in metrics.values():
                     m._computed = None  # compute() caches its result
                 values = {key: m.compute() for key, m in metrics.items()}
             finally:
                 torch.Tensor.float = as_float  # type: ignore[method-assign]
+                torch.set_default_dtype(default_dtype)
             got[precision] = {key: v.tolist() for key, v in values.items()}
         got["version"] = torchmetrics.__version__
         (out / name / "torchmetrics.json").write_text(json.dumps(got))
     print(f"torchmetrics {torchmetrics.__version__} (torch {torch.__version__}): wrote {out}/*/torchmetrics.json")
 
 
+DATASET = ("mIoU", "aAcc", "mAcc", "mDice", "mFscore")
+# torchmetrics' metric for each dataset key (MulticlassF1Score is 2TP/(2TP + FP + FN) per class)
+TM_KEY = {"mIoU": "mIoU", "aAcc": "aAcc", "mAcc": "mAcc", "mDice": "mF1", "mFscore": "mF1"}
+
+
+def _segloss_pooled(folder: Path, *extra: str) -> dict:
+    cmd = [sys.executable, "-m", "segloss_cli", "eval", str(folder / "pred"), str(folder / "gt")]
+    cmd += ["--ignore-label", "255", "--include-background", "--metrics", "iou,recall", "--format", "json", *extra]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    pooled = json.loads(res.stdout)["summary"]["pooled"]
+    out = {key: pooled[key] for key in DATASET}
+    out["iou"] = {int(lab): row["metrics"]["iou"] for lab, row in pooled["classes"].items()}
+    return out
+
+
 def step_segloss(out: Path) -> None:
     worst = 0.0
     for name in ("voc", "voc_fp"):
         folder = out / name
-        cmd = [sys.executable, "-m", "segloss_cli", "eval", str(folder / "pred"), str(folder / "gt")]
-        cmd += ["--ignore-label", "255", "--include-background", "--metrics", "iou,recall", "--format", "json"]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        pooled = json.loads(res.stdout)["summary"]["pooled"]
-        ours = {
-            "iou": {int(lab): row["metrics"]["iou"] for lab, row in pooled["classes"].items()},
-            "mIoU": pooled["mIoU"],
-            "aAcc": pooled["aAcc"],
-            "mAcc": pooled["mAcc"],
-        }
+        mm = _segloss_pooled(folder)  # the default: mmsegmentation's means
+        tmc = _segloss_pooled(folder, "--convention", "torchmetrics")
         oracle = json.loads((folder / "oracle.json").read_text())
         tm = json.loads((folder / "torchmetrics.json").read_text())
-        print(f"\n{name}: {len(ours['iou'])} classes reported by segloss: {sorted(ours['iou'])}")
-        print(f"  {'value':10s} {'segloss':>20s} {'numpy oracle':>20s} {'torchmetrics f64':>20s} "
-              f"{'|seg - tm64|':>12s} {'|seg - tm32|':>12s}")  # fmt: skip
-        rows = [
-            (key, ours[key], oracle[key], tm["float64"][key], tm["float32"][key]) for key in ("mIoU", "aAcc", "mAcc")
-        ]
+        print(f"\n{name}: {len(mm['iou'])} classes reported by segloss: {sorted(mm['iou'])}")
+        print(f"  {'value':9s} {'segloss':>19s} {'oracle (mmseg)':>19s} {'--conv torchmetr.':>19s} "
+              f"{'torchmetrics f64':>19s} {'|conv - tm64|':>13s} {'|conv - tm32|':>13s}")  # fmt: skip
+        rows = [(key, mm[key], oracle["mmseg"][key], tmc[key], tm["float64"][TM_KEY[key]], tm["float32"][TM_KEY[key]])
+                for key in DATASET]  # fmt: skip
         rows += [
-            (f"iou[{c}]", v, oracle["iou"][c], tm["float64"]["iou"][c], tm["float32"]["iou"][c])
-            for c, v in sorted(ours["iou"].items())
+            (f"iou[{c}]", v, oracle["iou"][c], tmc["iou"][c], tm["float64"]["iou"][c], tm["float32"]["iou"][c])
+            for c, v in sorted(mm["iou"].items())
         ]
-        for key, seg, orc, t64, t32 in rows:
-            d64, d32 = abs(seg - t64), abs(seg - t32)
-            expected = name == "voc_fp" and key == "mAcc"
-            if not expected:
-                worst = max(worst, d64)
-                # the same sums; a mean may differ in its last bit (numpy's nanmean adds in another order)
-                assert abs(seg - orc) <= 2e-16 * abs(orc), f"{name} {key}: segloss {seg!r} != numpy oracle {orc!r}"
-            note = "  (convention, below)" if expected else ""
-            print(f"  {key:10s} {seg:20.17f} {orc:20.17f} {t64:20.17f} {d64:12.3e} {d32:12.3e}{note}")
-        missing = [c for c in range(K) if c not in ours["iou"]]
-        for c in missing:  # in neither PRED nor GT of any image: segloss has no row, torchmetrics a 0
+        for key, seg, orc, conv, t64, t32 in rows:
+            # segloss = the numpy oracle (the same sums; a mean may differ in its last bit: numpy's
+            # nanmean adds in another order), both ways of averaging
+            assert abs(seg - orc) <= 2e-16 * abs(orc), f"{name} {key}: segloss {seg!r} != numpy oracle {orc!r}"
+            if key in DATASET:
+                o_tm = oracle["torchmetrics"][key]
+                assert abs(conv - o_tm) <= 2e-16 * abs(o_tm), f"{name} {key}: {conv!r} != torchmetrics' rule {o_tm!r}"
+            d64, d32 = abs(conv - t64), abs(conv - t32)
+            worst = max(worst, d64)
+            note = "  (the averages differ: below)" if abs(seg - conv) > 2e-16 else ""
+            print(f"  {key:9s} {seg:19.16f} {orc:19.16f} {conv:19.16f} {t64:19.16f} {d64:13.3e} {d32:13.3e}{note}")
+        for c in (c for c in range(K) if c not in mm["iou"]):  # in no PRED or GT: no row; torchmetrics a 0
             print(
                 f"  iou[{c}]: no segloss row (class in no image); torchmetrics 'none' gives {tm['float64']['iou'][c]}"
             )
-        if name == "voc_fp":
-            # torchmetrics' macro accuracy: weight 1 for every class with TP + FP + FN > 0, a 0/0
-            # recall counted as 0; mmsegmentation and segloss: nanmean over classes with GT pixels.
-            recalls = oracle_recalls(folder)
-            n_scored = len(ours["iou"])
-            tm_rule = sum(recalls.values()) / n_scored
-            d = abs(tm_rule - tm["float64"]["mAcc"])
-            worst = max(worst, d)
+        differ = [key for key in DATASET if abs(mm[key] - tmc[key]) > 2e-16]
+        if name == "voc":
+            assert not differ, differ  # every class PRED gives is in some GT: the two averages agree
+        else:
+            # class 19 is predicted in no GT: torchmetrics counts its 0/0 recall and its F1 as 0,
+            # mmsegmentation (and segloss's default) leave it out of mAcc and mFscore
+            assert differ == ["mAcc", "mFscore"], differ
+            n_mm, n_tm = len(oracle_recalls(folder)), len(mm["iou"])
             print(
-                f"  mAcc: torchmetrics {tm['float64']['mAcc']:.17f} = sum of the {len(recalls)} GT classes' recalls / "
-                f"{n_scored} classes (class {ABSENT} predicted, in no GT, as 0): {tm_rule:.17f}, diff {d:.3e}; "
-                f"segloss/mmsegmentation divide by {len(recalls)}: {ours['mAcc']:.17f}"
+                f"  default (mmseg) mAcc averages the {n_mm} classes with GT pixels, --convention torchmetrics all "
+                f"{n_tm} (class {ABSENT} as 0): {mm['mAcc']:.16f} vs {tmc['mAcc']:.16f}; mFscore "
+                f"{mm['mFscore']:.16f} vs {tmc['mFscore']:.16f}"
             )
-    print(f"\nmax |segloss - torchmetrics (float64 reductions)| = {worst:.3e} (torchmetrics {tm['version']})")
+    print(
+        f"\nmax |segloss --convention torchmetrics - torchmetrics (float64 reductions)| = {worst:.3e} "
+        f"(torchmetrics {tm['version']})"
+    )
     assert worst <= 1e-12, worst
 
 

@@ -286,9 +286,12 @@ class RunningSummary:
         self._trim_worst()
         return WorstCases(self._worst_metric, tuple(r[5] for r in self._worst))
 
-    def pooled(self, *, empty_policy: str, empty_values: Optional[dict] = None) -> Optional[Pooled]:
+    def pooled(
+        self, *, empty_policy: str, empty_values: Optional[dict] = None, pooled_means: str = "mmseg"
+    ) -> Optional[Pooled]:
         """The pooled view (:func:`pooled`) of the cases so far; None when one lacks its counts.
-        ``empty_values``: the per-metric empty-case table (status -> metric -> value)."""
+        ``empty_values``: the per-metric empty-case table (status -> metric -> value);
+        ``pooled_means``: the classes of the dataset means (choices.PooledMeans)."""
         if not self._counted:
             return None
         labels = self.labels()
@@ -301,6 +304,7 @@ class RunningSummary:
             self.metric_names,
             empty_policy,
             empty_values,
+            pooled_means,
         )
 
 
@@ -338,17 +342,20 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def pooled(cases: Sequence[CaseResult], metric_names: Sequence[str], *, empty_policy: str) -> Optional[Pooled]:
+def pooled(
+    cases: Sequence[CaseResult], metric_names: Sequence[str], *, empty_policy: str, pooled_means: str = "mmseg"
+) -> Optional[Pooled]:
     """Dataset-level results: each class's TP/FP/FN summed over the cases (int64, exact), TN
     the rest of all counted voxels, then every count-based metric of ``metric_names`` from
-    those counts, and mmsegmentation's aAcc, mIoU, mAcc, mDice, mFscore over the classes.
+    those counts, and aAcc, mIoU, mAcc, mDice, mFscore over the classes, averaged as
+    ``pooled_means`` says (mmsegmentation's, or torchmetrics' macro average).
 
     None when a case does not carry its counts (a hand-built result).
     """
     acc = RunningSummary(metric_names)
     for case in cases:
         acc.add(case)
-    return acc.pooled(empty_policy=empty_policy)
+    return acc.pooled(empty_policy=empty_policy, pooled_means=pooled_means)
 
 
 def _pooled_from(
@@ -360,6 +367,7 @@ def _pooled_from(
     metric_names: Sequence[str],
     empty_policy: str,
     empty_values: Optional[dict] = None,
+    pooled_means: str = "mmseg",
 ) -> Pooled:
     """The pooled view from each label's (TP, FP, FN) sums and the counted voxels of the run."""
     from .metrics.overlap import Counts
@@ -392,6 +400,13 @@ def _pooled_from(
     precision, recall = _ratio(tpf, tpf + fpf), _ratio(tpf, tpf + fnf)
     with np.errstate(invalid="ignore", divide="ignore"):
         fscore = 2 * precision * recall / (precision + recall)
+    if pooled_means == "torchmetrics":
+        # torchmetrics' macro average (_adjust_weights_safe_divide): weight 1 for each class with
+        # TP + FP + FN > 0 (in some PRED or GT), 0/0 counted as 0 (_safe_divide). A class only
+        # predicted then adds a 0 recall to mAcc, and F1 = 2TP/(2TP + FP + FN), so mFscore = mDice.
+        present = (tp + fp + fn) > 0
+        recall = np.where(present, np.nan_to_num(recall, nan=0.0), np.nan)
+        fscore = _ratio(2 * tpf, 2 * tpf + fpf + fnf)
     gt_total = float(np.sum(tpf + fnf))
     dataset = {
         "aAcc": float(np.sum(tpf) / gt_total) if gt_total > 0 else None,

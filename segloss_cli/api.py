@@ -143,6 +143,7 @@ def make_params(
     hd_mode: str = "max",
     assd_mode: str = "pooled",
     reduction: str = "case",
+    pooled_means: str = "mmseg",
     surface: Optional[str] = None,
     distance_metric: str = "euclidean",
     nsd_tolerance_mm: Union[float, Mapping[Optional[int], float]] = 1.0,
@@ -188,7 +189,12 @@ def make_params(
     (sum of both directions over n_P + n_G) or ``"mean"`` (the mean of the two directed means,
     MedPy's assd). ``reduction``: the losses of a folder, ``"case"`` (each case's, summarised over
     cases) or ``"batch"`` (also each loss of the sums of all cases, as if they were one volume:
-    ``summary.pooled.losses``; MONAI batch=True, SMP's default).
+    ``summary.pooled.losses``; MONAI batch=True, SMP's default). ``pooled_means``: the
+    classes the dataset-level means (``summary.pooled`` mIoU, mAcc, mDice, mFscore) average
+    over, ``"mmseg"`` (each class whose value is defined: mmsegmentation's IoUMetric) or
+    ``"torchmetrics"`` (each class in some PRED or GT, a 0/0 counted as 0: torchmetrics'
+    ``average="macro"``); they differ for a class predicted but in no GT (mAcc) and for a
+    class only in PRED or only in GT (mFscore).
     ``surface``: the surface model of the distance metrics, ``"voxel"`` (None: the default),
     ``"surfel"`` (DeepMind surface-distance's area-weighted voxel-corner surfels) or
     ``"contour26"`` (seg-metrics' SimpleITK LabelContour voxels); given, it also sets
@@ -259,6 +265,7 @@ def make_params(
         empty_values=parse_empty_values(empty_values),
         convention=None if convention is None else dict(convention),  # type: ignore[arg-type]
         loss_reduction=reduction,
+        pooled_means=pooled_means,  # type: ignore[arg-type]
         surface=SurfaceParams(
             hd_percentile=hd_percentile,
             hd_mode=hd_mode,  # type: ignore[arg-type]

@@ -90,6 +90,15 @@ class AssdMode(Choice):
     MEAN = "mean"
 
 
+class PooledMeans(Choice):
+    """The classes the dataset-level means (pooled mIoU, mAcc, mDice, mFscore) average over:
+    mmsegmentation's IoUMetric (each class whose value is defined; a 0/0 left out, as nanmean)
+    or torchmetrics' macro average (each class in some PRED or GT, a 0/0 part counted as 0)."""
+
+    MMSEG = "mmseg"
+    TORCHMETRICS = "torchmetrics"
+
+
 class MissingPolicy(Choice):
     """Folders: a ground truth without a prediction is an error, scored as empty, or skipped."""
 

@@ -226,6 +226,20 @@ CONVENTIONS: dict[str, Convention] = {
                 "image border not background); its distances are SignedMaurerDistanceMap's in float32",
             ),
         ),
+        Convention(
+            "torchmetrics",
+            "torchmetrics",
+            "1.9.0",
+            "MulticlassJaccardIndex, MulticlassAccuracy, MulticlassF1Score (average='macro'; aAcc: "
+            "MulticlassAccuracy(average='micro')), ignore_index, updated case by case over a folder",
+            {"pooled_means": "torchmetrics"},
+            (
+                "only the dataset-level means (summary.pooled mIoU, mAcc, mDice, mFscore) follow torchmetrics: a "
+                "class counts when it is in some PRED or GT and a 0/0 counts as 0; per-case metrics keep segloss's "
+                "definitions",
+                "torchmetrics scores class 0 too: add --include-background",
+            ),
+        ),
     )
 }
 
@@ -240,6 +254,7 @@ SETTINGS = (
     "focal_sigmoid",
     "weights_scale",
     "reduction",
+    "pooled_means",
 )
 
 

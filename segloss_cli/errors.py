@@ -49,6 +49,7 @@ PARAMETERS = set(
         "convention",
         "assd_mode",
         "reduction",
+        "pooled_means",
         "hd_mode",
         "surface",
         "distance_metric",

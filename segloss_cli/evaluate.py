@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 import numpy as np
 
 from . import __version__
+from .choices import PooledMeans
 from .classes import ClassSelection, ClassSet, resolve_classes
 from .errors import InputError, UsageError
 from .io.geometry import check_same_grid
@@ -86,10 +87,13 @@ class EvalParams:
     # Losses of a run: "case" (each case's, summarised over cases) or "batch" (also the losses
     # of every case's sums added, in the summary's pooled block: MONAI batch=True).
     loss_reduction: str = "case"
+    # The classes the pooled means average over (choices.PooledMeans): mmsegmentation's or torchmetrics'.
+    pooled_means: PooledMeans = PooledMeans.MMSEG
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "empty_policy", EmptyPolicy.parse(self.empty_policy, "@empty_policy"))
+            object.__setattr__(self, "pooled_means", PooledMeans.parse(self.pooled_means, "@pooled_means"))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         object.__setattr__(self, "metrics", tuple(self.metrics))
@@ -156,6 +160,8 @@ class EvalParams:
                 out["assd_mode"] = str(surf.assd_mode)
             if str(surf.distance_metric) != "euclidean":  # recorded only when set
                 out["distance_metric"] = str(surf.distance_metric)
+        if self.pooled_means != PooledMeans.MMSEG:  # recorded only when set: no default output changes
+            out["pooled_means"] = str(self.pooled_means)
         if self.convention is not None:
             out["convention"] = dict(self.convention)
         if "boundary_iou" in self.metrics:
@@ -715,7 +721,11 @@ def assemble_run(
         settings["distance_unit"] = "pixel"
     summary = replace(
         running.summary(computed),
-        pooled=running.pooled(empty_policy=str(params.empty_policy), empty_values=params.empty_by_status),
+        pooled=running.pooled(
+            empty_policy=str(params.empty_policy),
+            empty_values=params.empty_by_status,
+            pooled_means=str(params.pooled_means),
+        ),
     )
     if params.loss_reduction == "batch" and summary.pooled is not None:
         summary = replace(summary, pooled=replace(summary.pooled, losses=running.batch_losses(params.losses, computed)))

@@ -98,6 +98,7 @@ def test_preset_settings_reach_the_parameters(name):
     assert str(p.surface.hd_mode) == s.get("hd_mode", "max")
     assert p.surface.hd_percentile == s.get("hd_percentile", 95.0)
     assert str(p.surface.assd_mode) == s.get("assd_mode", "pooled")
+    assert str(p.pooled_means) == s.get("pooled_means", "mmseg")
     if "surface" in s and "surface" in _available():
         assert str(p.surface.surface) == s["surface"]
     resolved = p.losses.resolved()
@@ -122,7 +123,7 @@ def test_explicit_keywords_override_the_preset():
 def test_default_is_unchanged():
     """No --convention: no new settings keys, the same values as --convention segloss."""
     plain = segloss.run(BLOB, NONE, labels=[1], metrics="dice,hd,assd,nsd", spacing_mm=SP)
-    assert not {"convention", "empty_values", "assd_mode"} & set(plain.settings)
+    assert not {"convention", "empty_values", "assd_mode", "pooled_means"} & set(plain.settings)
     same = segloss.run(BLOB, NONE, labels=[1], metrics="dice,hd,assd,nsd", spacing_mm=SP, convention="segloss")
     assert same.cases[0].classes[0].metrics == plain.cases[0].classes[0].metrics
     assert same.settings["convention"]["settings"] == {}

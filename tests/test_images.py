@@ -306,6 +306,61 @@ def test_pooled_voc_folder_equals_a_numpy_confusion_matrix(tmp_path, rng):
     assert pooled["n_cases"] == len(cases)
 
 
+def _oracle_means(cm, rule):
+    """mIoU, aAcc, mAcc, mDice, mFscore of a confusion matrix, averaged over classes as
+    mmsegmentation (nanmean of defined values) or torchmetrics' macro average (classes with
+    TP + FP + FN > 0, a 0/0 counted as 0) does -- written from their definitions."""
+    out = {"aAcc": np.trace(cm) / cm.sum()}
+    per_class = {"mIoU": [], "mAcc": [], "mDice": [], "mFscore": []}
+    for c in range(cm.shape[0]):
+        tp, fp, fn = int(cm[c, c]), int(cm[:, c].sum() - cm[c, c]), int(cm[c, :].sum() - cm[c, c])
+        if tp + fp + fn == 0:
+            continue  # in no PRED and no GT: left out by both
+        recall = tp / (tp + fn) if tp + fn else None
+        precision = tp / (tp + fp) if tp + fp else None
+        dice = 2 * tp / (2 * tp + fp + fn)
+        if rule == "mmseg":
+            f = (
+                None
+                if recall is None or precision is None or precision + recall == 0
+                else 2 * precision * recall / (precision + recall)
+            )
+            values = {"mIoU": tp / (tp + fp + fn), "mAcc": recall, "mDice": dice, "mFscore": f}
+        else:
+            values = {"mIoU": tp / (tp + fp + fn), "mAcc": recall or 0.0, "mDice": dice, "mFscore": dice}
+        for key, v in values.items():
+            if v is not None:
+                per_class[key].append(v)
+    out.update({key: sum(v) / len(v) for key, v in per_class.items()})
+    return out
+
+
+@pytest.mark.parametrize("rule", ["mmseg", "torchmetrics"])
+def test_pooled_means_both_rules_equal_their_oracle(tmp_path, rng, rule):
+    k = 21
+    cases = voc_like(rng, n=4)
+    for pred, gt in cases:  # classes 18 and 19 nowhere, then placed by hand
+        pred[(pred == 18) | (pred == 19)] = 0
+        gt[(gt == 18) | (gt == 19)] = 0
+    cases[0][0][0:3, 0:3] = 19  # predicted, in no GT
+    cases[1][1][20:26, 30:40] = 18  # in GT, never predicted
+    pdir, gdir = write_folder(tmp_path, cases)
+    args = ["--ignore-label", "255", "--include-background", "--metrics", "iou", "--format", "json"]
+    res = cli("eval", pdir, gdir, *args, "--pooled-means", rule)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    want = _oracle_means(confusion_oracle(cases, k), rule)
+    for key, value in want.items():
+        assert doc["summary"]["pooled"][key] == pytest.approx(value, rel=1e-15, abs=0), key
+    assert doc["settings"].get("pooled_means") == (None if rule == "mmseg" else "torchmetrics")
+    if rule == "torchmetrics":  # the preset sets the same; the rules differ here only in mAcc and mFscore
+        preset = json.loads(cli("eval", pdir, gdir, *args, "--convention", "torchmetrics").stdout)
+        assert preset["summary"]["pooled"] == doc["summary"]["pooled"]
+        assert preset["settings"]["convention"]["settings"] == {"pooled_means": "torchmetrics"}
+        other = _oracle_means(confusion_oracle(cases, k), "mmseg")
+        assert [key for key in want if want[key] != pytest.approx(other[key], rel=1e-12)] == ["mAcc", "mFscore"]
+
+
 def test_rgb_masks_with_a_palette_give_the_index_pngs_numbers(tmp_path, rng):
     cases = voc_like(rng, n=3)
     pdir, gdir = write_folder(tmp_path / "idx", cases)

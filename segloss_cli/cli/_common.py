@@ -61,6 +61,7 @@ OPTIONS = {
     "convention": "--convention",
     "assd_mode": "--assd-mode",
     "reduction": "--reduction",
+    "pooled_means": "--pooled-means",
     "hd_mode": "--hd-mode",
     "surface": "--surface",
     "distance_metric": "--distance-metric",

@@ -17,6 +17,7 @@ from ..choices import (
     GtType,
     HdMode,
     MissingPolicy,
+    PooledMeans,
     PredType,
     SurfaceModel,
 )
@@ -164,6 +165,16 @@ def eval_command(
             rich_help_panel=METRICS,
         ),
     ] = AssdMode.POOLED,
+    pooled_means: Annotated[
+        PooledMeans,
+        typer.Option(
+            "--pooled-means",
+            help="Classes the dataset-level mIoU/mAcc/mDice/mFscore average over: mmseg (each class whose value is "
+            "defined: mmsegmentation's IoUMetric) or torchmetrics (each class in some PRED or GT, 0/0 counted as 0: "
+            "average='macro'; a class predicted but in no GT then adds a 0 to mAcc).",
+            rich_help_panel=METRICS,
+        ),
+    ] = PooledMeans.MMSEG,
     hd_percentile: Annotated[
         float,
         typer.Option(
@@ -711,6 +722,7 @@ def eval_command(
         hd_percentile=hd_percentile,
         hd_mode=hd_mode,
         assd_mode=assd_mode,
+        pooled_means=pooled_means.value,
         reduction=reduction,
         empty_values=empty_value or None,
         surface=None if surface is None else surface.value,
