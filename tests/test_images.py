@@ -115,7 +115,13 @@ def test_unknown_colour_is_named_with_its_pixel_count(tmp_path):
     rgb = VOC[np.zeros((3, 4), np.uint8)].copy()
     rgb[0, :3] = (1, 2, 3)
     Image.fromarray(rgb).save(tmp_path / "m.png")
-    with pytest.raises(InputError, match=r"colour \(1, 2, 3\) in 3 pixels is not in the palette"):
+    with pytest.raises(InputError, match=r"colour \(1, 2, 3\) in 3 pixels is not in the palette \(voc, 22 colours\);"):
+        read_volume(tmp_path / "m.png", palette=preset("voc"))
+    rgb[1, 1] = (4, 5, 6)
+    Image.fromarray(rgb).save(tmp_path / "m.png")
+    with pytest.raises(
+        InputError, match=r"in 3 pixels is not in the palette \(voc, 22 colours; 1 other unknown colour\);"
+    ):
         read_volume(tmp_path / "m.png", palette=preset("voc"))
 
 

@@ -253,9 +253,11 @@ def colors_to_labels(rgb: np.ndarray, palette: Palette, *, path: Optional[str] =
         bad, counts = np.unique(keys[~known], return_counts=True)
         worst = int(bad[np.argmax(counts)])
         colour = ((worst >> 16) & 255, (worst >> 8) & 255, worst & 255)
+        n_pixels, others = int(counts.max()), bad.size - 1
+        also = f"; {others:,} other unknown colour{'s' if others > 1 else ''}" if others else ""
         raise InputError(
-            f"colour {colour} in {int(counts.max()):,} pixels is not in the palette ({palette.source}, "
-            f"{len(palette.colors)} colours; {bad.size} unknown colours in all); fix the mask or add the colour "
+            f"colour {colour} in {n_pixels:,} pixel{'s' if n_pixels > 1 else ''} is not in the palette "
+            f"({palette.source}, {len(palette.colors)} colours{also}); fix the mask or add the colour "
             "to the palette (a resized colour mask blends colours: resize masks with nearest-neighbour)",
             path,
         )
