@@ -227,7 +227,9 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
     ignore = params.ignore_label
     histograms = None
     pair_table = None
+    read_notes = tuple(dict.fromkeys((*pred_vol.notes, *gt.notes)))  # what the readers noticed, once each
     pred_vol, axis_notes = orient_prediction(pred_vol, kind, gt, params.load)
+    axis_notes = (*read_notes, *axis_notes)
     gt_dtype = gt.array.dtype
     check_ignore_label(gt_dtype, ignore, gt.path)
     if kind == "labels":

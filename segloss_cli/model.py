@@ -47,11 +47,20 @@ class Volume:
     # A soft-label GT (io/soft_labels.py): the class probabilities (C, *spatial) whose argmax
     # is ``array``; None for label maps.
     soft: Optional[np.ndarray] = None
+    # What the reader noticed and the case should say (a transparent alpha channel): the case's notes.
+    notes: tuple[str, ...] = ()
 
     def with_array(self, array: np.ndarray) -> Volume:
         """The same image with another array of the same grid (e.g. labels cast to integers)."""
         return Volume(
-            array, self.spacing_mm, self.affine, self.path, self.spacing_source, self.dropped_spacing_mm, self.soft
+            array,
+            self.spacing_mm,
+            self.affine,
+            self.path,
+            self.spacing_source,
+            self.dropped_spacing_mm,
+            self.soft,
+            self.notes,
         )
 
     @property

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import segloss
 from segloss_cli.cli import app
 from segloss_cli.errors import InputError
+from segloss_cli.io.images import ALPHA_NOTE
 from segloss_cli.io.palette import (
     colors_to_labels,
     labels_to_colors,
@@ -473,3 +474,24 @@ def test_api_palette_and_pooled():
     assert [r.name for r in res.cases[0].classes] == ["aeroplane", "bicycle"]
     pooled = res.summary.pooled
     assert pooled.by_label()[1].metrics["iou"] == 3 / 4 and pooled.dataset["mIoU"] == pytest.approx((3 / 4 + 2 / 3) / 2)
+
+
+def test_a_transparent_alpha_channel_gets_a_note_and_changes_no_number(tmp_path):
+    gt = np.zeros((8, 8), np.uint8)
+    gt[2:6, 2:6] = 1
+    save_p(tmp_path / "g.png", gt)
+    rgba = np.concatenate([VOC[gt], np.full((8, 8, 1), 255, np.uint8)], axis=-1)
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "opaque.png")
+    rgba[0, 0, 3] = 0
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "rgba.png")
+    la = np.stack([gt, np.full(gt.shape, 255, np.uint8)], axis=-1)
+    la[3, 3, 1] = 10
+    Image.fromarray(la, mode="LA").save(tmp_path / "la.png")
+    opaque = segloss.run(tmp_path / "opaque.png", tmp_path / "g.png", metrics="dice", palette="voc")
+    assert not any("alpha" in n for n in opaque.cases[0].notes)
+    for pred, extra in (("rgba.png", {"palette": "voc"}), ("la.png", {})):
+        res = segloss.run(tmp_path / pred, tmp_path / "g.png", metrics="dice", **extra)
+        assert [n for n in res.cases[0].notes if "alpha" in n] == [ALPHA_NOTE], pred
+        assert res.cases[0].row(1).metrics["dice"] == 1.0  # alpha ignored: the labels as stored
+    res = cli("eval", tmp_path / "la.png", tmp_path / "la.png", "--metrics", "dice")
+    assert res.exit_code == 0 and res.stderr.count("alpha channel is transparent") == 1, res.stderr

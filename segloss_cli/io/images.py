@@ -2,7 +2,8 @@
 
 - PNG: palette ("P") images give their indices (the labels VOC and others store), greyscale
   8/16-bit and 1-bit give their values; RGB/RGBA colour masks need a palette (io/palette.py)
-  and an unknown colour is an error. An alpha channel is ignored.
+  and an unknown colour is an error. An alpha channel is ignored; one that is not opaque
+  everywhere gets a note (ALPHA_NOTE).
 - TIFF: the array as stored (any dtype and shape tifffile reads: a label map, a stack, a
   float score map); RGB photometry is a colour mask as for PNG.
 - JPEG: refused; lossy compression changes pixel values, so a label map cannot survive it.
@@ -37,6 +38,10 @@ _INDEX_MODES = {
     "F": None,
 }
 _COLOUR_MODES = ("RGB", "RGBA", "RGBX")
+ALPHA_NOTE = (
+    "a mask's alpha channel is transparent in places; segloss ignores alpha, so a transparent pixel keeps "
+    "the label of its colour or index (give such pixels a label of their own and --ignore-label it to leave them out)"
+)
 
 
 def read_image(path: Path, kind: str, *, palette: Optional[Palette], spacing_mm) -> Volume:
@@ -46,18 +51,19 @@ def read_image(path: Path, kind: str, *, palette: Optional[Palette], spacing_mm)
             "(a class 3 pixel can read back as 2 or 4); save masks as PNG",
             path,
         )
+    notes: list[str] = []
     if kind == ".png":
-        array = _read_png(path, palette)
+        array = _read_png(path, palette, notes)
     else:
         array = _read_tiff(path, palette)
     if spacing_mm is not None:
-        return Volume(array, tuple(float(s) for s in spacing_mm), None, str(path), spacing_source="option")
-    if array.ndim == 2:
-        return Volume(array, None, None, str(path), spacing_source="pixel")
-    return Volume(array, None, None, str(path), spacing_source="none")
+        spacing, source = tuple(float(s) for s in spacing_mm), "option"
+    else:
+        spacing, source = None, "pixel" if array.ndim == 2 else "none"
+    return Volume(array, spacing, None, str(path), spacing_source=source, notes=tuple(notes))
 
 
-def _read_png(path: Path, palette: Optional[Palette]) -> np.ndarray:
+def _read_png(path: Path, palette: Optional[Palette], notes: list[str]) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     from .png import decode_png
@@ -74,6 +80,8 @@ def _read_png(path: Path, palette: Optional[Palette]) -> np.ndarray:
             if img.format != "PNG":
                 raise InputError(f"is named .png but holds a {img.format} image; save the mask as PNG", path)
             mode = img.mode
+            if "A" in mode and not _opaque(img):
+                notes.append(ALPHA_NOTE)
             if mode in _COLOUR_MODES:
                 rgb = np.asarray(img.convert("RGB") if mode != "RGB" else img)
                 return _colour(rgb, palette, path, f"an {mode} colour PNG")
@@ -92,6 +100,11 @@ def _read_png(path: Path, palette: Optional[Palette]) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"not a readable PNG ({type(exc).__name__}: {str(exc)[:120]}); re-export it", path) from None
     return np.ascontiguousarray(array)
+
+
+def _opaque(img) -> bool:
+    """Whether the alpha channel of ``img`` (LA, PA, RGBA: 8-bit in Pillow) is 255 everywhere."""
+    return tuple(img.getchannel("A").getextrema()) == (255, 255)
 
 
 def _read_tiff(path: Path, palette: Optional[Palette]) -> np.ndarray:
