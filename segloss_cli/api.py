@@ -54,7 +54,9 @@ class FolderParams:
     the case ids (``"3/64"``, segloss_cli.shards: a stable hash of the id) for ``segloss
     merge``. ``scheduler``: run the cases on a Dask cluster (``"local"``, ``"local:N"`` or
     ``"tcp://HOST:PORT"``; segloss_cli.backends.dask) in batches of ``batch_size`` cases
-    (None: automatic), waiting at most ``connect_timeout_s`` for the scheduler.
+    (None: automatic), waiting at most ``connect_timeout_s`` for the scheduler. ``recursive``:
+    the files in sub-folders are cases too, paired by file name (Cityscapes' city folders;
+    folder.pair_folders); no sub-folder is then a case of per-structure masks.
     """
 
     pattern: Optional[str] = None
@@ -67,6 +69,7 @@ class FolderParams:
     scheduler: Optional[str] = None
     batch_size: Optional[int] = None
     connect_timeout_s: float = 10.0
+    recursive: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -410,6 +413,7 @@ def evaluate_folder(
     shard: Any = None,
     scheduler: Optional[str] = None,
     batch_size: Optional[int] = None,
+    recursive: bool = False,
     on_case: Optional[Callable[[CaseResult], None]] = None,
     **params: Any,
 ) -> RunResult:
@@ -439,6 +443,7 @@ def evaluate_folder(
         shard=shard,
         scheduler=scheduler,
         batch_size=batch_size,
+        recursive=recursive,
     )
     return run_params(
         pred_dir,
@@ -617,6 +622,7 @@ def run_params(
             missing=folder.missing,
             pred_ext=folder.pred_ext,
             storage_options=storage,
+            recursive=folder.recursive,
         )
         if folder.shard is not None:
             from .shards import select_shard

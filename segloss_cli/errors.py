@@ -40,6 +40,7 @@ PARAMETERS = set(
         "npz_key",
         "axes",
         "pred_ext",
+        "recursive",
         "renormalize",
         "metrics",
         "losses",

@@ -100,22 +100,29 @@ def _index(
     suffix: Optional[str],
     prefer_ext: Optional[str] = None,
     storage_options=None,
+    recursive: bool = False,
 ) -> dict[str, Path]:
     """case id -> file for every image file directly in ``folder`` (hidden files skipped), and
     case id -> folder for every sub-folder of per-structure masks (``case1/liver.nii.gz``, or
     ``case1/segmentations/liver.nii.gz`` as TotalSegmentator writes).
+
+    ``recursive``: every image file in ``folder`` and its sub-folders (hidden ones skipped) is a
+    case, its id the file name's (Cityscapes' ``gtFine/val/<city>/<city>_..._gtFine_labelIds.png``
+    pairs with a flat or nested prediction folder by name); no sub-folder is a mask case.
 
     A case with several files (nnU-Net's ``case.nii.gz`` and ``case.npz``) takes the one whose
     extension is ``prefer_ext``; other files (``case.pkl``, dataset.json) are not images.
     A URL (io/remote.py) is listed through fsspec: its objects, without sub-folders."""
     by_id: dict[str, list[Path]] = {}
     if is_url(folder):
+        if recursive:
+            raise UsageError("@recursive lists local folders only; give the object prefix that holds the files")
         entries: list = list_files(str(folder), role, storage_options)
     else:
         if not folder.is_dir():
             raise InputError(f"{role} folder not found; check the path", folder)
         try:
-            entries = sorted(folder.iterdir())
+            entries = _walk(folder) if recursive else sorted(folder.iterdir())
         except PermissionError:
             raise InputError(f"cannot list the {role} folder (permission denied)", folder) from None
     for path in entries:
@@ -123,7 +130,9 @@ def _index(
         if name.startswith(".") or (pattern is not None and not fnmatch.fnmatchcase(name, pattern)):
             continue
         entry: Optional[Path] = None
-        if path.is_dir():  # a case stored as per-structure masks (TotalSegmentator), here or in segmentations/
+        if (
+            path.is_dir() and not recursive
+        ):  # a case stored as per-structure masks (TotalSegmentator), here or in segmentations/
             entry, cid = next((d for d in (path, path / "segmentations") if is_mask_folder(d)), None), name
         elif file_kind(name) is not None and path.is_file():
             entry, cid = path, case_id(name)
@@ -145,13 +154,35 @@ def _index(
         if len(kinds) == len(dups[first]) and role == "prediction":
             ext = ".npz" if ".npz" in kinds else sorted(kinds)[0]
             choose = f"choose one extension with @pred_ext (e.g. @pred_ext={ext}, nnU-Net's probabilities), "
+        shown = (lambda p: p.relative_to(folder).as_posix()) if recursive else (lambda p: p.name)
         raise InputError(
             f"{len(dups)} duplicate case id(s) in the {role} folder: "
-            + _listing(f"{cid} ({' and '.join(p.name for p in dups[cid])})" for cid in sorted(dups))
+            + _listing(f"{cid} ({' and '.join(shown(p) for p in dups[cid])})" for cid in sorted(dups))
             + f"; {choose}keep one file per case (e.g. remove {dups[first][0].name}) or select with @pattern",
             folder,
         )
     return {cid: files[0] for cid, files in by_id.items()}
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sub-folders first-to-last in name order; hidden folders skipped."""
+    out: list[Path] = []
+    for root, dirs, files in os.walk(folder, onerror=_raise):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(Path(root) / f for f in sorted(files))
+    return out
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def _check(folder, recursive: bool) -> str:
+    """What to check when a folder gave no case: its sub-folders need @recursive."""
+    local = not is_url(folder) and Path(folder).is_dir()
+    if not recursive and local and any(p.is_dir() and not p.name.startswith(".") for p in Path(folder).iterdir()):
+        return "files in sub-folders (Cityscapes' city folders) are cases with @recursive=True"
+    return "check the folder"
 
 
 def pair_folders(
@@ -164,6 +195,7 @@ def pair_folders(
     missing: MissingPolicy | str = MissingPolicy.ERROR,
     pred_ext: Optional[str] = None,
     storage_options=None,
+    recursive: bool = False,
 ) -> Pairing:
     """Pair files of two folders by case id; raise InputError listing what does not pair.
 
@@ -179,13 +211,13 @@ def pair_folders(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     ext = None if pred_ext is None else normalize_ext(pred_ext)
-    preds = _index(as_local_or_url(pred_dir), "prediction", pattern, pred_suffix, ext, storage_options)
-    gts = _index(as_local_or_url(gt_dir), "ground-truth", pattern, gt_suffix, None, storage_options)
+    preds = _index(as_local_or_url(pred_dir), "prediction", pattern, pred_suffix, ext, storage_options, recursive)
+    gts = _index(as_local_or_url(gt_dir), "ground-truth", pattern, gt_suffix, None, storage_options, recursive)
     hint = "" if pattern is None else f" matching @pattern '{pattern}'"
     if not gts:
-        raise InputError(f"no ground-truth files ({FORMATS}){hint}; check the folder", gt_dir)
+        raise InputError(f"no ground-truth files ({FORMATS}){hint}; {_check(gt_dir, recursive)}", gt_dir)
     if not preds and missing != "worst":
-        raise InputError(f"no prediction files ({FORMATS}){hint}; check the folder", pred_dir)
+        raise InputError(f"no prediction files ({FORMATS}){hint}; {_check(pred_dir, recursive)}", pred_dir)
     missing_ids = tuple(sorted(set(gts) - set(preds)))
     extra_ids = tuple(sorted(set(preds) - set(gts)))
     if missing == "error" and (missing_ids or extra_ids):
@@ -198,6 +230,12 @@ def pair_folders(
             "; check the case names (@pred_suffix/@gt_suffix strip e.g. _seg), or pass @missing=worst "
             "(score a missing prediction as empty) or @missing=skip"
         )
+        unpaired = [gts[c] for c in missing_ids] + [preds[c] for c in extra_ids]
+        if not is_url(gt_dir) and any(Path(p).is_dir() for p in unpaired):
+            fix += (
+                "; a sub-folder is read as one case of per-structure masks: pass @recursive=True if its files "
+                "are cases (Cityscapes' city folders)"
+            )
         raise InputError("; ".join(parts) + fix)
     pairs = [CasePair(cid, str(preds[cid]), str(gts[cid])) for cid in sorted(set(gts) & set(preds))]
     if missing == "worst":

@@ -495,3 +495,41 @@ def test_a_transparent_alpha_channel_gets_a_note_and_changes_no_number(tmp_path)
         assert res.cases[0].row(1).metrics["dice"] == 1.0  # alpha ignored: the labels as stored
     res = cli("eval", tmp_path / "la.png", tmp_path / "la.png", "--metrics", "dice")
     assert res.exit_code == 0 and res.stderr.count("alpha channel is transparent") == 1, res.stderr
+
+
+def test_cityscapes_city_folders_pair_by_file_name_with_recursive(tmp_path, rng):
+    cases = voc_like(rng, n=4, k=19)
+    cities = ["aachen", "aachen", "bremen", "zurich"]
+    flat_p, flat_g = tmp_path / "flat_pred", tmp_path / "flat_gt"
+    for i, ((pred, gt), city) in enumerate(zip(cases, cities)):
+        stem = f"{city}_{i:06d}_000019"
+        for folder, arr, name in (
+            (tmp_path / "pred" / city, pred, f"{stem}_leftImg8bit.png"),
+            (tmp_path / "gtFine" / "val" / city, gt, f"{stem}_gtFine_labelTrainIds.png"),
+            (flat_p, pred, f"{stem}.png"),
+            (flat_g, gt, f"{stem}.png"),
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+            save_p(folder / name, arr)
+    (tmp_path / "gtFine" / "val" / ".cache").mkdir()  # hidden: skipped
+    save_p(tmp_path / "gtFine" / "val" / ".cache" / "x_gtFine_labelTrainIds.png", cases[0][1])
+    common = ["--ignore-label", "255", "--metrics", "iou", "--format", "json"]
+    suffixes = ["--pred-suffix", "_leftImg8bit", "--gt-suffix", "_gtFine_labelTrainIds"]
+    want = json.loads(cli("eval", flat_p, flat_g, *common).stdout)
+    for pred_dir in (tmp_path / "pred", flat_p):  # nested or flat predictions
+        extra = suffixes if pred_dir != flat_p else suffixes[2:]
+        res = cli("eval", pred_dir, tmp_path / "gtFine" / "val", "--recursive", *common, *extra)
+        assert res.exit_code == 0, res.output
+        got = json.loads(res.stdout)
+        assert [c["case"] for c in got["cases"]] == [c["case"] for c in want["cases"]]
+        assert [c["classes"] for c in got["cases"]] == [c["classes"] for c in want["cases"]]
+        assert got["summary"]["pooled"] == want["summary"]["pooled"]
+    # without --recursive the city folders are taken for mask cases: the error says what to do
+    res = cli("eval", flat_p, tmp_path / "gtFine" / "val", *common)
+    assert res.exit_code == 2 and "pass --recursive" in res.stderr, res.stderr
+    # one file name in two cities is a duplicate id, listed with its folders
+    save_p(tmp_path / "gtFine" / "val" / "zurich" / "aachen_000000_000019_gtFine_labelTrainIds.png", cases[0][1])
+    res = cli("eval", tmp_path / "pred", tmp_path / "gtFine" / "val", "--recursive", *common, *suffixes)
+    assert res.exit_code == 2 and "zurich/aachen_000000_000019_gtFine_labelTrainIds.png" in res.stderr
+    res = cli("eval", flat_p / "aachen_000000_000019.png", flat_g / "aachen_000000_000019.png", "--recursive")
+    assert res.exit_code == 2 and "--recursive applies to folders" in res.stderr

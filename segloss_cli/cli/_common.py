@@ -53,6 +53,7 @@ OPTIONS = {
     "npz_key": "--npz-key",
     "axes": "--axes",
     "pred_ext": "--pred-ext",
+    "recursive": "--recursive",
     "renormalize": "--renormalize",
     "metrics": "--metrics",
     "losses": "--losses",

@@ -496,6 +496,15 @@ def eval_command(
             "--gt-suffix", help="Folders: strip this from ground-truth case ids, e.g. _gt.", rich_help_panel=FOLDERS
         ),
     ] = None,
+    recursive: Annotated[
+        bool,
+        typer.Option(
+            "--recursive",
+            help="Folders: the files in sub-folders are cases too, paired by file name (Cityscapes' gtFine/val/<city>/ "
+            "against a flat or nested prediction folder); no sub-folder is then a case of per-structure masks.",
+            rich_help_panel=FOLDERS,
+        ),
+    ] = False,
     pred_ext: Annotated[
         Optional[str],
         typer.Option(
@@ -663,6 +672,7 @@ def eval_command(
             if v is not None
         ]
         used += ["--missing"] if missing != MissingPolicy.ERROR else []
+        used += ["--recursive"] if recursive else []
         if used:
             raise UsageError(f"{used[0]} applies to folders; PRED and GT are files")
     if reduction == "batch" and shard is not None:
@@ -680,6 +690,7 @@ def eval_command(
         scheduler,
         parse_batch_size(batch_size),
         connect_timeout,
+        recursive,
     )
     outputs = [
         check_writable(p, inputs)

@@ -88,8 +88,9 @@ def read_mask_folder(folder: str | Path, labels: Mapping[str, int], *, npz_key=N
         if not np.isin(arr[fg], (1, True)).all():
             raise InputError(
                 f"mask {f.name} is not binary (values other than 0 and 1); a folder against a file (or with "
-                "@masks=True) is read as one case of per-structure 0/1 masks: to score folders of cases give "
-                "two files or two folders",
+                "@masks=True), or a sub-folder of a folder of cases, is read as one case of per-structure 0/1 "
+                "masks: to score folders of cases give two files or two folders, and @recursive=True when the "
+                "cases sit in sub-folders (Cityscapes' city folders)",
                 f,
             )
         assert out is not None
