@@ -360,6 +360,7 @@ def merge_runs(paths: Sequence[Union[str, os.PathLike]]) -> RunResult:
         metrics=metrics,
         empty_policy=settings.get("empty_policy", "worst"),
         empty_values=settings.get("empty_values") or {},
+        pooled_means=settings.get("pooled_means", "mmseg"),
         recorded=settings,
     )
     cases.sort(key=lambda c: c.case)

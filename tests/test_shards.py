@@ -178,3 +178,29 @@ def test_shard_options_apply_to_folders_only(tmp_path):
     res = run("eval", pdir, gdir, "--shard", "5/4")
     assert res.exit_code == 2 and "--shard must be K/N with 1 <= K <= N (e.g. 3/64), not 5/4" in res.stderr
     assert np.array_equal(pred, pred)
+
+
+def test_merge_keeps_the_pooled_means_the_shards_were_scored_with(tmp_path):
+    pdir, gdir = tmp_path / "p", tmp_path / "g"
+    pdir.mkdir()
+    gdir.mkdir()
+    for i in range(6):
+        gt = np.zeros((6, 6, 2), np.uint8)
+        gt[1:4, 1:4] = 1 + i % 2
+        pred = gt.copy()
+        pred[0, 0] = 3 if i == 0 else 0  # class 3: predicted once, in no GT (the two rules differ on it)
+        np.save(pdir / f"c{i}.npy", pred)
+        np.save(gdir / f"c{i}.npy", gt)
+    args = ("--metrics", "dice", "-j", "1", "-q", "--pooled-means", "torchmetrics")
+    full = tmp_path / "full.json"
+    assert run("eval", pdir, gdir, *args, "--json", full).exit_code == 0
+    parts = [tmp_path / f"s{k}.json" for k in (1, 2)]
+    for k, part in enumerate(parts, 1):
+        res = run("eval", pdir, gdir, *args, "--shard", f"{k}/2", "--json", part)
+        assert res.exit_code == 0, res.stderr
+    merged = tmp_path / "merged.json"
+    res = run("merge", *parts, "--json", merged, "-q")
+    assert res.exit_code == 0, res.stderr
+    assert merged.read_bytes() == full.read_bytes()
+    mmseg = json.loads(run("eval", pdir, gdir, *args[:-2], "-f", "json").stdout)["summary"]["pooled"]
+    assert json.loads(full.read_text())["summary"]["pooled"]["mAcc"] < mmseg["mAcc"]  # the rule mattered
