@@ -533,3 +533,10 @@ def test_cityscapes_city_folders_pair_by_file_name_with_recursive(tmp_path, rng)
     assert res.exit_code == 2 and "zurich/aachen_000000_000019_gtFine_labelTrainIds.png" in res.stderr
     res = cli("eval", flat_p / "aachen_000000_000019.png", flat_g / "aachen_000000_000019.png", "--recursive")
     assert res.exit_code == 2 and "--recursive applies to folders" in res.stderr
+    # rank pairs the same way: a flat prediction folder against the nested GT, twice
+    (tmp_path / "gtFine" / "val" / "zurich" / "aachen_000000_000019_gtFine_labelTrainIds.png").unlink()
+    res = cli("rank", tmp_path / "gtFine" / "val", flat_p, flat_p, "--recursive", "--gt-suffix",
+              "_gtFine_labelTrainIds", "--ignore-label", "255", "--metrics", "iou", "-q", "--format", "json",
+              "--name", "a", "--name", "b")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["n_cases"] == len(cases)

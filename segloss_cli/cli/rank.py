@@ -294,6 +294,14 @@ def rank_command(
         Optional[str],
         typer.Option("--gt-suffix", help="Folders: strip from ground-truth ids.", rich_help_panel=SCORING),
     ] = None,
+    recursive: Annotated[
+        bool,
+        typer.Option(
+            "--recursive",
+            help="Folders: files in sub-folders are cases too (as segloss eval).",
+            rich_help_panel=SCORING,
+        ),
+    ] = False,
     missing: Annotated[
         MissingPolicy,
         typer.Option(
@@ -376,6 +384,7 @@ def _rank(
     pattern: Optional[str],
     pred_suffix: Optional[str],
     gt_suffix: Optional[str],
+    recursive: bool,
     missing: MissingPolicy,
     jobs: Optional[int],
     output_format: RankFormat,
@@ -409,6 +418,7 @@ def _rank(
                 ("--pattern", pattern),
                 ("--pred-suffix", pred_suffix),
                 ("--gt-suffix", gt_suffix),
+                ("--recursive", recursive or None),
                 ("--spacing", spacing),
                 ("--label-names", label_names),
                 ("--ignore-label", ignore_label),
@@ -447,7 +457,7 @@ def _rank(
             pred_type=pred_type,
         )
         load = params.load
-        folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs)
+        folder = FolderParams(pattern, pred_suffix, gt_suffix, missing, jobs, recursive=recursive)
         for run_name, pred in zip(names, preds):
             if not quiet:
                 err(f"segloss: scoring {run_name} ({pred})")
