@@ -360,6 +360,8 @@ def test_pooled_means_both_rules_equal_their_oracle(tmp_path, rng, rule):
     for key, value in want.items():
         assert doc["summary"]["pooled"][key] == pytest.approx(value, rel=1e-15, abs=0), key
     assert doc["settings"].get("pooled_means") == (None if rule == "mmseg" else "torchmetrics")
+    table = cli("eval", pdir, gdir, *args[:-2], "--aggregate", "pooled", "--pooled-means", rule).stdout
+    assert ("dataset (pooled): " if rule == "mmseg" else "dataset (pooled, torchmetrics means): ") in table
     if rule == "torchmetrics":  # the preset sets the same; the rules differ here only in mAcc and mFscore
         preset = json.loads(cli("eval", pdir, gdir, *args, "--convention", "torchmetrics").stdout)
         assert preset["summary"]["pooled"] == doc["summary"]["pooled"]

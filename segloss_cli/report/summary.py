@@ -103,11 +103,14 @@ def pooled_table(run: RunResult) -> Optional[Table]:
 
 
 def dataset_line(run: RunResult) -> Optional[str]:
-    """mmsegmentation's dataset-level scores in one line: aAcc, mIoU, mAcc, mDice, mFscore."""
+    """mmsegmentation's dataset-level scores in one line: aAcc, mIoU, mAcc, mDice, mFscore (and
+    which classes the means average over when it is not mmsegmentation's rule)."""
     pooled = run.summary.pooled if run.summary is not None else None
     if pooled is None:
         return None
-    return "dataset (pooled): " + "  ".join(f"{key} {fmt(pooled.dataset.get(key))}" for key in DATASET_KEYS)
+    rule = (run.settings or {}).get("pooled_means")
+    head = "dataset (pooled)" if rule is None else f"dataset (pooled, {rule} means)"
+    return f"{head}: " + "  ".join(f"{key} {fmt(pooled.dataset.get(key))}" for key in DATASET_KEYS)
 
 
 def print_summary(run: RunResult, console: Console, *, aggregate: str = "cases") -> None:
