@@ -398,21 +398,23 @@ def _pooled_from(
     mean_over = {m: _defined_mean([r.metrics[m] for r in rows]) for m in confusion}
     tpf, fpf, fnf = (x.astype(np.float64) for x in (tp, fp, fn))
     precision, recall = _ratio(tpf, tpf + fpf), _ratio(tpf, tpf + fnf)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fscore = 2 * precision * recall / (precision + recall)
+    dice = _ratio(2 * tpf, 2 * tpf + fpf + fnf)
     if pooled_means == "torchmetrics":
         # torchmetrics' macro average (_adjust_weights_safe_divide): weight 1 for each class with
         # TP + FP + FN > 0 (in some PRED or GT), 0/0 counted as 0 (_safe_divide). A class only
         # predicted then adds a 0 recall to mAcc, and F1 = 2TP/(2TP + FP + FN), so mFscore = mDice.
         present = (tp + fp + fn) > 0
         recall = np.where(present, np.nan_to_num(recall, nan=0.0), np.nan)
-        fscore = _ratio(2 * tpf, 2 * tpf + fpf + fnf)
+        fscore = dice
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fscore = 2 * precision * recall / (precision + recall)
     gt_total = float(np.sum(tpf + fnf))
     dataset = {
         "aAcc": float(np.sum(tpf) / gt_total) if gt_total > 0 else None,
         "mIoU": _nanmean(_ratio(tpf, tpf + fpf + fnf)),
         "mAcc": _nanmean(recall),
-        "mDice": _nanmean(_ratio(2 * tpf, 2 * tpf + fpf + fnf)),
+        "mDice": _nanmean(dice),
         "mFscore": _nanmean(fscore),
     }
     return Pooled(n_cases, tuple(rows), mean_over, dataset)

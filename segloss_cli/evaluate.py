@@ -229,7 +229,6 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
     pair_table = None
     read_notes = tuple(dict.fromkeys((*pred_vol.notes, *gt.notes)))  # what the readers noticed, once each
     pred_vol, axis_notes = orient_prediction(pred_vol, kind, gt, params.load)
-    axis_notes = (*read_notes, *axis_notes)
     gt_dtype = gt.array.dtype
     check_ignore_label(gt_dtype, ignore, gt.path)
     if kind == "labels":
@@ -283,7 +282,7 @@ def scan_pair(pred_vol: Volume, kind: str, gt: Volume, params: EvalParams) -> Lo
         )
     classes = resolve_classes(pred.n_channels, present, params.classes)
     _check_tolerance_labels(classes, params.surface)
-    return LoadedPair(pred, gt, classes, histograms, (*soft_notes, *notes), pair_table)
+    return LoadedPair(pred, gt, classes, histograms, (*soft_notes, *read_notes, *notes), pair_table)
 
 
 def _counted_pred_labels(

@@ -130,9 +130,8 @@ def _index(
         if name.startswith(".") or (pattern is not None and not fnmatch.fnmatchcase(name, pattern)):
             continue
         entry: Optional[Path] = None
-        if (
-            path.is_dir() and not recursive
-        ):  # a case stored as per-structure masks (TotalSegmentator), here or in segmentations/
+        # a case stored as per-structure masks (TotalSegmentator), here or in segmentations/
+        if path.is_dir() and not recursive:
             entry, cid = next((d for d in (path, path / "segmentations") if is_mask_folder(d)), None), name
         elif file_kind(name) is not None and path.is_file():
             entry, cid = path, case_id(name)
@@ -177,7 +176,7 @@ def _raise(exc: OSError) -> None:
     raise exc
 
 
-def _check(folder, recursive: bool) -> str:
+def _no_files_hint(folder, recursive: bool) -> str:
     """What to check when a folder gave no case: its sub-folders need @recursive."""
     local = not is_url(folder) and Path(folder).is_dir()
     if not recursive and local and any(p.is_dir() and not p.name.startswith(".") for p in Path(folder).iterdir()):
@@ -215,9 +214,9 @@ def pair_folders(
     gts = _index(as_local_or_url(gt_dir), "ground-truth", pattern, gt_suffix, None, storage_options, recursive)
     hint = "" if pattern is None else f" matching @pattern '{pattern}'"
     if not gts:
-        raise InputError(f"no ground-truth files ({FORMATS}){hint}; {_check(gt_dir, recursive)}", gt_dir)
+        raise InputError(f"no ground-truth files ({FORMATS}){hint}; {_no_files_hint(gt_dir, recursive)}", gt_dir)
     if not preds and missing != "worst":
-        raise InputError(f"no prediction files ({FORMATS}){hint}; {_check(pred_dir, recursive)}", pred_dir)
+        raise InputError(f"no prediction files ({FORMATS}){hint}; {_no_files_hint(pred_dir, recursive)}", pred_dir)
     missing_ids = tuple(sorted(set(gts) - set(preds)))
     extra_ids = tuple(sorted(set(preds) - set(gts)))
     if missing == "error" and (missing_ids or extra_ids):
@@ -231,7 +230,7 @@ def pair_folders(
             "(score a missing prediction as empty) or @missing=skip"
         )
         unpaired = [gts[c] for c in missing_ids] + [preds[c] for c in extra_ids]
-        if not is_url(gt_dir) and any(Path(p).is_dir() for p in unpaired):
+        if any(Path(p).is_dir() for p in unpaired):  # a listed URL object is never a local folder
             fix += (
                 "; a sub-folder is read as one case of per-structure masks: pass @recursive=True if its files "
                 "are cases (Cityscapes' city folders)"
